@@ -1,0 +1,49 @@
+"""Zilliz Cloud Pipelines and Alibaba Bailian apps for LangChain, on one shared httpx adapter.
+
+The LangChain classes are imported lazily, so ``langchain_zilliz_bailian.errors`` and the
+framework-free clients load without langchain-core installed (the ``langchain`` extra adds it).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from langchain_zilliz_bailian._version import __version__
+
+if TYPE_CHECKING:
+    from langchain_zilliz_bailian.chat_models import ChatBailianApp
+    from langchain_zilliz_bailian.document_loaders import ZillizPipelineLoader
+    from langchain_zilliz_bailian.llms import BailianAppLLM
+    from langchain_zilliz_bailian.retrievers import ZillizPipelineRetriever
+    from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
+
+__all__ = [
+    "BailianAppLLM",
+    "ChatBailianApp",
+    "ZillizPipelineLoader",
+    "ZillizPipelineRetriever",
+    "ZillizPipelinesClient",
+    "__version__",
+]
+
+_LAZY = {
+    "ChatBailianApp": "langchain_zilliz_bailian.chat_models",
+    "BailianAppLLM": "langchain_zilliz_bailian.llms",
+    "ZillizPipelineLoader": "langchain_zilliz_bailian.document_loaders",
+    "ZillizPipelineRetriever": "langchain_zilliz_bailian.retrievers",
+    "ZillizPipelinesClient": "langchain_zilliz_bailian.zilliz",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,447 @@
+"""The shared HTTP adapter: pooled httpx clients, auth, timeouts, retries and error mapping.
+
+Every client in the package talks HTTP through :class:`HTTPAdapter`. It knows HTTP and nothing of
+LangChain, LlamaIndex or either service's payloads: a service client passes a ``parse`` callable
+that turns a response into a value or raises the typed error, and a :class:`RequestKind` that says
+whether the request may be repeated. One ``httpx.Client`` and one ``httpx.AsyncClient`` (per event
+loop) are created lazily and reused, so calls share keep-alive connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import SecretStr
+
+from langchain_zilliz_bailian._retry import RequestKind, RetryPolicy
+from langchain_zilliz_bailian._version import __version__
+from langchain_zilliz_bailian.errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    InvalidInputError,
+    StreamInterruptedError,
+)
+
+__all__ = ["HTTPAdapter", "TransportErrorHook", "default_timeout", "user_agent"]
+
+logger = logging.getLogger("langchain_zilliz_bailian")
+
+T = TypeVar("T")
+#: Builds the error for a transport failure (lets a service explain, say, a discontinued host).
+TransportErrorHook = Callable[[httpx.TransportError, httpx.URL], APIConnectionError | None]
+
+_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30)
+
+
+def default_timeout(read: float) -> httpx.Timeout:
+    """Connect within 5 s, then allow ``read`` seconds between bytes (server limit + margin)."""
+    return httpx.Timeout(connect=5.0, read=read, write=read, pool=10.0)
+
+
+def user_agent() -> str:
+    """``langchain-zilliz-bailian/<version> python/<version> httpx/<version>``."""
+    return (
+        f"langchain-zilliz-bailian/{__version__} "
+        f"python/{platform.python_version()} httpx/{httpx.__version__}"
+    )
+
+
+class HTTPAdapter:
+    """Sends requests to one base URL with one API key, through pooled sync and async clients.
+
+    ``http_client`` / ``http_async_client`` may be injected (proxies, custom TLS, tests); injected
+    clients are used as they are and left open on :meth:`close`, since their owner closes them.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: SecretStr | None,
+        api_key_env: str,
+        timeout: httpx.Timeout,
+        max_retries: int = 2,
+        headers: Mapping[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+        http_async_client: httpx.AsyncClient | None = None,
+        on_transport_error: TransportErrorHook | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise InvalidInputError(f"max_retries must be an int >= 0, got {max_retries!r}.")
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._api_key_env = api_key_env
+        self.timeout = timeout
+        self.retry = retry_policy or RetryPolicy(max_retries=max_retries)
+        self._headers = {"User-Agent": user_agent(), **(headers or {})}
+        self._on_transport_error = on_transport_error
+        self._client = http_client
+        self._owns_client = http_client is None
+        self._injected_async = http_async_client
+        self._async_clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, httpx.AsyncClient
+        ] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    # -- clients ------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> httpx.Client:
+        """The sync client, created on first use and then reused."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = httpx.Client(timeout=self.timeout, limits=_LIMITS)
+        return self._client
+
+    @property
+    def async_client(self) -> httpx.AsyncClient:
+        """The async client for the running event loop, created on first use there and reused.
+
+        An ``httpx.AsyncClient``'s connections belong to the loop that opened them, so a second
+        loop (``asyncio.run`` called twice) gets its own pool instead of a broken one.
+        """
+        if self._injected_async is not None:
+            return self._injected_async
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None or client.is_closed:
+            client = httpx.AsyncClient(timeout=self.timeout, limits=_LIMITS)
+            self._async_clients[loop] = client
+        return client
+
+    def close(self) -> None:
+        """Close the sync pool this adapter created (an injected client is left to its owner)."""
+        if self._owns_client and self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        """Close the pools this adapter created, the current loop's async one included."""
+        self.close()
+        if self._injected_async is None:
+            loop = asyncio.get_running_loop()
+            client = self._async_clients.pop(loop, None)
+            if client is not None:
+                await client.aclose()
+
+    def __enter__(self) -> HTTPAdapter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> HTTPAdapter:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- building requests --------------------------------------------------------------------
+
+    def url(self, path: str) -> httpx.URL:
+        """The absolute URL of ``path`` under the base URL."""
+        return httpx.URL(f"{self.base_url}/{path.lstrip('/')}")
+
+    def _build(
+        self,
+        client: httpx.Client | httpx.AsyncClient,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        files: Mapping[str, Any] | None = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Request:
+        if self._api_key is None or not self._api_key.get_secret_value():
+            raise InvalidInputError(
+                f"No API key: pass api_key=... or set the {self._api_key_env} environment variable."
+            )
+        merged = {
+            **self._headers,
+            **(headers or {}),
+            "Authorization": f"Bearer {self._api_key.get_secret_value()}",
+        }
+        return client.build_request(
+            method,
+            self.url(path),
+            json=json,
+            params=params,
+            files=files,
+            data=data,
+            headers=merged,
+        )
+
+    def _transport_error(self, exc: httpx.TransportError, url: httpx.URL) -> APIConnectionError:
+        if self._on_transport_error is not None:
+            mapped = self._on_transport_error(exc, url)
+            if mapped is not None:
+                return mapped
+        where = f"{url.scheme}://{url.host}{url.path}"
+        if isinstance(exc, httpx.TimeoutException):
+            kind = type(exc).__name__
+            return APITimeoutError(f"{kind} after {self._timeout_text(exc)} on {where}", url=where)
+        return APIConnectionError(f"Connection failed on {where}: {exc!r}", url=where)
+
+    def _timeout_text(self, exc: httpx.TimeoutException) -> str:
+        limit = {
+            httpx.ConnectTimeout: self.timeout.connect,
+            httpx.ReadTimeout: self.timeout.read,
+            httpx.WriteTimeout: self.timeout.write,
+            httpx.PoolTimeout: self.timeout.pool,
+        }.get(type(exc))
+        return f"{limit:g} s" if limit is not None else "the configured timeout"
+
+    def _log_retry(self, request: httpx.Request, attempt: int, delay: float, why: object) -> None:
+        logger.info(
+            "Retrying %s %s in %.2f s (retry %d of %d) after %s",
+            request.method,
+            request.url.path,
+            delay,
+            attempt + 1,
+            self.retry.max_retries,
+            type(why).__name__,
+        )
+
+    def _next_delay(
+        self, kind: RequestKind, attempt: int, error: BaseException, response: httpx.Response | None
+    ) -> float | None:
+        """Seconds to wait before the next attempt, or ``None`` when ``error`` must be raised."""
+        if attempt >= self.retry.max_retries or not self.retry.should_retry(kind, error):
+            return None
+        return self.retry.delay(attempt, response.headers if response is not None else None)
+
+    # -- plain requests -----------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: RequestKind,
+        parse: Callable[[httpx.Response], T],
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        files: Mapping[str, Any] | None = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> T:
+        """Send a request, retrying as ``kind`` allows, and return ``parse(response)``."""
+        client = self.client
+        request = self._build(
+            client, method, path, json=json, params=params, files=files, data=data, headers=headers
+        )
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            response: httpx.Response | None = None
+            try:
+                response = client.send(request)
+                logger.debug(
+                    "%s %s -> %d in %.1f ms",
+                    method,
+                    request.url.path,
+                    response.status_code,
+                    (time.perf_counter() - started) * 1000,
+                )
+                return parse(response)
+            except httpx.TransportError as exc:
+                delay = self._next_delay(kind, attempt, exc, None)
+                if delay is None:
+                    raise self._transport_error(exc, request.url) from exc
+                error: BaseException = exc
+            except APIError as exc:
+                delay = self._next_delay(kind, attempt, exc, response)
+                if delay is None:
+                    raise
+                error = exc
+            self._log_retry(request, attempt, delay, error)
+            time.sleep(delay)
+            attempt += 1
+
+    async def arequest(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: RequestKind,
+        parse: Callable[[httpx.Response], T],
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        files: Mapping[str, Any] | None = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> T:
+        """Async twin of :meth:`request`, on the native async client (no threads)."""
+        client = self.async_client
+        request = self._build(
+            client, method, path, json=json, params=params, files=files, data=data, headers=headers
+        )
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            response: httpx.Response | None = None
+            try:
+                response = await client.send(request)
+                logger.debug(
+                    "%s %s -> %d in %.1f ms",
+                    method,
+                    request.url.path,
+                    response.status_code,
+                    (time.perf_counter() - started) * 1000,
+                )
+                return parse(response)
+            except httpx.TransportError as exc:
+                delay = self._next_delay(kind, attempt, exc, None)
+                if delay is None:
+                    raise self._transport_error(exc, request.url) from exc
+                error: BaseException = exc
+            except APIError as exc:
+                delay = self._next_delay(kind, attempt, exc, response)
+                if delay is None:
+                    raise
+                error = exc
+            self._log_retry(request, attempt, delay, error)
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    # -- streams ------------------------------------------------------------------------------
+
+    @contextmanager
+    def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: RequestKind,
+        check: Callable[[httpx.Response], None],
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Iterator[httpx.Response]:
+        """Open a streamed response whose headers ``check`` accepted; close it on exit.
+
+        Retries cover only the phase before the body is handed on: ``check`` sees the response
+        with its body unread and raises the typed error for a non-2xx answer (it may read the
+        body). Once the response is yielded, a transport failure becomes
+        :class:`StreamInterruptedError` (or :class:`APITimeoutError`) and is never retried.
+        """
+        client = self.client
+        request = self._build(client, method, path, json=json, headers=headers)
+        attempt = 0
+        while True:
+            response: httpx.Response | None = None
+            try:
+                response = client.send(request, stream=True)
+                check(response)
+                break
+            except httpx.TransportError as exc:
+                if response is not None:
+                    response.close()
+                delay = self._next_delay(kind, attempt, exc, None)
+                if delay is None:
+                    raise self._transport_error(exc, request.url) from exc
+                error: BaseException = exc
+            except APIError as exc:
+                if response is not None:
+                    response.close()
+                delay = self._next_delay(kind, attempt, exc, response)
+                if delay is None:
+                    raise
+                error = exc
+            self._log_retry(request, attempt, delay, error)
+            time.sleep(delay)
+            attempt += 1
+        try:
+            yield response
+        except httpx.TransportError as exc:
+            raise self._stream_error(exc, request.url) from exc
+        finally:
+            response.close()
+
+    @asynccontextmanager
+    async def astream(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: RequestKind,
+        check: Callable[[httpx.Response], Any],
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[httpx.Response]:
+        """Async twin of :meth:`stream`; ``check`` may be a coroutine function (to read a body)."""
+        client = self.async_client
+        request = self._build(client, method, path, json=json, headers=headers)
+        attempt = 0
+        while True:
+            response: httpx.Response | None = None
+            try:
+                response = await client.send(request, stream=True)
+                result = check(response)
+                if asyncio.iscoroutine(result):
+                    await result
+                break
+            except httpx.TransportError as exc:
+                if response is not None:
+                    await response.aclose()
+                delay = self._next_delay(kind, attempt, exc, None)
+                if delay is None:
+                    raise self._transport_error(exc, request.url) from exc
+                error: BaseException = exc
+            except APIError as exc:
+                if response is not None:
+                    await response.aclose()
+                delay = self._next_delay(kind, attempt, exc, response)
+                if delay is None:
+                    raise
+                error = exc
+            self._log_retry(request, attempt, delay, error)
+            await asyncio.sleep(delay)
+            attempt += 1
+        try:
+            yield response
+        except httpx.TransportError as exc:
+            raise self._stream_error(exc, request.url) from exc
+        finally:
+            await response.aclose()
+
+    def _stream_error(self, exc: httpx.TransportError, url: httpx.URL) -> APIConnectionError:
+        where = f"{url.scheme}://{url.host}{url.path}"
+        if isinstance(exc, httpx.TimeoutException):
+            return APITimeoutError(
+                f"The stream from {where} stalled: no data for {self._timeout_text(exc)}; "
+                "the deltas received so far were already delivered.",
+                url=where,
+            )
+        return StreamInterruptedError(
+            f"The stream from {where} broke off ({exc!r}); the deltas received so far were "
+            "already delivered.",
+            url=where,
+        )

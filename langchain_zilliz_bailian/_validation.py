@@ -1,0 +1,100 @@
+"""Checks on user input that run before any request, so no argument can redirect a request.
+
+Ids end up in URL paths and regions in host names; each is matched against a strict pattern so a
+value such as ``"../admin"`` or ``"evil.com/"`` cannot move a request (and the API key) elsewhere.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import warnings
+from collections.abc import Sequence
+
+import httpx
+
+from langchain_zilliz_bailian.errors import InvalidInputError
+
+__all__ = [
+    "InsecureBaseURLWarning",
+    "check_base_url",
+    "check_id",
+    "check_search_window",
+]
+
+PATTERNS: dict[str, re.Pattern[str]] = {
+    "cloud_region": re.compile(r"^[a-z0-9-]+$"),
+    "pipeline_id": re.compile(r"^pipe-[0-9A-Za-z]+$"),
+    "project_id": re.compile(r"^proj-[0-9A-Za-z]+$"),
+    "cluster_id": re.compile(r"^in[0-9A-Za-z]*-[0-9A-Za-z]+$"),
+    "app_id": re.compile(r"^[0-9A-Za-z_-]+$"),
+    "workspace": re.compile(r"^[0-9A-Za-z_-]+$"),
+}
+
+
+class InsecureBaseURLWarning(UserWarning):
+    """A plain-http base URL names a host other than this machine: the key would travel in clear."""
+
+
+def check_id(kind: str, value: object) -> str:
+    """Return ``value`` if it matches the pattern for ``kind``; raise :class:`InvalidInputError`."""
+    pattern = PATTERNS[kind]
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise InvalidInputError(f"Invalid {kind} {value!r}: it must match {pattern.pattern}.")
+    return value
+
+
+def check_base_url(base_url: str) -> str:
+    """Validate a base URL (http or https, a host, no query) and warn on plain http off loopback."""
+    try:
+        url = httpx.URL(base_url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise InvalidInputError(f"Invalid base_url {base_url!r}: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise InvalidInputError(
+            f"Invalid base_url {base_url!r}: expected http(s)://host[:port][/path]."
+        )
+    if url.query or url.fragment:
+        raise InvalidInputError(f"Invalid base_url {base_url!r}: no query or fragment allowed.")
+    if url.scheme == "http" and not _is_loopback(url.host):
+        warnings.warn(
+            f"base_url {base_url!r} uses plain http to a non-loopback host; the API key would "
+            "travel unencrypted. Use https.",
+            InsecureBaseURLWarning,
+            stacklevel=3,
+        )
+    return base_url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_search_window(
+    limit: int, offset: int, *, max_limit: int = 500, max_window: int = 1024
+) -> None:
+    """Zilliz search bounds: ``1 <= limit <= max_limit``, ``offset >= 0``, sum ``<= 1024``."""
+    for name, value in (("limit", limit), ("offset", offset)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInputError(f"Search {name} must be an int, got {value!r}.")
+    if not 1 <= limit <= max_limit:
+        raise InvalidInputError(f"Search limit must be between 1 and {max_limit}, got {limit}.")
+    if offset < 0:
+        raise InvalidInputError(f"Search offset must be >= 0, got {offset}.")
+    if limit + offset > max_window:
+        raise InvalidInputError(
+            f"Search limit + offset must be <= {max_window}, got {limit} + {offset} = "
+            f"{limit + offset}."
+        )
+
+
+def check_str_list(name: str, values: Sequence[object]) -> list[str]:
+    """A list of non-empty strings (``texts``, ``output_fields``, ...)."""
+    if isinstance(values, str) or not all(isinstance(v, str) for v in values):
+        raise InvalidInputError(f"{name} must be a list of strings.")
+    return [str(v) for v in values]

@@ -1,0 +1,301 @@
+"""The package's typed error tree and the one table that classifies server errors.
+
+Importable without LangChain or LlamaIndex. Both services are covered: Zilliz reports errors
+in-band with integer codes (often under HTTP 200), DashScope with string codes and real HTTP
+statuses. Errors are classified by ``code`` first and HTTP status second, because the status
+alone misleads (a DashScope 429 can be a permanent billing error; a Zilliz 200 can carry "The
+token is illegal.").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "EndpointUnavailableError",
+    "InternalServerError",
+    "InvalidInputError",
+    "NotFoundError",
+    "PartialBatchError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ResponseFormatError",
+    "StreamInterruptedError",
+    "ZillizBailianError",
+    "classify",
+]
+
+ErrorCode = int | str | None
+
+
+class ZillizBailianError(Exception):
+    """Base of every error this package raises."""
+
+
+class InvalidInputError(ZillizBailianError, ValueError):
+    """Bad input caught before any request was sent."""
+
+
+class APIError(ZillizBailianError):
+    """The server answered, and the answer is an error.
+
+    ``status_code`` is the HTTP status (for a DashScope mid-stream error, the one in the event's
+    ``:HTTP_STATUS/NNN`` comment); ``code`` the server's own code (int for Zilliz, str for
+    DashScope); ``request_id`` the server's request id when it sent one; ``body`` the raw body text.
+    """
+
+    #: Whether repeating the same request may succeed (set per instance by :func:`classify`).
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: ErrorCode = None,
+        request_id: str | None = None,
+        body: str | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+        self.request_id = request_id
+        self.body = body
+        if retryable is not None:
+            self.retryable = retryable
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        parts = []
+        if self.status_code is not None:
+            parts.append(f"HTTP {self.status_code}")
+        if self.code is not None:
+            parts.append(f"code={self.code!r}")
+        if self.request_id:
+            parts.append(f"request_id={self.request_id}")
+        where = f" ({', '.join(parts)})" if parts else ""
+        return f"{self.message}{where}"
+
+
+class BadRequestError(APIError):
+    """The request was malformed or refused as invalid (HTTP 400, 413, 415, 422; Zilliz 80000)."""
+
+
+class AuthenticationError(APIError):
+    """The API key was missing, wrong or for another region (HTTP 401; Zilliz 80001/80002)."""
+
+
+class PermissionDeniedError(APIError):
+    """The key may not use this resource, or the account cannot be billed (HTTP 403)."""
+
+
+class NotFoundError(APIError):
+    """The app, pipeline, workspace or path does not exist (HTTP 404/410)."""
+
+
+class RequestTimeoutError(APIError):
+    """The server gave up on the request (HTTP 408); safe to retry for reads."""
+
+
+class RateLimitError(APIError):
+    """Throttled (HTTP 429 with a throttling code); retried with backoff where allowed."""
+
+
+class InternalServerError(APIError):
+    """The server or the app's pipeline failed (HTTP 5xx)."""
+
+
+class ResponseFormatError(APIError):
+    """The server answered with a body this package cannot understand (HTML, missing keys, ...)."""
+
+
+class APIConnectionError(ZillizBailianError):
+    """No usable answer arrived: DNS, refused connection, reset, or a broken stream."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        self.message = message
+        self.url = url
+        super().__init__(message)
+
+
+class APITimeoutError(APIConnectionError):
+    """A connect, read or write timeout. For an ingestion the outcome is unknown."""
+
+
+class StreamInterruptedError(APIConnectionError):
+    """A stream ended before its final event; the deltas that arrived were already handed on."""
+
+
+class EndpointUnavailableError(ZillizBailianError):
+    """Mixin: the endpoint is gone (Zilliz discontinued hosted Cloud Pipelines in 2025).
+
+    Raised together with :class:`NotFoundError` (404/410) or :class:`APIConnectionError`
+    (unreachable host), so code catching either keeps working.
+    """
+
+
+class _EndpointNotFound(NotFoundError, EndpointUnavailableError):
+    """A 404/410 from a host where hosted Pipelines used to live."""
+
+
+class _EndpointUnreachable(APIConnectionError, EndpointUnavailableError):
+    """A refused connection or DNS failure on a host where hosted Pipelines used to live."""
+
+
+class PartialBatchError(ZillizBailianError):
+    """A batch failed part-way: ``stored`` lists what the server kept, ``failed`` what it did not.
+
+    ``cause`` is the error that stopped the batch. Nothing is lost silently: every item handed in
+    is in ``stored`` or in ``failed``; items whose outcome is unknown (a write that timed out or
+    got a 5xx may still have been applied) are in ``failed`` and also named in ``unknown_outcome``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        stored: Sequence[Any],
+        failed: Sequence[Any],
+        cause: BaseException | None = None,
+        unknown_outcome: Sequence[Any] = (),
+    ) -> None:
+        self.message = message
+        self.stored = list(stored)
+        self.failed = list(failed)
+        self.cause = cause
+        self.unknown_outcome = list(unknown_outcome)
+        super().__init__(message)
+
+
+# --------------------------------------------------------------------------------------------------
+# The classification table. One row per code (exact), code prefix, or HTTP status; first match wins
+# in that order. ``retryable`` says whether the same request may succeed later.
+
+
+@dataclass(frozen=True)
+class _Row:
+    error: type[APIError]
+    retryable: bool
+
+
+_BILLING = _Row(PermissionDeniedError, retryable=False)
+
+#: Exact codes: Zilliz integers and DashScope strings.
+CODE_TABLE: Mapping[int | str, _Row] = {
+    # Zilliz v1 REST family ("Possible Errors").
+    80000: _Row(BadRequestError, False),
+    80001: _Row(AuthenticationError, False),
+    80002: _Row(AuthenticationError, False),
+    80020: _Row(NotFoundError, False),
+    # DashScope (Bailian) error-code table.
+    "InvalidParameter": _Row(BadRequestError, False),
+    "DataInspectionFailed": _Row(BadRequestError, False),
+    "InvalidURL": _Row(BadRequestError, False),
+    "UnsupportedOperation": _Row(BadRequestError, False),
+    "FlowNotPublished": _Row(BadRequestError, False),
+    "InvalidSchema": _Row(BadRequestError, False),
+    "InvalidSchemaFormat": _Row(BadRequestError, False),
+    "FaqRuleBlocked": _Row(BadRequestError, False),
+    "CustomRoleBlocked": _Row(BadRequestError, False),
+    "Arrearage": _BILLING,
+    "InvalidApiKey": _Row(AuthenticationError, False),
+    "WorkSpaceNotFound": _Row(NotFoundError, False),
+    "ModelNotFound": _Row(NotFoundError, False),
+    "NotFound": _Row(NotFoundError, False),
+    "RequestTimeOut": _Row(RequestTimeoutError, True),
+    "LimitRequests": _Row(RateLimitError, True),
+    "PrepaidBillOverdue": _BILLING,
+    "PostpaidBillOverdue": _BILLING,
+    "CommodityNotPurchased": _BILLING,
+    "SystemError": _Row(InternalServerError, True),
+    "RewriteFailed": _Row(InternalServerError, True),
+    "RetrivalFailed": _Row(InternalServerError, True),
+    "AppProcessFailed": _Row(InternalServerError, True),
+    "ModelServiceFailed": _Row(InternalServerError, True),
+    "InvokePluginFailed": _Row(InternalServerError, True),
+    "ModelUnavailable": _Row(InternalServerError, True),
+}
+
+#: Code prefixes (DashScope families such as ``Throttling.RateQuota`` or ``BadRequest.TooLarge``).
+CODE_PREFIX_TABLE: Sequence[tuple[str, _Row]] = (
+    ("Throttling", _Row(RateLimitError, True)),
+    ("BadRequest", _Row(BadRequestError, False)),
+    ("AccessDenied", _Row(PermissionDeniedError, False)),
+    ("Workspace.AccessDenied", _Row(PermissionDeniedError, False)),
+    ("Model.AccessDenied", _Row(PermissionDeniedError, False)),
+    ("InternalError", _Row(InternalServerError, True)),
+)
+
+#: HTTP statuses, used when the code is absent or unknown.
+STATUS_TABLE: Mapping[int, _Row] = {
+    400: _Row(BadRequestError, False),
+    401: _Row(AuthenticationError, False),
+    403: _Row(PermissionDeniedError, False),
+    404: _Row(NotFoundError, False),
+    408: _Row(RequestTimeoutError, True),
+    410: _Row(NotFoundError, False),
+    413: _Row(BadRequestError, False),
+    415: _Row(BadRequestError, False),
+    422: _Row(BadRequestError, False),
+    429: _Row(RateLimitError, True),
+}
+
+_SERVER_ERROR = _Row(InternalServerError, True)
+_UNKNOWN = _Row(APIError, False)
+_AUTH_MESSAGES = ("token is illegal", "token is invalid", "invalid api-key", "invalid api key")
+
+
+def _row_for(code: ErrorCode, status_code: int | None, message: str) -> _Row:
+    if code is not None and code in CODE_TABLE:
+        return CODE_TABLE[code]
+    if isinstance(code, str):
+        for prefix, row in CODE_PREFIX_TABLE:
+            if code == prefix or code.startswith(prefix + "."):
+                return row
+    if status_code is not None and status_code in STATUS_TABLE:
+        return STATUS_TABLE[status_code]
+    if status_code is not None and status_code >= 500:
+        return _SERVER_ERROR
+    # An error under a success status and code (Zilliz quirk 2): the message is all there is.
+    if any(text in message.lower() for text in _AUTH_MESSAGES):
+        return _Row(AuthenticationError, False)
+    return _UNKNOWN
+
+
+def classify(
+    *,
+    message: str,
+    status_code: int | None,
+    code: ErrorCode = None,
+    request_id: str | None = None,
+    body: str | None = None,
+) -> APIError:
+    """Build the typed error for a server answer: by ``code`` first, HTTP status second."""
+    row = _row_for(code, status_code, message)
+    return row.error(
+        message or "The server reported an error without a message.",
+        status_code=status_code,
+        code=code,
+        request_id=request_id,
+        body=body,
+        retryable=row.retryable,
+    )
+
+
+def endpoint_not_found(message: str, *, status_code: int, body: str | None) -> APIError:
+    """A 404/410 that means the hosted endpoint is gone (see :class:`EndpointUnavailableError`)."""
+    return _EndpointNotFound(message, status_code=status_code, body=body, retryable=False)
+
+
+def endpoint_unreachable(message: str, *, url: str) -> APIConnectionError:
+    """A connection failure that means the hosted endpoint is gone."""
+    return _EndpointUnreachable(message, url=url)
