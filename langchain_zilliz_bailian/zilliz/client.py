@@ -1,0 +1,934 @@
+"""``ZillizPipelinesClient``: every Zilliz Cloud Pipelines call, sync and native async.
+
+Framework-free. Each operation is built once as a :class:`_Call` (method, path, body, whether it
+may be repeated, how to read the answer) and sent by either :meth:`_send` or :meth:`_asend`, so the
+sync and async twins cannot drift apart. All input is validated before anything is sent.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import mimetypes
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Generic, Literal, TypeVar
+
+import httpx
+from pydantic import SecretStr
+
+from langchain_zilliz_bailian._retry import RequestKind
+from langchain_zilliz_bailian._transport import HTTPAdapter, default_timeout
+from langchain_zilliz_bailian._validation import (
+    check_base_url,
+    check_id,
+    check_search_window,
+    check_str_list,
+)
+from langchain_zilliz_bailian.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    InvalidInputError,
+    endpoint_unreachable,
+)
+from langchain_zilliz_bailian.zilliz.envelope import DISCONTINUED_HINT, parse_envelope
+from langchain_zilliz_bailian.zilliz.models import (
+    DeletionResult,
+    DocIngestionResult,
+    ImageIngestionResult,
+    Pipeline,
+    SearchResult,
+    TextIngestionResult,
+)
+
+__all__ = [
+    "API_KEY_ENV",
+    "BASE_URL_ENV",
+    "DEFAULT_REGION",
+    "REGION_ENV",
+    "PipelineSet",
+    "ZillizPipelinesClient",
+]
+
+T = TypeVar("T")
+
+API_KEY_ENV = "ZILLIZ_CLOUD_API_KEY"
+REGION_ENV = "ZILLIZ_CLOUD_REGION"
+BASE_URL_ENV = "ZILLIZ_PIPELINES_BASE_URL"
+DEFAULT_REGION = "gcp-us-west1"
+#: Hosts of the hosted service, where a refused connection means "discontinued".
+_CLOUD_HOST_SUFFIXES = (".zillizcloud.com", ".zilliz.com.cn", ".cloud.zilliz.com.cn")
+#: The server times out at 60 s (quirk 27): read a little longer so its answer can arrive.
+DEFAULT_READ_TIMEOUT = 75.0
+#: Inputs a preserved field may not shadow (quirk 20).
+RESERVED_INPUTS = frozenset(
+    {"text_list", "doc_url", "image_url", "image_id", "query_text", "query_image_url"}
+)
+#: Formats ``run_ingestion_with_file`` accepts, and its upload cap (section 8).
+FILE_FORMATS = frozenset(
+    {
+        ".txt",
+        ".pdf",
+        ".md",
+        ".html",
+        ".epub",
+        ".csv",
+        ".doc",
+        ".docx",
+        ".xls",
+        ".xlsx",
+        ".ppt",
+        ".pptx",
+    }
+)
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_VARCHAR = 4000
+_NAME = re.compile(r"^[A-Za-z0-9_]{3,64}$")
+_INT_ID = re.compile(r"^-?[0-9]+$")
+
+Scalar = bool | int | float | str
+
+
+@dataclass(frozen=True)
+class _Call(Generic[T]):
+    """One request, fully built: sent by :meth:`_send` or :meth:`_asend` unchanged."""
+
+    method: str
+    path: str
+    kind: RequestKind
+    read: Callable[[Any], T]
+    json: Any = None
+    params: Mapping[str, str] | None = None
+    files: Mapping[str, Any] | None = None
+    data: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class PipelineSet:
+    """The three pipelines over one collection, as :meth:`create_pipeline_set` makes them."""
+
+    ingestion: Pipeline
+    search: Pipeline
+    deletion: Pipeline
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ZillizPipelinesClient:
+    """Client for Zilliz Cloud Pipelines (or a compatible server such as ``zilliz-bailian serve``).
+
+    ``api_key`` falls back to ``ZILLIZ_CLOUD_API_KEY``, ``cloud_region`` to ``ZILLIZ_CLOUD_REGION``
+    (default ``gcp-us-west1``) and ``base_url`` to ``ZILLIZ_PIPELINES_BASE_URL`` (default
+    ``https://controller.api.{cloud_region}.zillizcloud.com``; China hosts through ``base_url``).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr | None = None,
+        cloud_region: str | None = None,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        http_client: httpx.Client | None = None,
+        http_async_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        region = cloud_region or os.environ.get(REGION_ENV) or DEFAULT_REGION
+        self.cloud_region = check_id("cloud_region", region)
+        url = base_url or os.environ.get(BASE_URL_ENV)
+        self.base_url = check_base_url(
+            url or f"https://controller.api.{self.cloud_region}.zillizcloud.com"
+        )
+        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+        secret = key if isinstance(key, SecretStr) or key is None else SecretStr(key)
+        if timeout is None:
+            resolved = default_timeout(DEFAULT_READ_TIMEOUT)
+        elif isinstance(timeout, httpx.Timeout):
+            resolved = timeout
+        else:
+            resolved = httpx.Timeout(timeout, connect=min(float(timeout), 5.0))
+        self._http = HTTPAdapter(
+            base_url=self.base_url,
+            api_key=secret,
+            api_key_env=API_KEY_ENV,
+            timeout=resolved,
+            max_retries=max_retries,
+            http_client=http_client,
+            http_async_client=http_async_client,
+            on_transport_error=self._explain_transport_error,
+        )
+
+    def __repr__(self) -> str:
+        return f"ZillizPipelinesClient(base_url={self.base_url!r})"
+
+    @property
+    def http(self) -> HTTPAdapter:
+        """The shared HTTP adapter (pooled clients) under this client."""
+        return self._http
+
+    def close(self) -> None:
+        """Close the connection pools this client opened."""
+        self._http.close()
+
+    async def aclose(self) -> None:
+        """Close the connection pools this client opened, async ones included."""
+        await self._http.aclose()
+
+    def __enter__(self) -> ZillizPipelinesClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> ZillizPipelinesClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def _explain_transport_error(
+        self, exc: httpx.TransportError, url: httpx.URL
+    ) -> APIConnectionError | None:
+        if isinstance(exc, httpx.ConnectError) and url.host.endswith(_CLOUD_HOST_SUFFIXES):
+            return endpoint_unreachable(
+                f"Cannot connect to {self.base_url} ({exc}). {DISCONTINUED_HINT}", url=str(url)
+            )
+        if isinstance(exc, httpx.ConnectError):
+            return APIConnectionError(
+                f"Cannot connect to {self.base_url} ({exc}). If this is the local compatible "
+                "server, start it with `zilliz-bailian serve`.",
+                url=str(url),
+            )
+        return None
+
+    def _send(self, call: _Call[T]) -> T:
+        try:
+            data = self._http.request(
+                call.method,
+                call.path,
+                kind=call.kind,
+                parse=parse_envelope,
+                json=call.json,
+                params=call.params,
+                files=call.files,
+                data=call.data,
+            )
+        except APITimeoutError as exc:
+            raise _unknown_outcome(call, exc) from exc
+        return _read(call, data)
+
+    async def _asend(self, call: _Call[T]) -> T:
+        try:
+            data = await self._http.arequest(
+                call.method,
+                call.path,
+                kind=call.kind,
+                parse=parse_envelope,
+                json=call.json,
+                params=call.params,
+                files=call.files,
+                data=call.data,
+            )
+        except APITimeoutError as exc:
+            raise _unknown_outcome(call, exc) from exc
+        return _read(call, data)
+
+    # -- raw run ------------------------------------------------------------------------------
+
+    def _run_call(
+        self,
+        pipeline_id: str,
+        data: Mapping[str, Any],
+        params: Mapping[str, Any] | None,
+        *,
+        kind: RequestKind,
+        read: Callable[[Any], T],
+    ) -> _Call[T]:
+        check_id("pipeline_id", pipeline_id)
+        body: dict[str, Any] = {"data": dict(data)}
+        if params is not None:
+            body["params"] = dict(params)
+        return _Call("POST", f"/v1/pipelines/{pipeline_id}/run", kind, read, json=body)
+
+    def run(
+        self,
+        pipeline_id: str,
+        data: Mapping[str, Any],
+        params: Mapping[str, Any] | None = None,
+        *,
+        idempotent: bool = False,
+    ) -> Any:
+        """Run any pipeline with a raw ``data``/``params`` body; returns the envelope's ``data``.
+
+        Retried like a write unless ``idempotent=True`` (a search): the function is unknown here.
+        """
+        kind = RequestKind.READ if idempotent else RequestKind.WRITE
+        return self._send(self._run_call(pipeline_id, data, params, kind=kind, read=_raw))
+
+    async def arun(
+        self,
+        pipeline_id: str,
+        data: Mapping[str, Any],
+        params: Mapping[str, Any] | None = None,
+        *,
+        idempotent: bool = False,
+    ) -> Any:
+        """Async twin of :meth:`run`."""
+        kind = RequestKind.READ if idempotent else RequestKind.WRITE
+        return await self._asend(self._run_call(pipeline_id, data, params, kind=kind, read=_raw))
+
+    # -- search -------------------------------------------------------------------------------
+
+    def _search_call(
+        self,
+        pipeline_id: str,
+        query_text: str | None,
+        query_image_url: str | None,
+        limit: int,
+        offset: int,
+        output_fields: Sequence[str] | None,
+        filter: str | None,
+        max_limit: int,
+    ) -> _Call[SearchResult]:
+        if (query_text is None) == (query_image_url is None):
+            raise InvalidInputError("Pass exactly one of query_text or query_image_url.")
+        query = query_text if query_text is not None else query_image_url
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInputError("The search query must be a non-empty string.")
+        check_search_window(limit, offset, max_limit=max_limit)
+        if filter is not None and not isinstance(filter, str):
+            raise InvalidInputError(
+                f"filter must be a Milvus boolean expression string: {filter!r}"
+            )
+        data = {"query_text": query} if query_text is not None else {"query_image_url": query}
+        # Every search parameter is "required" (quirk 21): send all four, filter "" when none.
+        params = {
+            "limit": limit,
+            "offset": offset,
+            "outputFields": check_str_list("output_fields", output_fields or []),
+            "filter": filter or "",
+        }
+        return self._run_call(
+            pipeline_id, data, params, kind=RequestKind.READ, read=SearchResult.from_data
+        )
+
+    def search(
+        self,
+        pipeline_id: str,
+        query_text: str | None = None,
+        *,
+        query_image_url: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        output_fields: Sequence[str] | None = None,
+        filter: str | None = None,
+        max_limit: int = 500,
+    ) -> SearchResult:
+        """Search with a text query (text, doc-chunk or image-by-text) or an image URL.
+
+        ``filter`` is a Milvus boolean expression; ``output_fields`` names preserved fields to
+        return. Bounds are checked first: ``1 <= limit <= max_limit`` (100 for image-by-text),
+        ``offset >= 0``, ``limit + offset <= 1024``.
+        """
+        return self._send(
+            self._search_call(
+                pipeline_id,
+                query_text,
+                query_image_url,
+                limit,
+                offset,
+                output_fields,
+                filter,
+                max_limit,
+            )
+        )
+
+    async def asearch(
+        self,
+        pipeline_id: str,
+        query_text: str | None = None,
+        *,
+        query_image_url: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        output_fields: Sequence[str] | None = None,
+        filter: str | None = None,
+        max_limit: int = 500,
+    ) -> SearchResult:
+        """Async twin of :meth:`search`."""
+        return await self._asend(
+            self._search_call(
+                pipeline_id,
+                query_text,
+                query_image_url,
+                limit,
+                offset,
+                output_fields,
+                filter,
+                max_limit,
+            )
+        )
+
+    # -- ingestion ----------------------------------------------------------------------------
+
+    def _texts_call(
+        self, pipeline_id: str, texts: Sequence[str], metadata: Mapping[str, Any] | None
+    ) -> _Call[TextIngestionResult]:
+        text_list = check_str_list("texts", texts)
+        if not text_list:
+            raise InvalidInputError("texts is empty: nothing to ingest.")
+        data = {"text_list": text_list, **check_preserved(metadata)}
+        return self._run_call(
+            pipeline_id,
+            data,
+            None,
+            kind=RequestKind.WRITE,
+            read=TextIngestionResult.model_validate,
+        )
+
+    def ingest_texts(
+        self, pipeline_id: str, texts: Sequence[str], *, metadata: Mapping[str, Any] | None = None
+    ) -> TextIngestionResult:
+        """Store ``texts`` through an INDEX_TEXT pipeline; ``metadata`` fills its PRESERVE fields.
+
+        A preserved value applies to every text of the call (quirk 20). Never retried after a
+        timeout or 5xx: ingestion is not idempotent (quirk 19).
+        """
+        return self._send(self._texts_call(pipeline_id, texts, metadata))
+
+    async def aingest_texts(
+        self, pipeline_id: str, texts: Sequence[str], *, metadata: Mapping[str, Any] | None = None
+    ) -> TextIngestionResult:
+        """Async twin of :meth:`ingest_texts`."""
+        return await self._asend(self._texts_call(pipeline_id, texts, metadata))
+
+    def _doc_url_call(
+        self, pipeline_id: str, doc_url: str, metadata: Mapping[str, Any] | None
+    ) -> _Call[DocIngestionResult]:
+        if not isinstance(doc_url, str) or not re.match(r"^(https?|file)://", doc_url):
+            raise InvalidInputError(f"doc_url must be an http(s) URL, got {doc_url!r}.")
+        data = {"doc_url": doc_url, **check_preserved(metadata)}
+        return self._run_call(
+            pipeline_id,
+            data,
+            None,
+            kind=RequestKind.WRITE,
+            read=DocIngestionResult.model_validate,
+        )
+
+    def ingest_doc_url(
+        self, pipeline_id: str, doc_url: str, *, metadata: Mapping[str, Any] | None = None
+    ) -> DocIngestionResult:
+        """Store a document the server downloads from ``doc_url`` (a presigned URL, quirk 28)."""
+        return self._send(self._doc_url_call(pipeline_id, doc_url, metadata))
+
+    async def aingest_doc_url(
+        self, pipeline_id: str, doc_url: str, *, metadata: Mapping[str, Any] | None = None
+    ) -> DocIngestionResult:
+        """Async twin of :meth:`ingest_doc_url`."""
+        return await self._asend(self._doc_url_call(pipeline_id, doc_url, metadata))
+
+    def _file_call(
+        self,
+        pipeline_id: str,
+        file: str | os.PathLike[str] | bytes,
+        filename: str | None,
+        metadata: Mapping[str, Any] | None,
+    ) -> _Call[DocIngestionResult]:
+        if isinstance(file, bytes):
+            if not filename:
+                raise InvalidInputError("Pass filename=... with file contents given as bytes.")
+            content, name = file, filename
+        else:
+            path = Path(file)
+            if not path.is_file():
+                raise InvalidInputError(f"No such file: {path}")
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise InvalidInputError(f"{path} is larger than the 10 MB upload limit.")
+            content, name = path.read_bytes(), filename or path.name
+        suffix = Path(name).suffix.lower()
+        if suffix not in FILE_FORMATS:
+            raise InvalidInputError(
+                f"Unsupported file type {suffix or '(none)'} for {name}: use one of "
+                f"{', '.join(sorted(FILE_FORMATS))}."
+            )
+        if len(content) > MAX_FILE_BYTES:
+            raise InvalidInputError(f"{name} is larger than the 10 MB upload limit.")
+        check_id("pipeline_id", pipeline_id)
+        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        # ``data`` is one JSON string, not separate form fields (quirk 31).
+        return _Call(
+            "POST",
+            f"/v1/pipelines/{pipeline_id}/run_ingestion_with_file",
+            RequestKind.WRITE,
+            DocIngestionResult.model_validate,
+            files={"file": (name, content, mime)},
+            data={"data": json.dumps(check_preserved(metadata))},
+        )
+
+    def ingest_file(
+        self,
+        pipeline_id: str,
+        file: str | os.PathLike[str] | bytes,
+        *,
+        filename: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> DocIngestionResult:
+        """Upload a local document (multipart ``run_ingestion_with_file``; 10 MB, 12 formats)."""
+        return self._send(self._file_call(pipeline_id, file, filename, metadata))
+
+    async def aingest_file(
+        self,
+        pipeline_id: str,
+        file: str | os.PathLike[str] | bytes,
+        *,
+        filename: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> DocIngestionResult:
+        """Async twin of :meth:`ingest_file`."""
+        return await self._asend(self._file_call(pipeline_id, file, filename, metadata))
+
+    def _image_call(
+        self, pipeline_id: str, image_url: str, image_id: str, metadata: Mapping[str, Any] | None
+    ) -> _Call[ImageIngestionResult]:
+        if not isinstance(image_url, str) or not re.match(r"^https?://", image_url):
+            raise InvalidInputError(f"image_url must be an http(s) URL, got {image_url!r}.")
+        if not isinstance(image_id, str) or not image_id.strip():
+            raise InvalidInputError("image_id must be a non-empty string (quirk 17).")
+        data = {"image_url": image_url, "image_id": image_id, **check_preserved(metadata)}
+        return self._run_call(
+            pipeline_id,
+            data,
+            None,
+            kind=RequestKind.WRITE,
+            read=ImageIngestionResult.model_validate,
+        )
+
+    def ingest_image(
+        self,
+        pipeline_id: str,
+        image_url: str,
+        image_id: str,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> ImageIngestionResult:
+        """Store an image via INDEX_IMAGE (e.g. ``metadata={"image_title": ...}``)."""
+        return self._send(self._image_call(pipeline_id, image_url, image_id, metadata))
+
+    async def aingest_image(
+        self,
+        pipeline_id: str,
+        image_url: str,
+        image_id: str,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> ImageIngestionResult:
+        """Async twin of :meth:`ingest_image`."""
+        return await self._asend(self._image_call(pipeline_id, image_url, image_id, metadata))
+
+    # -- deletion -----------------------------------------------------------------------------
+
+    def _delete_call(
+        self,
+        pipeline_id: str,
+        ids: Sequence[str | int] | None,
+        expression: str | None,
+        doc_name: str | None,
+        image_id: str | None,
+    ) -> _Call[DeletionResult]:
+        given = [v for v in (ids, expression, doc_name, image_id) if v is not None]
+        if len(given) != 1:
+            raise InvalidInputError("Pass exactly one of ids, expression, doc_name or image_id.")
+        data: dict[str, Any]
+        if ids is not None:
+            data = {"expression": ids_expression(ids)}
+        elif expression is not None:
+            if not isinstance(expression, str) or not expression.strip():
+                raise InvalidInputError("expression must be a non-empty Milvus expression.")
+            data = {"expression": expression}
+        elif doc_name is not None:
+            if not isinstance(doc_name, str) or not doc_name.strip():
+                raise InvalidInputError("doc_name must be a non-empty string.")
+            data = {"doc_name": doc_name}
+        else:
+            if not isinstance(image_id, str) or not image_id.strip():
+                raise InvalidInputError("image_id must be a non-empty string.")
+            data = {"image_id": image_id}
+        # Only the key the function needs is sent (quirk 14).
+        return self._run_call(
+            pipeline_id, data, None, kind=RequestKind.WRITE, read=DeletionResult.model_validate
+        )
+
+    def delete(
+        self,
+        pipeline_id: str,
+        *,
+        ids: Sequence[str | int] | None = None,
+        expression: str | None = None,
+        doc_name: str | None = None,
+        image_id: str | None = None,
+    ) -> DeletionResult:
+        """Delete through a deletion pipeline: by ``ids`` (sent as ``id in [...]``, quirk 30), a
+        Milvus ``expression``, a ``doc_name`` (PURGE_DOC_INDEX) or an ``image_id``.
+
+        Deleting something that is not there returns ``num_deleted == 0``, not an error.
+        """
+        return self._send(self._delete_call(pipeline_id, ids, expression, doc_name, image_id))
+
+    async def adelete(
+        self,
+        pipeline_id: str,
+        *,
+        ids: Sequence[str | int] | None = None,
+        expression: str | None = None,
+        doc_name: str | None = None,
+        image_id: str | None = None,
+    ) -> DeletionResult:
+        """Async twin of :meth:`delete`."""
+        return await self._asend(
+            self._delete_call(pipeline_id, ids, expression, doc_name, image_id)
+        )
+
+    # -- pipeline management ------------------------------------------------------------------
+
+    def _describe_call(self, pipeline_id: str) -> _Call[Pipeline]:
+        check_id("pipeline_id", pipeline_id)
+        return _Call(
+            "GET", f"/v1/pipelines/{pipeline_id}", RequestKind.READ, Pipeline.model_validate
+        )
+
+    def describe(self, pipeline_id: str) -> Pipeline:
+        """Describe a pipeline: its type, status, functions and collection."""
+        return self._send(self._describe_call(pipeline_id))
+
+    async def adescribe(self, pipeline_id: str) -> Pipeline:
+        """Async twin of :meth:`describe`."""
+        return await self._asend(self._describe_call(pipeline_id))
+
+    def _list_call(self, project_id: str) -> _Call[builtins.list[Pipeline]]:
+        check_id("project_id", project_id)
+        return _Call(
+            "GET", "/v1/pipelines", RequestKind.READ, _pipelines, params={"projectId": project_id}
+        )
+
+    def list(self, project_id: str) -> builtins.list[Pipeline]:
+        """List the pipelines of a project (``projectId`` is required, quirk 32)."""
+        return self._send(self._list_call(project_id))
+
+    async def alist(self, project_id: str) -> builtins.list[Pipeline]:
+        """Async twin of :meth:`list`."""
+        return await self._asend(self._list_call(project_id))
+
+    def _create_call(self, spec: Mapping[str, Any]) -> _Call[Pipeline]:
+        return _Call(
+            "POST",
+            "/v1/pipelines",
+            RequestKind.WRITE,
+            Pipeline.model_validate,
+            json=check_pipeline_spec(spec),
+        )
+
+    def create(self, spec: Mapping[str, Any]) -> Pipeline:
+        """Create a pipeline from a create body (section 5 of the contract), validated first."""
+        return self._send(self._create_call(spec))
+
+    async def acreate(self, spec: Mapping[str, Any]) -> Pipeline:
+        """Async twin of :meth:`create`."""
+        return await self._asend(self._create_call(spec))
+
+    def _drop_call(self, pipeline_id: str) -> _Call[Pipeline]:
+        check_id("pipeline_id", pipeline_id)
+        return _Call(
+            "DELETE", f"/v1/pipelines/{pipeline_id}", RequestKind.WRITE, Pipeline.model_validate
+        )
+
+    def drop(self, pipeline_id: str) -> Pipeline:
+        """Drop a pipeline. Its collection and data stay (quirk 26)."""
+        return self._send(self._drop_call(pipeline_id))
+
+    async def adrop(self, pipeline_id: str) -> Pipeline:
+        """Async twin of :meth:`drop`."""
+        return await self._asend(self._drop_call(pipeline_id))
+
+    def create_pipeline_set(
+        self,
+        *,
+        name: str,
+        project_id: str,
+        cluster_id: str,
+        collection_name: str,
+        kind: Literal["text", "doc"] = "doc",
+        language: Literal["ENGLISH", "CHINESE"] = "ENGLISH",
+        embedding: str | None = None,
+        preserve: Mapping[str, str] | None = None,
+        reranker: str | None = None,
+        description: str = "",
+    ) -> PipelineSet:
+        """Create the ingestion, search and deletion pipelines of one collection.
+
+        The REST API makes no companion pipelines (quirk 25); this makes all three with the same
+        embedding model (quirk 34). ``preserve`` maps field name to ``fieldType``.
+        """
+        specs = pipeline_set_specs(
+            name=name,
+            project_id=project_id,
+            cluster_id=cluster_id,
+            collection_name=collection_name,
+            kind=kind,
+            language=language,
+            embedding=embedding,
+            preserve=preserve,
+            reranker=reranker,
+            description=description,
+        )
+        ingestion = self.create(specs[0])
+        return PipelineSet(ingestion, self.create(specs[1]), self.create(specs[2]))
+
+    async def acreate_pipeline_set(
+        self,
+        *,
+        name: str,
+        project_id: str,
+        cluster_id: str,
+        collection_name: str,
+        kind: Literal["text", "doc"] = "doc",
+        language: Literal["ENGLISH", "CHINESE"] = "ENGLISH",
+        embedding: str | None = None,
+        preserve: Mapping[str, str] | None = None,
+        reranker: str | None = None,
+        description: str = "",
+    ) -> PipelineSet:
+        """Async twin of :meth:`create_pipeline_set`."""
+        specs = pipeline_set_specs(
+            name=name,
+            project_id=project_id,
+            cluster_id=cluster_id,
+            collection_name=collection_name,
+            kind=kind,
+            language=language,
+            embedding=embedding,
+            preserve=preserve,
+            reranker=reranker,
+            description=description,
+        )
+        ingestion = await self.acreate(specs[0])
+        return PipelineSet(ingestion, await self.acreate(specs[1]), await self.acreate(specs[2]))
+
+
+# -- helpers (pure functions, tested directly) ------------------------------------------------
+
+
+def _raw(data: Any) -> Any:
+    return data
+
+
+def _pipelines(data: Any) -> list[Pipeline]:
+    """List returns an array despite its object schema (quirk 32); accept both."""
+    if isinstance(data, Mapping):
+        data = data.get("pipelines", data.get("list", [data] if "pipelineId" in data else []))
+    return [Pipeline.model_validate(item) for item in data]
+
+
+def _read(call: _Call[T], data: Any) -> T:
+    from langchain_zilliz_bailian.errors import ResponseFormatError
+
+    try:
+        return call.read(data)
+    except (ValueError, TypeError) as exc:
+        raise ResponseFormatError(
+            f"Unexpected shape in the answer to {call.method} {call.path}: {exc}",
+            body=json.dumps(data, default=str)[:2000],
+        ) from exc
+
+
+def _unknown_outcome(call: _Call[Any], exc: APITimeoutError) -> APITimeoutError:
+    """A timed-out write may have been applied (quirk 27): say so instead of guessing."""
+    if call.kind is RequestKind.READ:
+        return exc
+    return APITimeoutError(
+        f"{exc.message}. The outcome of this write is unknown: the server may have stored or "
+        "deleted the data. It was not retried; check (search or describe) before sending it again.",
+        url=exc.url,
+    )
+
+
+def check_preserved(metadata: Mapping[str, Any] | None) -> dict[str, Scalar]:
+    """Preserved-field values: scalars (quirk 20) of native JSON types (quirk 16), none reserved."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise InvalidInputError("metadata must be a mapping of preserved field name to value.")
+    out: dict[str, Scalar] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not key:
+            raise InvalidInputError(f"Preserved field names must be strings: {key!r}")
+        if key in RESERVED_INPUTS:
+            raise InvalidInputError(
+                f"Metadata key {key!r} collides with the pipeline input of the same name."
+            )
+        if not isinstance(value, bool | int | float | str):
+            raise InvalidInputError(
+                f"Preserved field {key!r} must be a bool, int, float or str (one value per call); "
+                f"got {type(value).__name__}."
+            )
+        if isinstance(value, str) and len(value) > MAX_VARCHAR:
+            raise InvalidInputError(f"Preserved field {key!r} is longer than {MAX_VARCHAR} chars.")
+        out[key] = value
+    return out
+
+
+def ids_expression(ids: Sequence[str | int]) -> str:
+    """``id in [1, 2]`` from int64 ids given as ints or digit strings, never floats (quirk 30)."""
+    if isinstance(ids, str | bytes) or not ids:
+        raise InvalidInputError("ids must be a non-empty list of ids.")
+    parts = []
+    for item in ids:
+        if isinstance(item, bool) or not isinstance(item, int | str):
+            raise InvalidInputError(f"Not an int64 id: {item!r}")
+        text = str(item).strip()
+        if not _INT_ID.match(text):
+            raise InvalidInputError(f"Not an int64 id: {item!r}")
+        parts.append(str(int(text)))
+    return f"id in [{', '.join(parts)}]"
+
+
+_EMBEDDINGS = {
+    "zilliz/bge-base-en-v1.5": {"ENGLISH"},
+    "zilliz/bge-base-zh-v1.5": {"CHINESE"},
+    "voyageai/voyage-2": {"ENGLISH"},
+    "voyageai/voyage-code-2": {"ENGLISH"},
+    "voyageai/voyage-large-2": {"ENGLISH"},
+    "openai/text-embedding-3-small": {"ENGLISH"},
+    "openai/text-embedding-3-large": {"ENGLISH"},
+}
+_TYPES = {"INGESTION", "SEARCH", "DELETION"}
+_FIELD_TYPES = {"Bool", "Int8", "Int16", "Int32", "Int64", "Float", "Double", "VarChar"}
+
+
+def check_pipeline_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a create body: name, type, ids, function counts and model/language (quirk 34)."""
+    if not isinstance(spec, Mapping):
+        raise InvalidInputError("A pipeline spec must be a mapping (the create request body).")
+    body = dict(spec)
+    name = body.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidInputError(f"Pipeline name {name!r}: 3-64 letters, digits or underscores.")
+    kind = body.get("type")
+    if kind not in _TYPES:
+        raise InvalidInputError(f"Pipeline type must be one of {sorted(_TYPES)}, got {kind!r}.")
+    check_id("project_id", body.get("projectId"))
+    functions = body.get("functions")
+    if not isinstance(functions, list) or not functions:
+        raise InvalidInputError("A pipeline needs a non-empty 'functions' list.")
+    main = [f for f in functions if isinstance(f, Mapping) and f.get("action") != "PRESERVE"]
+    preserve = [f for f in functions if isinstance(f, Mapping) and f.get("action") == "PRESERVE"]
+    if len(main) != 1:
+        raise InvalidInputError("A pipeline has exactly one function besides PRESERVE functions.")
+    if kind == "INGESTION":
+        check_id("cluster_id", body.get("clusterId"))
+        if not body.get("collectionName"):
+            raise InvalidInputError("An INGESTION pipeline needs collectionName.")
+        if len(preserve) > 50:
+            raise InvalidInputError("At most 50 PRESERVE functions per ingestion pipeline.")
+        for function in preserve:
+            if function.get("fieldType") not in _FIELD_TYPES:
+                raise InvalidInputError(
+                    f"PRESERVE fieldType must be one of {sorted(_FIELD_TYPES)}: {function!r}"
+                )
+            if function.get("inputField") != function.get("outputField"):
+                raise InvalidInputError("A PRESERVE function's inputField must equal outputField.")
+    elif preserve:
+        raise InvalidInputError(f"{kind} pipelines take no PRESERVE functions.")
+    if kind == "SEARCH":
+        check_id("cluster_id", main[0].get("clusterId"))
+    if kind == "DELETION":
+        check_id("cluster_id", body.get("clusterId"))
+    language, model = main[0].get("language"), main[0].get("embedding")
+    if (
+        isinstance(model, str)
+        and language is not None
+        and language not in _EMBEDDINGS.get(model, {language})
+    ):
+        raise InvalidInputError(f"Embedding {model} does not support language {language}.")
+    return body
+
+
+def pipeline_set_specs(
+    *,
+    name: str,
+    project_id: str,
+    cluster_id: str,
+    collection_name: str,
+    kind: Literal["text", "doc"],
+    language: Literal["ENGLISH", "CHINESE"],
+    embedding: str | None,
+    preserve: Mapping[str, str] | None,
+    reranker: str | None,
+    description: str,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The create bodies of an ingestion, a search and a deletion pipeline over one collection."""
+    model = embedding or (
+        "zilliz/bge-base-zh-v1.5" if language == "CHINESE" else "zilliz/bge-base-en-v1.5"
+    )
+    index, search, purge = (
+        ("INDEX_TEXT", "SEARCH_TEXT", "PURGE_TEXT_INDEX")
+        if kind == "text"
+        else ("INDEX_DOC", "SEARCH_DOC_CHUNK", "PURGE_DOC_INDEX")
+    )
+    common = {"projectId": project_id, "description": description or f"{name} ({kind})"}
+    ingestion_functions: list[dict[str, Any]] = [
+        {"name": f"index_{kind}", "action": index, "language": language, "embedding": model}
+    ]
+    for field_name, field_type in (preserve or {}).items():
+        ingestion_functions.append(
+            {
+                "name": f"keep_{field_name}",
+                "action": "PRESERVE",
+                "inputField": field_name,
+                "outputField": field_name,
+                "fieldType": field_type,
+            }
+        )
+    search_function: dict[str, Any] = {
+        "name": f"search_{kind}",
+        "action": search,
+        "clusterId": cluster_id,
+        "collectionName": collection_name,
+        "embedding": model,
+    }
+    if reranker:
+        search_function["reranker"] = reranker
+    return (
+        {
+            **common,
+            "name": f"{name}_ingestion",
+            "type": "INGESTION",
+            "clusterId": cluster_id,
+            "collectionName": collection_name,
+            "functions": ingestion_functions,
+        },
+        {**common, "name": f"{name}_search", "type": "SEARCH", "functions": [search_function]},
+        {
+            **common,
+            "name": f"{name}_deletion",
+            "type": "DELETION",
+            "clusterId": cluster_id,
+            "collectionName": collection_name,
+            "functions": [{"name": f"purge_{kind}", "action": purge}],
+        },
+    )
