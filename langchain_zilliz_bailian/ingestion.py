@@ -1,0 +1,314 @@
+"""Planning and running ingestion batches; shared by the LangChain and LlamaIndex write sides.
+
+A job is a list of :class:`Unit` (texts with identical preserved fields, one document URL, one file
+or one image); each unit is one request. Units run in order (sync) or with bounded concurrency
+(async), and a failure stops the job without losing track of anything: a
+:class:`~langchain_zilliz_bailian.errors.PartialBatchError` lists what was stored, what was not,
+and what may or may not have been.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+
+from langchain_zilliz_bailian.errors import (
+    APIConnectionError,
+    APIError,
+    EndpointUnavailableError,
+    InvalidInputError,
+    PartialBatchError,
+    RateLimitError,
+)
+from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient, check_preserved
+from langchain_zilliz_bailian.zilliz.models import (
+    DocIngestionResult,
+    ImageIngestionResult,
+    TextIngestionResult,
+)
+
+__all__ = ["ImageSource", "Stored", "Unit", "aingest", "ingest", "plan_units"]
+
+Kind = Literal["text", "doc_url", "file", "image"]
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """An image to ingest: its URL, the id to store it under and its preserved fields."""
+
+    url: str
+    id: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One ingestion request: ``items`` are the user's inputs it covers, in order."""
+
+    kind: Kind
+    items: tuple[Any, ...]
+    preserved: Mapping[str, Any]
+    source_metadata: tuple[Mapping[str, Any], ...] = ()
+
+    def describe(self) -> list[str]:
+        """Short names of the items, for error messages."""
+        if self.kind == "text":
+            return [_short(text) for text in self.items]
+        if self.kind == "image":
+            return [f"image {item.id} ({item.url})" for item in self.items]
+        return [str(item) for item in self.items]
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What one successful request stored: one record per stored unit of data."""
+
+    unit: Unit
+    records: list[dict[str, Any]]
+    usage: int
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _freeze(metadata: Mapping[str, Any]) -> str:
+    return json.dumps(metadata, sort_keys=True, default=str)
+
+
+def plan_units(
+    *,
+    texts: Sequence[str] = (),
+    documents: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    doc_urls: Sequence[str] = (),
+    file_paths: Sequence[str | os.PathLike[str]] = (),
+    images: Sequence[ImageSource] = (),
+    metadata: Mapping[str, Any] | None = None,
+    batch_size: int = 100,
+) -> list[Unit]:
+    """Group inputs into requests, validating everything before anything is sent.
+
+    Preserved fields apply to a whole request (quirk 20), so documents are grouped by identical
+    metadata (merged over ``metadata``), in order of first appearance, then cut into batches.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}.")
+    base = check_preserved(metadata)
+    units: list[Unit] = []
+    for start in range(0, len(texts), batch_size):
+        chunk = tuple(texts[start : start + batch_size])
+        if not all(isinstance(t, str) and t for t in chunk):
+            raise InvalidInputError("texts must be non-empty strings.")
+        units.append(Unit("text", chunk, base))
+    groups: dict[str, tuple[dict[str, Any], list[tuple[str, Mapping[str, Any]]]]] = {}
+    for content, doc_metadata in documents:
+        if not isinstance(content, str) or not content:
+            raise InvalidInputError("Every document needs non-empty text to ingest.")
+        preserved = {**base, **check_preserved(doc_metadata)}
+        groups.setdefault(_freeze(preserved), (preserved, []))[1].append((content, doc_metadata))
+    for preserved, members in groups.values():
+        for start in range(0, len(members), batch_size):
+            batch = members[start : start + batch_size]
+            units.append(
+                Unit(
+                    "text",
+                    tuple(content for content, _ in batch),
+                    preserved,
+                    tuple(meta for _, meta in batch),
+                )
+            )
+    for url in doc_urls:
+        units.append(Unit("doc_url", (url,), base))
+    for path in file_paths:
+        if not Path(path).is_file():
+            raise InvalidInputError(f"No such file: {path}")
+        units.append(Unit("file", (str(path),), base))
+    for image in images:
+        if not isinstance(image, ImageSource):
+            raise InvalidInputError(f"images must be ImageSource(url, id, metadata): {image!r}")
+        units.append(Unit("image", (image,), {**base, **check_preserved(image.metadata)}))
+    return units
+
+
+def _records(unit: Unit, result: Any) -> Stored:
+    if isinstance(result, TextIngestionResult):
+        if len(result.ids) != len(unit.items):
+            raise APIError(
+                f"The server stored {len(unit.items)} texts but returned {len(result.ids)} ids.",
+                body=result.model_dump_json(),
+            )
+        metas = unit.source_metadata or tuple({} for _ in unit.items)
+        records = [
+            {"kind": "text", "text": text, "id": stored_id, "metadata": dict(meta)}
+            for text, stored_id, meta in zip(unit.items, result.ids, metas, strict=True)
+        ]
+        return Stored(unit, records, result.usage.total)
+    if isinstance(result, DocIngestionResult):
+        source_key = "doc_url" if unit.kind == "doc_url" else "source"
+        record = {
+            "kind": unit.kind,
+            "doc_name": result.doc_name,
+            "num_chunks": result.num_chunks,
+            source_key: unit.items[0],
+        }
+        return Stored(unit, [record], result.usage.total)
+    if isinstance(result, ImageIngestionResult):
+        image: ImageSource = unit.items[0]
+        record = {"kind": "image", "image_id": image.id, "image_url": image.url}
+        return Stored(unit, [record], result.usage.total)
+    raise TypeError(f"unexpected ingestion result {type(result).__name__}")
+
+
+def _send(client: ZillizPipelinesClient, pipeline_id: str, unit: Unit) -> Any:
+    if unit.kind == "text":
+        return client.ingest_texts(pipeline_id, list(unit.items), metadata=unit.preserved)
+    if unit.kind == "doc_url":
+        return client.ingest_doc_url(pipeline_id, unit.items[0], metadata=unit.preserved)
+    if unit.kind == "file":
+        return client.ingest_file(pipeline_id, unit.items[0], metadata=unit.preserved)
+    image: ImageSource = unit.items[0]
+    return client.ingest_image(pipeline_id, image.url, image.id, metadata=unit.preserved)
+
+
+async def _asend(client: ZillizPipelinesClient, pipeline_id: str, unit: Unit) -> Any:
+    if unit.kind == "text":
+        return await client.aingest_texts(pipeline_id, list(unit.items), metadata=unit.preserved)
+    if unit.kind == "doc_url":
+        return await client.aingest_doc_url(pipeline_id, unit.items[0], metadata=unit.preserved)
+    if unit.kind == "file":
+        return await client.aingest_file(pipeline_id, unit.items[0], metadata=unit.preserved)
+    image: ImageSource = unit.items[0]
+    return await client.aingest_image(pipeline_id, image.url, image.id, metadata=unit.preserved)
+
+
+def certainly_not_stored(error: BaseException) -> bool:
+    """Whether a failed write certainly stored nothing (a 4xx, throttling, or no connection)."""
+    if isinstance(error, RateLimitError | EndpointUnavailableError | InvalidInputError):
+        return True
+    if isinstance(error, APIError):
+        status = error.status_code
+        if status is None:
+            return False
+        # A 4xx, or an in-band error under a success status: the server refused the request.
+        return 400 <= status < 500 or status < 300
+    if isinstance(error, APIConnectionError):
+        return isinstance(error.__cause__, httpx.ConnectError | httpx.ConnectTimeout)
+    return False
+
+
+def _partial(
+    stored: list[Stored], failed_units: list[Unit], cause: BaseException, unknown: list[Unit]
+) -> PartialBatchError:
+    stored_names = [record for done in stored for record in done.records]
+    failed = [name for unit in failed_units for name in unit.describe()]
+    unknown_names = [name for unit in unknown for name in unit.describe()]
+    verdict = (
+        f"; the outcome of {len(unknown_names)} item(s) is unknown (they may have been stored: "
+        "check before re-sending)"
+        if unknown_names
+        else ""
+    )
+    return PartialBatchError(
+        f"Ingestion stopped after storing {len(stored_names)} item(s); {len(failed)} item(s) were "
+        f"not stored{verdict}. Cause: {cause}",
+        stored=stored_names,
+        failed=failed,
+        cause=cause,
+        unknown_outcome=unknown_names,
+    )
+
+
+def ingest(
+    client: ZillizPipelinesClient,
+    pipeline_id: str,
+    units: Sequence[Unit],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[Stored]:
+    """Send the units in order, yielding what each stored; raise PartialBatchError on failure."""
+    done: list[Stored] = []
+    for index, unit in enumerate(units):
+        try:
+            stored = _records(unit, _send(client, pipeline_id, unit))
+        except Exception as exc:
+            unknown = [] if certainly_not_stored(exc) else [unit]
+            raise _partial(done, list(units[index:]), exc, unknown) from exc
+        done.append(stored)
+        if progress is not None:
+            progress(len(unit.items))
+        yield stored
+
+
+async def aingest(
+    client: ZillizPipelinesClient,
+    pipeline_id: str,
+    units: Sequence[Unit],
+    *,
+    max_concurrency: int = 4,
+    progress: Callable[[int], None] | None = None,
+) -> AsyncIterator[Stored]:
+    """Send up to ``max_concurrency`` units at once, yielding results in input order.
+
+    After a failure no new request starts; requests already in flight are awaited (cancelling a
+    write would make its outcome unknown), and what they stored is yielded before the error.
+    """
+    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+        raise InvalidInputError("max_concurrency must be a positive int.")
+    if max_concurrency < 1:
+        raise InvalidInputError("max_concurrency must be a positive int.")
+    gate = asyncio.Semaphore(max_concurrency)
+    stop = asyncio.Event()
+
+    async def run(unit: Unit) -> Stored | None:
+        async with gate:
+            if stop.is_set():
+                return None
+            try:
+                return _records(unit, await _asend(client, pipeline_id, unit))
+            except BaseException:
+                stop.set()
+                raise
+
+    tasks = [asyncio.ensure_future(run(unit)) for unit in units]
+    done: list[Stored] = []
+    first_error: BaseException | None = None
+    not_stored: list[Unit] = []
+    unknown: list[Unit] = []
+    try:
+        for unit, task in zip(units, tasks, strict=True):
+            try:
+                stored = await asyncio.shield(task)
+            except Exception as exc:
+                first_error = first_error or exc
+                not_stored.append(unit)
+                if not certainly_not_stored(exc):
+                    unknown.append(unit)
+                continue
+            if stored is None:
+                not_stored.append(unit)
+                continue
+            done.append(stored)
+            if progress is not None:
+                progress(len(unit.items))
+            yield stored
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+    if first_error is not None:
+        raise _partial(done, not_stored, first_error, unknown) from first_error
+
+
+def flatten(stored: Iterable[Stored]) -> Iterator[tuple[Stored, dict[str, Any]]]:
+    """Each stored record with the request that stored it."""
+    for done in stored:
+        for record in done.records:
+            yield done, record

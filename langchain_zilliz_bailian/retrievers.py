@@ -1,0 +1,235 @@
+"""``ZillizPipelineRetriever``: a LangChain retriever over a Zilliz search pipeline.
+
+Thin: it builds the search call, sends it through :class:`ZillizPipelinesClient` (sync, or native
+async for ``ainvoke``) and maps each hit to a ``Document``. Per-call overrides
+(``invoke(q, k=2, filter=..., offset=...)``) are declared on both the sync and the async method,
+so ``ainvoke`` accepts them too.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Literal
+
+import httpx
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForRetrieverRun,
+    CallbackManagerForRetrieverRun,
+)
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever, LangSmithRetrieverParams
+from langchain_core.utils import from_env, secret_from_env
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+
+from langchain_zilliz_bailian._validation import check_id, check_search_window
+from langchain_zilliz_bailian.errors import ZillizBailianError
+from langchain_zilliz_bailian.zilliz.client import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_REGION,
+    REGION_ENV,
+    ZillizPipelinesClient,
+)
+from langchain_zilliz_bailian.zilliz.models import Pipeline, SearchHit, SearchResult
+
+__all__ = ["PipelineNotServingError", "ZillizPipelineRetriever", "hit_to_document"]
+
+#: Where each search function puts the hit's text (quirk 4: chosen by action, not by probing).
+CONTENT_FIELDS = {
+    "SEARCH_TEXT": "text",
+    "SEARCH_DOC_CHUNK": "chunk_text",
+    "SEARCH_IMAGE_BY_IMAGE": "image_title",
+    "SEARCH_IMAGE_BY_TEXT": "image_title",
+}
+#: Image-by-text searches allow at most 100 results (quirk 22).
+MAX_LIMITS = {"SEARCH_IMAGE_BY_TEXT": 100}
+
+
+class PipelineNotServingError(ZillizBailianError):
+    """The pipeline's status is not ``SERVING``, so it cannot run (quirk 35)."""
+
+
+def hit_to_document(hit: SearchHit, content_field: str) -> Document:
+    """``page_content`` from ``content_field``; the rest, ``id`` and ``distance`` in metadata."""
+    fields = dict(hit.fields)
+    content = fields.pop(content_field, None)
+    metadata = {**fields, "id": hit.id, "distance": hit.distance}
+    return Document(page_content="" if content is None else str(content), metadata=metadata)
+
+
+class ZillizPipelineRetriever(BaseRetriever):
+    """Retrieve from a Zilliz Cloud Pipelines search pipeline (or a compatible server).
+
+    Setup: ``pip install "langchain-zilliz-bailian[langchain]"`` and set
+    ``ZILLIZ_CLOUD_API_KEY`` (and ``ZILLIZ_PIPELINES_BASE_URL`` for a self-hosted server).
+
+    Example:
+        .. code-block:: python
+
+            retriever = ZillizPipelineRetriever(pipeline_id="pipe-...", k=4)
+            docs = retriever.invoke("What is Milvus Lite?", filter='doc_name == "lite.md"')
+    """
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    pipeline_id: str
+    """A SEARCH pipeline id (``pipe-...``)."""
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env(API_KEY_ENV, default=None), alias="token"
+    )
+    """API key; defaults to ``ZILLIZ_CLOUD_API_KEY``. Never shown in a repr or a dump."""
+    cloud_region: str = Field(default_factory=from_env(REGION_ENV, default=DEFAULT_REGION))
+    """Region used to build the default host; defaults to ``ZILLIZ_CLOUD_REGION``."""
+    base_url: str | None = Field(default_factory=from_env(BASE_URL_ENV, default=None))
+    """Full base URL (China hosts, the local server); defaults to ``ZILLIZ_PIPELINES_BASE_URL``."""
+    k: int = 4
+    """Number of documents to return."""
+    offset: int = 0
+    """Number of hits to skip (``k + offset <= 1024``)."""
+    filter: str | None = None
+    """A Milvus boolean expression, e.g. ``'doc_name == "a.md" and year >= 2024'``."""
+    output_fields: list[str] | None = None
+    """Preserved fields to return besides id, distance and the text."""
+    query_type: Literal["text", "image_url"] = "text"
+    """``"image_url"`` sends the query as ``query_image_url`` (SEARCH_IMAGE_BY_IMAGE)."""
+    content_field: str | None = None
+    """Field that becomes ``page_content``; by default chosen from the pipeline's function."""
+    timeout: float | None = None
+    """Read timeout in seconds (default 75 s, above the server's 60 s limit)."""
+    max_retries: int = 2
+    """Retries for connection errors, timeouts, 408, 429 and 5xx, with backoff."""
+    http_client: httpx.Client | None = Field(default=None, exclude=True)
+    """Optional ``httpx.Client`` (proxies, custom TLS); used as is, never closed here."""
+    http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
+    """Optional ``httpx.AsyncClient``, likewise."""
+
+    _client: ZillizPipelinesClient | None = PrivateAttr(default=None)
+    _pipeline: Pipeline | None = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @model_validator(mode="after")
+    def _validate(self) -> ZillizPipelineRetriever:
+        check_id("pipeline_id", self.pipeline_id)
+        check_search_window(self.k, self.offset)
+        return self
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": API_KEY_ENV}
+
+    @property
+    def client(self) -> ZillizPipelinesClient:
+        """The framework-free client (one connection pool), built on first use."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = ZillizPipelinesClient(
+                        api_key=self.api_key,
+                        cloud_region=self.cloud_region,
+                        base_url=self.base_url,
+                        timeout=self.timeout,
+                        max_retries=self.max_retries,
+                        http_client=self.http_client,
+                        http_async_client=self.http_async_client,
+                    )
+        return self._client
+
+    def _get_ls_params(self, **kwargs: Any) -> LangSmithRetrieverParams:
+        params = super()._get_ls_params(**kwargs)
+        params["ls_retriever_name"] = "zilliz_pipeline"
+        return params
+
+    # -- the pipeline's function, read once -----------------------------------------------------
+
+    def _remember(self, pipeline: Pipeline) -> Pipeline:
+        if not pipeline.is_serving:
+            raise PipelineNotServingError(
+                f"Pipeline {self.pipeline_id} has status {pipeline.status!r}; only SERVING "
+                "pipelines can run."
+            )
+        self._pipeline = pipeline
+        return pipeline
+
+    def _content_field(self, pipeline: Pipeline | None) -> str:
+        if self.content_field:
+            return self.content_field
+        action = pipeline.action if pipeline is not None else None
+        return CONTENT_FIELDS.get(action or "", "text")
+
+    def _needs_describe(self) -> bool:
+        return self.content_field is None and self._pipeline is None
+
+    # -- search ---------------------------------------------------------------------------------
+
+    def _search_kwargs(
+        self,
+        k: int | None,
+        filter: str | None,
+        offset: int | None,
+        output_fields: list[str] | None,
+    ) -> dict[str, Any]:
+        action = self._pipeline.action if self._pipeline is not None else None
+        return {
+            "limit": self.k if k is None else k,
+            "offset": self.offset if offset is None else offset,
+            "filter": self.filter if filter is None else filter,
+            "output_fields": self.output_fields if output_fields is None else output_fields,
+            "max_limit": MAX_LIMITS.get(action or "", 500),
+        }
+
+    def _query(self, query: str) -> dict[str, Any]:
+        if self.query_type == "image_url":
+            return {"query_text": None, "query_image_url": query}
+        return {"query_text": query, "query_image_url": None}
+
+    def _documents(self, result: SearchResult) -> list[Document]:
+        field = self._content_field(self._pipeline)
+        return [hit_to_document(hit, field) for hit in result.hits]
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        filter: str | None = None,
+        offset: int | None = None,
+        output_fields: list[str] | None = None,
+    ) -> list[Document]:
+        if self._needs_describe():
+            self._remember(self.client.describe(self.pipeline_id))
+        result = self.client.search(
+            self.pipeline_id,
+            **self._query(query),
+            **self._search_kwargs(k, filter, offset, output_fields),
+        )
+        return self._documents(result)
+
+    async def _aget_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun,
+        k: int | None = None,
+        filter: str | None = None,
+        offset: int | None = None,
+        output_fields: list[str] | None = None,
+    ) -> list[Document]:
+        if self._needs_describe():
+            self._remember(await self.client.adescribe(self.pipeline_id))
+        result = await self.client.asearch(
+            self.pipeline_id,
+            **self._query(query),
+            **self._search_kwargs(k, filter, offset, output_fields),
+        )
+        return self._documents(result)
+
+    def close(self) -> None:
+        """Close the connection pools (the retriever stays usable and reopens on demand)."""
+        if self._client is not None:
+            self._client.close()
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`."""
+        if self._client is not None:
+            await self._client.aclose()
