@@ -1,0 +1,370 @@
+"""``BailianAppClient``: calls a Bailian (DashScope) app, as JSON or as an SSE stream.
+
+Framework-free. Sync and native async twins (``a`` prefix) share one :class:`HTTPAdapter`, so
+calls reuse pooled connections. Retries happen only before a stream's body is handed on; a
+failure after the first byte raises (:class:`StreamInterruptedError`, :class:`APITimeoutError`)
+and the deltas already handed on stay valid.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+from typing_extensions import Self, Unpack
+
+from langchain_zilliz_bailian._retry import RequestKind, RetryPolicy
+from langchain_zilliz_bailian._sse import aiter_events, iter_events
+from langchain_zilliz_bailian._transport import HTTPAdapter, default_timeout
+from langchain_zilliz_bailian._validation import check_base_url, check_id
+from langchain_zilliz_bailian.bailian._constants import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    DEFAULT_READ_TIMEOUT,
+)
+from langchain_zilliz_bailian.bailian._errors import (
+    error_from_response,
+    is_json,
+    parse_completion,
+    parse_response,
+)
+from langchain_zilliz_bailian.bailian.assembler import StreamAssembler
+from langchain_zilliz_bailian.bailian.models import AppCompletion, AppStreamChunk
+from langchain_zilliz_bailian.bailian.request import AppOptions, build_body, build_headers
+from langchain_zilliz_bailian.errors import StreamInterruptedError
+
+__all__ = ["AppStream", "AsyncAppStream", "BailianAppClient", "resolve_timeout"]
+
+
+def resolve_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
+    """Connect within 5 s; a number is the read timeout (for streams: the idle time per read)."""
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    return default_timeout(DEFAULT_READ_TIMEOUT if timeout is None else float(timeout))
+
+
+def _check(response: httpx.Response) -> None:
+    """Raise the typed error for a non-2xx answer before its body reaches the SSE parser."""
+    if not response.is_success:
+        response.read()
+        raise error_from_response(response)
+
+
+async def _acheck(response: httpx.Response) -> None:
+    if not response.is_success:
+        await response.aread()
+        raise error_from_response(response)
+
+
+def _truncated(url: str, assembler: StreamAssembler) -> StreamInterruptedError:
+    return StreamInterruptedError(
+        f"The stream from {url} ended after {assembler.events} event(s) without a final "
+        "(finish_reason) event; the deltas received so far were already delivered.",
+        url=url,
+    )
+
+
+class _StreamBase:
+    """What the sync and async streams share: the request, the assembler, the result."""
+
+    def __init__(
+        self,
+        adapter: HTTPAdapter,
+        path: str,
+        body: dict[str, Any],
+        headers: dict[str, str],
+        *,
+        incremental: bool,
+    ) -> None:
+        self._adapter = adapter
+        self._path = path
+        self._body = body
+        self._headers = headers
+        self._url = str(adapter.url(path))
+        self._assembler = StreamAssembler(incremental=incremental)
+
+    @property
+    def completion(self) -> AppCompletion:
+        """The result assembled from the events so far: complete once the stream is exhausted."""
+        return self._assembler.completion
+
+    @property
+    def done(self) -> bool:
+        """Whether the final event has arrived."""
+        return self._assembler.done
+
+
+class AppStream(_StreamBase):
+    """Iterate for :class:`AppStreamChunk` s as events arrive; then read :attr:`completion`.
+
+    The request is sent on the first ``next()``. Use it as a context manager (or call
+    :meth:`close`) to release the connection when leaving the loop early.
+    """
+
+    def __init__(
+        self,
+        adapter: HTTPAdapter,
+        path: str,
+        body: dict[str, Any],
+        headers: dict[str, str],
+        *,
+        incremental: bool,
+    ) -> None:
+        super().__init__(adapter, path, body, headers, incremental=incremental)
+        self._chunks = self._run()
+
+    def _run(self) -> Generator[AppStreamChunk, None, None]:
+        assembler = self._assembler
+        with self._adapter.stream(
+            "POST",
+            self._path,
+            kind=RequestKind.READ,
+            check=_check,
+            json=self._body,
+            headers=self._headers,
+        ) as response:
+            assembler.header_request_id = response.headers.get("x-request-id")
+            if is_json(response):  # a server that ignored the SSE switch
+                response.read()
+                yield assembler.feed_response(parse_response(response))
+                return
+            for event in iter_events(response):
+                chunk = assembler.feed(event)
+                if chunk is not None:
+                    yield chunk
+                    if chunk.done:
+                        return
+            raise _truncated(self._url, assembler)
+
+    def __iter__(self) -> Iterator[AppStreamChunk]:
+        return self
+
+    def __next__(self) -> AppStreamChunk:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        """Stop reading and release the connection."""
+        self._chunks.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncAppStream(_StreamBase):
+    """Async twin of :class:`AppStream` (``async for``, ``async with``, :meth:`aclose`)."""
+
+    def __init__(
+        self,
+        adapter: HTTPAdapter,
+        path: str,
+        body: dict[str, Any],
+        headers: dict[str, str],
+        *,
+        incremental: bool,
+    ) -> None:
+        super().__init__(adapter, path, body, headers, incremental=incremental)
+        self._chunks = self._run()
+
+    async def _run(self) -> AsyncGenerator[AppStreamChunk, None]:
+        assembler = self._assembler
+        async with self._adapter.astream(
+            "POST",
+            self._path,
+            kind=RequestKind.READ,
+            check=_acheck,
+            json=self._body,
+            headers=self._headers,
+        ) as response:
+            assembler.header_request_id = response.headers.get("x-request-id")
+            if is_json(response):
+                await response.aread()
+                yield assembler.feed_response(parse_response(response))
+                return
+            async for event in aiter_events(response):
+                chunk = assembler.feed(event)
+                if chunk is not None:
+                    yield chunk
+                    if chunk.done:
+                        return
+            raise _truncated(self._url, assembler)
+
+    def __aiter__(self) -> AsyncIterator[AppStreamChunk]:
+        return self
+
+    async def __anext__(self) -> AppStreamChunk:
+        return await self._chunks.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop reading and release the connection."""
+        await self._chunks.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class BailianAppClient:
+    """Calls one Bailian app: ``POST {base_url}/apps/{app_id}/completion``.
+
+    ``api_key`` defaults to ``$DASHSCOPE_API_KEY`` and ``base_url`` to ``$DASHSCOPE_HTTP_BASE_URL``
+    or the Beijing host (keys are region-bound; see ``INTL_BASE_URL``). ``timeout`` is the read
+    timeout in seconds (for streams, the longest silence allowed), or an ``httpx.Timeout``.
+    """
+
+    def __init__(
+        self,
+        app_id: str,
+        *,
+        api_key: SecretStr | str | None = None,
+        base_url: str | None = None,
+        workspace: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        headers: Mapping[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+        http_async_client: httpx.AsyncClient | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        self.app_id = check_id("app_id", app_id)
+        self.workspace = check_id("workspace", workspace) if workspace else None
+        if api_key is None:
+            api_key = os.environ.get(API_KEY_ENV)
+        key = api_key if isinstance(api_key, SecretStr) or api_key is None else SecretStr(api_key)
+        self.path = f"apps/{self.app_id}/completion"
+        self._adapter = HTTPAdapter(
+            base_url=check_base_url(base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL),
+            api_key=key,
+            api_key_env=API_KEY_ENV,
+            timeout=resolve_timeout(timeout),
+            max_retries=max_retries,
+            headers=headers,
+            http_client=http_client,
+            http_async_client=http_async_client,
+            retry_policy=retry_policy,
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(app_id={self.app_id!r}, base_url={self.base_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        """The base URL, ``/api/v1`` included."""
+        return self._adapter.base_url
+
+    def _headers(self, options: AppOptions, *, stream: bool) -> dict[str, str]:
+        return build_headers(stream=stream, workspace=options.get("workspace") or self.workspace)
+
+    # -- calls --------------------------------------------------------------------------------
+
+    def call(self, prompt: str | None = None, **options: Unpack[AppOptions]) -> AppCompletion:
+        """One JSON call: the whole answer at once."""
+        return self._adapter.request(
+            "POST",
+            self.path,
+            kind=RequestKind.READ,
+            parse=parse_completion,
+            json=build_body(prompt, options, stream=False),
+            headers=self._headers(options, stream=False),
+        )
+
+    async def acall(
+        self, prompt: str | None = None, **options: Unpack[AppOptions]
+    ) -> AppCompletion:
+        """Async twin of :meth:`call`."""
+        return await self._adapter.arequest(
+            "POST",
+            self.path,
+            kind=RequestKind.READ,
+            parse=parse_completion,
+            json=build_body(prompt, options, stream=False),
+            headers=self._headers(options, stream=False),
+        )
+
+    def stream(
+        self,
+        prompt: str | None = None,
+        *,
+        incremental_output: bool = True,
+        **options: Unpack[AppOptions],
+    ) -> AppStream:
+        """A streamed call; iterate the result for deltas (the request is sent on first use).
+
+        The input is checked here, so bad input raises before anything is sent.
+        """
+        body = build_body(prompt, options, stream=True, incremental_output=incremental_output)
+        return AppStream(
+            self._adapter,
+            self.path,
+            body,
+            self._headers(options, stream=True),
+            incremental=incremental_output,
+        )
+
+    def astream(
+        self,
+        prompt: str | None = None,
+        *,
+        incremental_output: bool = True,
+        **options: Unpack[AppOptions],
+    ) -> AsyncAppStream:
+        """Async twin of :meth:`stream` (``async for chunk in client.astream(...)``)."""
+        body = build_body(prompt, options, stream=True, incremental_output=incremental_output)
+        return AsyncAppStream(
+            self._adapter,
+            self.path,
+            body,
+            self._headers(options, stream=True),
+            incremental=incremental_output,
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection pool this client created (injected clients are left open)."""
+        self._adapter.close()
+
+    async def aclose(self) -> None:
+        """Close the pools this client created, the current event loop's included."""
+        await self._adapter.aclose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
