@@ -198,7 +198,7 @@ class ZillizPipelineLoader(BaseLoader):
                 raise InvalidInputError("Pass documents, or ids/doc_name, not both.")
             doc_ids = [d.metadata["id"] for d in documents if "id" in d.metadata]
             names = {d.metadata["doc_name"] for d in documents if "doc_name" in d.metadata}
-            if doc_ids and names or len(names) > 1:
+            if (doc_ids and names) or len(names) > 1:
                 raise InvalidInputError(
                     "One delete call handles either text ids or one doc_name; split the list."
                 )

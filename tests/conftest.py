@@ -1,0 +1,57 @@
+"""Shared test configuration: VCR cassettes under ``cassettes/`` and the local compatible server.
+
+Cassettes replay with ``record_mode=none`` (pytest-recording's default; nothing here overrides the
+command line), are matched on method, path, query and body (never on host and port, so a cassette
+recorded against the local server on a random port replays anywhere), and never hold credentials.
+``make cassettes`` re-records them with ``--record-mode=rewrite`` against the local server.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CASSETTES = ROOT / "cassettes"
+REFERENCE = ROOT.parent / "shared" / "reference"
+
+#: Headers that identify an account or carry a credential; replaced in every cassette.
+FILTERED_HEADERS = [
+    ("authorization", "PLACEHOLDER"),
+    ("x-dashscope-workspace", "PLACEHOLDER"),
+    ("x-api-key", "PLACEHOLDER"),
+    ("api-key", "PLACEHOLDER"),
+]
+
+
+def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    headers = response.get("headers", {})
+    for name in list(headers):
+        if name.lower() in ("set-cookie", "authorization"):
+            headers.pop(name)
+    return response
+
+
+@pytest.fixture(scope="session")
+def vcr_config() -> dict[str, Any]:
+    return {
+        "filter_headers": FILTERED_HEADERS,
+        "match_on": ["method", "path", "query", "body"],
+        "decode_compressed_response": True,
+        "allow_playback_repeats": False,
+        "before_record_response": _scrub_response,
+    }
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
+    """``cassettes/<test module>/``, independent of the working directory."""
+    module = request.node.fspath.purebasename if hasattr(request.node, "fspath") else "misc"
+    return str(CASSETTES / module)
+
+
+def recording(request: pytest.FixtureRequest) -> bool:
+    """Whether this run records cassettes (``--record-mode`` other than ``none``)."""
+    return request.config.getoption("--record-mode") not in (None, "none")

@@ -1,0 +1,52 @@
+"""Test helpers: an in-memory ``httpx.MockTransport`` with scripted answers and a request log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import httpx
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Script:
+    """Answers requests from a list of responses/exceptions in order; records every request."""
+
+    def __init__(self, answers: Iterable[httpx.Response | Exception | Handler]) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.requests.append(request)
+        if not self.answers:
+            raise AssertionError(f"unexpected request {request.method} {request.url}")
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        if callable(answer) and not isinstance(answer, httpx.Response):
+            return answer(request)
+        return answer
+
+    def bodies(self) -> list[Any]:
+        return [json.loads(r.content) if r.content else None for r in self.requests]
+
+    def sync_client(self) -> httpx.Client:
+        return httpx.Client(transport=httpx.MockTransport(self))
+
+    def async_client(self) -> httpx.AsyncClient:
+        async def handler(request: httpx.Request) -> httpx.Response:
+            await request.aread()
+            return self(request)
+
+        return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+
+
+def ok(data: Any, *, code: int = 200, status: int = 200, **headers: str) -> httpx.Response:
+    return httpx.Response(status, json={"code": code, "data": data}, headers=headers)
+
+
+def fail(code: Any, message: str, *, status: int = 200, **headers: str) -> httpx.Response:
+    return httpx.Response(status, json={"code": code, "message": message}, headers=headers)
