@@ -1,0 +1,55 @@
+"""Typed errors of both emulated APIs and the JSON envelopes they render to.
+
+Zilliz: ``{"code": <int>, "message": str}``; ``80000`` bad parameter, ``80001`` illegal token
+(the codes of the Zilliz v1 REST family); HTTP-style codes (404, 429, 500) where the docs name none.
+Bailian: ``{"code": <str>, "message": str, "request_id": str}``, e.g. ``InvalidParameter``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ZILLIZ_BAD_PARAM = 80000
+ZILLIZ_ILLEGAL_TOKEN = 80001
+ZILLIZ_NOT_FOUND = 404
+ZILLIZ_THROTTLED = 429
+ZILLIZ_INTERNAL = 500
+ZILLIZ_UNSUPPORTED = 80000
+
+
+class ZillizError(Exception):
+    """An error answered with the Zilliz envelope."""
+
+    def __init__(self, code: int, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+    def body(self) -> dict[str, Any]:
+        """The documented error envelope."""
+        return {"code": self.code, "message": self.message}
+
+
+def bad_param(message: str) -> ZillizError:
+    """HTTP 400, code 80000."""
+    return ZillizError(ZILLIZ_BAD_PARAM, message, 400)
+
+
+class BailianError(Exception):
+    """An error answered with the DashScope envelope."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+    def body(self, request_id: str) -> dict[str, Any]:
+        """The documented error envelope."""
+        return {"code": self.code, "message": self.message, "request_id": request_id}
+
+
+def invalid_parameter(message: str) -> BailianError:
+    """HTTP 400 ``InvalidParameter``."""
+    return BailianError("InvalidParameter", message, 400)

@@ -1,0 +1,142 @@
+"""``LocalServer``: run the compatible server in a background thread (tests, demos, notebooks).
+
+with LocalServer(data_dir=tmp_path) as server:
+    httpx.get(server.url + "/health")
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from langchain_zilliz_bailian.server.app import DEFAULT_API_KEY, create_app
+from langchain_zilliz_bailian.server.embeddings import Embedder
+from langchain_zilliz_bailian.server.faults import FaultConfig, FaultInjector
+
+
+class LocalServer:
+    """uvicorn on a loopback port (``port=0`` picks a free one), started and stopped from Python."""
+
+    def __init__(
+        self,
+        *,
+        data_dir: str | Path | None = None,
+        api_key: str = DEFAULT_API_KEY,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        milvus_uri: str | None = None,
+        milvus_token: str | None = None,
+        embedder: str | Embedder | None = None,
+        default_pipeline_ids: list[str] | None = None,
+        legacy: bool = False,
+        stream_interval_ms: int = 5,
+        faults: FaultConfig | None = None,
+        startup_timeout: float = 60.0,
+        log_level: str = "warning",
+    ) -> None:
+        self.api_key = api_key
+        self.host = host
+        self._requested_port = port
+        self.faults = FaultInjector(faults)
+        self.app = create_app(
+            data_dir=data_dir,
+            api_key=api_key,
+            milvus_uri=milvus_uri,
+            milvus_token=milvus_token,
+            embedder=embedder,
+            default_pipeline_ids=default_pipeline_ids,
+            legacy=legacy,
+            stream_interval_ms=stream_interval_ms,
+            faults=self.faults,
+        )
+        self.data_dir: Path = self.app.state.settings.data_dir
+        self._startup_timeout = startup_timeout
+        self._log_level = log_level
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self.port: int = 0
+        self.startup_seconds: float = 0.0
+
+    def __repr__(self) -> str:
+        return f"LocalServer(url={self.url!r}, data_dir={str(self.data_dir)!r}, api_key='***')"
+
+    @property
+    def url(self) -> str:
+        """Root URL, e.g. ``http://127.0.0.1:8765``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def zilliz_base_url(self) -> str:
+        """Base URL for the Pipelines client (``/v1/pipelines`` is appended by the client)."""
+        return self.url
+
+    @property
+    def bailian_base_url(self) -> str:
+        """Base URL for the Bailian client (``{base}/apps/{id}/completion``)."""
+        return self.url + "/api/v1"
+
+    def start(self) -> LocalServer:
+        """Bind, start uvicorn in a daemon thread and wait until the lifespan has opened storage."""
+        import uvicorn
+
+        if self._thread is not None:
+            raise RuntimeError("server already started")
+        begin = time.perf_counter()
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self._requested_port))
+        self._socket = sock
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app,
+            log_level=self._log_level,
+            lifespan="on",
+            access_log=False,
+            timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="zb-server"
+        )
+        self._thread.start()
+        deadline = time.monotonic() + self._startup_timeout
+        while not self._server.started:
+            if not self._thread.is_alive():
+                self._thread = None
+                sock.close()
+                raise RuntimeError("the local server failed to start (see the log above)")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError("the local server did not start in time")
+            time.sleep(0.01)
+        self.startup_seconds = time.perf_counter() - begin
+        return self
+
+    def stop(self) -> None:
+        """Ask uvicorn to exit, wait for the lifespan shutdown (closes Milvus), release the port."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

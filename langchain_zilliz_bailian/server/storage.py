@@ -1,0 +1,297 @@
+"""Milvus storage for pipeline data *and* server state, through pymilvus ``MilvusClient``.
+
+By default Milvus Lite runs in-process on ``<data_dir>/milvus.db`` (a directory; one process per
+directory). With ``milvus_uri``/``milvus_token`` any Milvus or Zilliz cluster is used instead.
+
+Server state (pipeline definitions, collection descriptors, Bailian sessions) lives in Milvus
+itself, in one small metadata collection ``zb_meta`` (``key`` VarChar primary key, ``kind``, JSON
+``body``, a dummy 2-d vector), so several server processes sharing a remote Milvus also share state.
+
+All methods are blocking; the HTTP layer calls them from worker threads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+META_COLLECTION = "zb_meta"
+FIELD_TYPES = ("Bool", "Int8", "Int16", "Int32", "Int64", "Float", "Double", "VarChar")
+VARCHAR_MAX = 4000
+TEXT_MAX = 65535
+_EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
+
+
+class StorageError(Exception):
+    """A Milvus call failed (bad filter expression, unknown field, ...); message is Milvus's."""
+
+
+@dataclass
+class Hit:
+    """One search hit: primary key, similarity and requested scalar fields."""
+
+    id: int
+    distance: float
+    fields: dict[str, Any]
+
+
+class IdMinter:
+    """Mints unique, increasing int64 ids above 2**62 (far above 2**53: float-parsing bugs show).
+
+    Layout: ``2**62 | ms_since_2024 << 20 | node(8 bits) << 12 | sequence(12 bits)``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._node = secrets.randbelow(256)
+        self._last_ms = 0
+        self._seq = 0
+
+    def mint(self, n: int) -> list[int]:
+        """Return ``n`` fresh ids."""
+        out: list[int] = []
+        with self._lock:
+            for _ in range(n):
+                now = int(time.time() * 1000) - _EPOCH_MS
+                if now > self._last_ms:
+                    self._last_ms, self._seq = now, 0
+                else:
+                    self._seq += 1
+                    if self._seq >= 4096:
+                        self._last_ms, self._seq = self._last_ms + 1, 0
+                out.append((1 << 62) | (self._last_ms << 20) | (self._node << 12) | self._seq)
+        return out
+
+
+def quiet_pymilvus_logging() -> None:
+    """pymilvus logs a traceback per failed RPC (e.g. a bad filter); we report errors ourselves."""
+    logging.getLogger("pymilvus.decorators").setLevel(logging.CRITICAL)
+    logging.getLogger("pymilvus").setLevel(logging.WARNING)
+
+
+class Storage:
+    """Thin, typed facade over ``MilvusClient`` for the collections the emulator needs."""
+
+    def __init__(
+        self, data_dir: Path, milvus_uri: str | None = None, milvus_token: str | None = None
+    ) -> None:
+        from pymilvus import MilvusClient
+
+        quiet_pymilvus_logging()
+        self.data_dir = data_dir
+        self.local = milvus_uri is None
+        if milvus_uri is None:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            uri = str(data_dir / "milvus.db")
+        else:
+            uri = milvus_uri
+        self.uri = uri
+        self._client: Any = MilvusClient(uri=uri, token=milvus_token or "")
+        self._loaded: set[str] = set()
+        self._lock = threading.Lock()
+        self.ids = IdMinter()
+        self._ensure_meta()
+
+    def close(self) -> None:
+        """Close the client (releases the Milvus Lite directory lock)."""
+        try:
+            self._client.close()
+        except Exception:  # closing is best effort
+            logging.getLogger(__name__).debug("closing Milvus client failed", exc_info=True)
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        from pymilvus.exceptions import MilvusException
+
+        try:
+            return getattr(self._client, method)(*args, **kwargs)
+        except MilvusException as exc:
+            raise StorageError(str(getattr(exc, "message", exc))) from None
+
+    def _ensure_loaded(self, name: str) -> None:
+        if name in self._loaded:
+            return
+        self._call("load_collection", name)
+        self._loaded.add(name)
+
+    def _ensure_meta(self) -> None:
+        from pymilvus import DataType, MilvusClient
+
+        with self._lock:
+            if not self._call("has_collection", META_COLLECTION):
+                schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+                schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=512)
+                schema.add_field("kind", DataType.VARCHAR, max_length=64)
+                schema.add_field("body", DataType.VARCHAR, max_length=TEXT_MAX)
+                schema.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+                index = self._client.prepare_index_params()
+                index.add_index(field_name="v", index_type="AUTOINDEX", metric_type="L2")
+                self._call("create_collection", META_COLLECTION, schema=schema, index_params=index)
+            self._ensure_loaded(META_COLLECTION)
+
+    # -- metadata ---------------------------------------------------------------------------------
+
+    def put_meta(self, kind: str, key: str, body: dict[str, Any]) -> None:
+        """Insert or replace one metadata record."""
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        if len(text) > TEXT_MAX:
+            raise StorageError(f"metadata record {kind}:{key} is too large")
+        row = {"key": f"{kind}:{key}", "kind": kind, "body": text, "v": [0.0, 0.0]}
+        self._call("upsert", META_COLLECTION, [row])
+
+    def get_meta(self, kind: str, key: str) -> dict[str, Any] | None:
+        """Fetch one metadata record, or None."""
+        rows = self._call("get", META_COLLECTION, ids=[f"{kind}:{key}"], output_fields=["body"])
+        if not rows:
+            return None
+        body: dict[str, Any] = json.loads(rows[0]["body"])
+        return body
+
+    def list_meta(self, kind: str) -> list[dict[str, Any]]:
+        """All metadata records of one kind."""
+        rows = self._call(
+            "query",
+            META_COLLECTION,
+            filter=f"kind == {json.dumps(kind)}",
+            output_fields=["body"],
+            limit=16384,
+        )
+        return [json.loads(r["body"]) for r in rows]
+
+    def delete_meta(self, kind: str, key: str) -> None:
+        """Remove one metadata record (no error when absent)."""
+        self._call("delete", META_COLLECTION, ids=[f"{kind}:{key}"])
+
+    # -- data collections --------------------------------------------------------------------------
+
+    def has_collection(self, name: str) -> bool:
+        """Whether the collection exists in Milvus."""
+        return bool(self._call("has_collection", name))
+
+    def collection_fields(self, name: str) -> dict[str, str]:
+        """Field name -> pipeline-style type name (``VarChar``, ``Int64``, ``FloatVector``...)."""
+        desc = self._call("describe_collection", name)
+        out: dict[str, str] = {}
+        for f in desc["fields"]:
+            type_name = getattr(f["type"], "name", str(f["type"]))
+            out[f["name"]] = _PIPELINE_TYPE_NAMES.get(type_name, type_name)
+            if type_name == "FLOAT_VECTOR":
+                out[f["name"]] = f"FloatVector({f['params'].get('dim')})"
+        return out
+
+    def create_data_collection(
+        self, name: str, kind: str, preserved: dict[str, str], dim: int
+    ) -> None:
+        """Create a text or doc collection with the documented schema plus preserved fields."""
+        from pymilvus import DataType, MilvusClient
+
+        types = {
+            "Bool": DataType.BOOL,
+            "Int8": DataType.INT8,
+            "Int16": DataType.INT16,
+            "Int32": DataType.INT32,
+            "Int64": DataType.INT64,
+            "Float": DataType.FLOAT,
+            "Double": DataType.DOUBLE,
+        }
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        if kind == "text":
+            schema.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX)
+        else:
+            schema.add_field("doc_name", DataType.VARCHAR, max_length=1024)
+            schema.add_field("chunk_id", DataType.INT64)
+            schema.add_field("chunk_text", DataType.VARCHAR, max_length=TEXT_MAX)
+        schema.add_field("embedding", DataType.FLOAT_VECTOR, dim=dim)
+        for field_name, field_type in preserved.items():
+            if field_type == "VarChar":
+                schema.add_field(field_name, DataType.VARCHAR, max_length=VARCHAR_MAX)
+            else:
+                schema.add_field(field_name, types[field_type])
+        index = self._client.prepare_index_params()
+        index.add_index(field_name="embedding", index_type="AUTOINDEX", metric_type="COSINE")
+        with self._lock:
+            if not self._call("has_collection", name):
+                self._call("create_collection", name, schema=schema, index_params=index)
+        self._ensure_loaded(name)
+
+    def insert(self, name: str, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert rows (ids are minted here) and return their ids."""
+        ids = self.ids.mint(len(rows))
+        for row, new_id in zip(rows, ids, strict=True):
+            row["id"] = new_id
+        self._ensure_loaded(name)
+        if rows:
+            self._call("insert", name, rows)
+        return ids
+
+    def search(
+        self,
+        name: str,
+        vector: list[float],
+        limit: int,
+        offset: int,
+        filter_expr: str,
+        output_fields: list[str],
+    ) -> list[Hit]:
+        """Top-``limit`` COSINE search after ``offset``, filtered by Milvus itself."""
+        self._ensure_loaded(name)
+        result = self._call(
+            "search",
+            name,
+            data=[vector],
+            limit=limit,
+            offset=offset,
+            filter=filter_expr,
+            output_fields=output_fields,
+            search_params={"metric_type": "COSINE"},
+        )
+        hits: list[Hit] = []
+        for raw in result[0] if result else []:
+            entity = dict(raw.get("entity") or {})
+            hits.append(Hit(int(raw["id"]), float(raw["distance"]), entity))
+        return hits
+
+    def count(self, name: str, filter_expr: str) -> int:
+        """Number of entities matching ``filter_expr``."""
+        self._ensure_loaded(name)
+        rows = self._call("query", name, filter=filter_expr, output_fields=["count(*)"])
+        return int(rows[0]["count(*)"]) if rows else 0
+
+    def delete(self, name: str, filter_expr: str) -> int:
+        """Delete entities matching ``filter_expr``; returns how many there were."""
+        self._ensure_loaded(name)
+        matched = self.count(name, filter_expr)
+        if matched:
+            self._call("delete", name, filter=filter_expr)
+        return matched
+
+
+_PIPELINE_TYPE_NAMES = {
+    "BOOL": "Bool",
+    "INT8": "Int8",
+    "INT16": "Int16",
+    "INT32": "Int32",
+    "INT64": "Int64",
+    "FLOAT": "Float",
+    "DOUBLE": "Double",
+    "VARCHAR": "VarChar",
+}
+
+
+def default_data_dir() -> Path:
+    """``$ZILLIZ_BAILIAN_DATA_DIR`` or the user cache dir (``platformdirs``)."""
+    env = os.environ.get("ZILLIZ_BAILIAN_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("langchain-zilliz-bailian")) / "server"
