@@ -35,7 +35,7 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with downward jitter; a ``Retry-After`` up to ``max_retry_after`` wins."""
+    """Exponential backoff with downward jitter; a ``Retry-After`` up to the cap wins."""
 
     max_retries: int = 2
     initial_delay: float = 0.5

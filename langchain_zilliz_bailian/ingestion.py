@@ -55,7 +55,6 @@ class Unit:
     kind: Kind
     items: tuple[Any, ...]
     preserved: Mapping[str, Any]
-    source_metadata: tuple[Mapping[str, Any], ...] = ()
 
     def describe(self) -> list[str]:
         """Short names of the items, for error messages."""
@@ -117,14 +116,7 @@ def plan_units(
     for preserved, members in groups.values():
         for start in range(0, len(members), batch_size):
             batch = members[start : start + batch_size]
-            units.append(
-                Unit(
-                    "text",
-                    tuple(content for content, _ in batch),
-                    preserved,
-                    tuple(meta for _, meta in batch),
-                )
-            )
+            units.append(Unit("text", tuple(content for content, _ in batch), preserved))
     for url in doc_urls:
         units.append(Unit("doc_url", (url,), base))
     for path in file_paths:
@@ -145,10 +137,10 @@ def _records(unit: Unit, result: Any) -> Stored:
                 f"The server stored {len(unit.items)} texts but returned {len(result.ids)} ids.",
                 body=result.model_dump_json(),
             )
-        metas = unit.source_metadata or tuple({} for _ in unit.items)
+        # What was stored with each text: exactly the request's preserved fields.
         records = [
-            {"kind": "text", "text": text, "id": stored_id, "metadata": dict(meta)}
-            for text, stored_id, meta in zip(unit.items, result.ids, metas, strict=True)
+            {"kind": "text", "text": text, "id": stored_id, "metadata": dict(unit.preserved)}
+            for text, stored_id in zip(unit.items, result.ids, strict=True)
         ]
         return Stored(unit, records, result.usage.total)
     if isinstance(result, DocIngestionResult):

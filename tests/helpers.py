@@ -28,6 +28,10 @@ class Script:
             raise answer
         if callable(answer) and not isinstance(answer, httpx.Response):
             return answer(request)
+        if hasattr(answer, "_content"):  # a fresh copy, so one scripted answer can be sent twice
+            return httpx.Response(
+                answer.status_code, headers=answer.headers, content=answer.content
+            )
         return answer
 
     def bodies(self) -> list[Any]:
