@@ -1,0 +1,199 @@
+"""``ChatBailianApp``: a Bailian (DashScope) app as a LangChain chat model, with real streaming.
+
+The app (agent, RAG or workflow) is called through :class:`BailianAppClient`. The message history
+goes out as ``input.messages``; with a ``session_id`` only the last human turn is sent and the
+server keeps the history. Answers carry the app's session id, request id, cited documents and,
+when asked, its thoughts in ``response_metadata``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    SystemMessage,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict
+
+from langchain_zilliz_bailian._bailian_lc import BailianAppMixin, usage_metadata
+from langchain_zilliz_bailian.bailian import AppCompletion, AppOptions
+from langchain_zilliz_bailian.errors import InvalidInputError
+
+__all__ = ["ChatBailianApp"]
+
+_ROLE_OF = {"human": "user", "user": "user", "ai": "assistant", "assistant": "assistant"}
+
+
+def _role(message: BaseMessage) -> str:
+    if isinstance(message, SystemMessage):
+        return "system"
+    if isinstance(message, HumanMessage):
+        return "user"
+    if isinstance(message, AIMessage):
+        return "assistant"
+    if isinstance(message, ChatMessage) and message.role in (*_ROLE_OF, "system"):
+        return _ROLE_OF.get(message.role, "system")
+    raise InvalidInputError(
+        f"A Bailian app takes system, human and AI messages only, not {type(message).__name__} "
+        "(apps run their own tools and plugins)."
+    )
+
+
+def _text(message: BaseMessage) -> str:
+    """The message's text; non-text parts of a human turn are refused (use ``image_list``)."""
+    if isinstance(message.content, str):
+        return message.content
+    parts = []
+    for block in message.content:
+        if isinstance(block, str):
+            parts.append(block)
+        elif block.get("type") == "text":
+            parts.append(str(block.get("text", "")))
+        elif not isinstance(message, AIMessage):
+            raise InvalidInputError(
+                f"Content blocks of type {block.get('type')!r} cannot be sent to an app; pass "
+                "image URLs with image_list=[...] and files with file_list=[...]."
+            )
+    return "".join(parts)
+
+
+def to_app_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
+    """``input.messages``: roles system/user/assistant, consecutive turns of one role merged."""
+    turns: list[dict[str, str]] = []
+    for message in messages:
+        role, content = _role(message), _text(message)
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"] += "\n\n" + content
+        else:
+            turns.append({"role": role, "content": content})
+    return turns
+
+
+class ChatBailianApp(BailianAppMixin, BaseChatModel):
+    """A Bailian app as a chat model: ``invoke``, ``stream`` and their async twins, all native.
+
+    Example:
+        .. code-block:: python
+
+            from langchain_zilliz_bailian import ChatBailianApp
+
+            app = ChatBailianApp(app_id="...")  # key from $DASHSCOPE_API_KEY
+            for chunk in app.stream("What does Milvus Lite store?"):
+                print(chunk.content, end="")
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=()
+    )
+
+    @property
+    def _llm_type(self) -> str:
+        return "bailian-app-chat"
+
+    def _request(
+        self, messages: Sequence[BaseMessage], kwargs: dict[str, Any]
+    ) -> tuple[str | None, AppOptions]:
+        """The prompt and options: the history as ``messages``, or the last turn with a session."""
+        options = self._app_options(kwargs)
+        if options.get("session_id"):
+            last = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
+            if last is None:
+                raise InvalidInputError("With a session_id, the input must hold a human message.")
+            return _text(last), options
+        turns = to_app_messages(messages)
+        if len(turns) == 1 and turns[0]["role"] == "user":
+            return turns[0]["content"], options
+        options["messages"] = turns
+        return None, options
+
+    @staticmethod
+    def _message(text: str, completion: AppCompletion, metadata: dict[str, Any]) -> AIMessage:
+        return AIMessage(
+            content=text,
+            response_metadata=metadata,
+            usage_metadata=usage_metadata(completion),
+        )
+
+    @staticmethod
+    def _last_chunk(completion: AppCompletion, metadata: dict[str, Any]) -> ChatGenerationChunk:
+        """The closing chunk: no text, the metadata and usage once, ``chunk_position="last"``."""
+        return ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="",
+                response_metadata=metadata,
+                usage_metadata=usage_metadata(completion),
+                chunk_position="last",
+            )
+        )
+
+    @staticmethod
+    def _llm_output(completion: AppCompletion, metadata: dict[str, Any]) -> dict[str, Any]:
+        usage = usage_metadata(completion)
+        return {"model_name": metadata["model_name"], "token_usage": dict(usage or {})}
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        text, completion, metadata = self._complete(*self._request(messages, kwargs), stop)
+        return ChatResult(
+            generations=[ChatGeneration(message=self._message(text, completion, metadata))],
+            llm_output=self._llm_output(completion, metadata),
+        )
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        text, completion, metadata = await self._acomplete(*self._request(messages, kwargs), stop)
+        return ChatResult(
+            generations=[ChatGeneration(message=self._message(text, completion, metadata))],
+            llm_output=self._llm_output(completion, metadata),
+        )
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        for item in self._stream_app(*self._request(messages, kwargs), stop):
+            if isinstance(item, str):
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=item))
+                if run_manager:
+                    run_manager.on_llm_new_token(item, chunk=chunk)
+                yield chunk
+            else:
+                yield self._last_chunk(*item)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        async for item in self._astream_app(*self._request(messages, kwargs), stop):
+            if isinstance(item, str):
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=item))
+                if run_manager:
+                    await run_manager.on_llm_new_token(item, chunk=chunk)
+                yield chunk
+            else:
+                yield self._last_chunk(*item)
