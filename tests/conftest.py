@@ -55,3 +55,26 @@ def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
 def recording(request: pytest.FixtureRequest) -> bool:
     """Whether this run records cassettes (``--record-mode`` other than ``none``)."""
     return request.config.getoption("--record-mode") not in (None, "none")
+
+
+@pytest.fixture(scope="session")
+def local_server(tmp_path_factory: pytest.TempPathFactory):
+    """The local compatible server (Milvus Lite in a temp dir) on a free loopback port."""
+    from langchain_zilliz_bailian.server import LocalServer
+
+    with LocalServer(data_dir=tmp_path_factory.mktemp("local-server")) as server:
+        yield server
+
+
+#: Where replayed cassette tests point their clients: never contacted, VCR answers first.
+REPLAY_URL = "http://127.0.0.1:9"
+
+
+@pytest.fixture
+def recorded_base(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """``(base_url, api_key)`` for a cassette test: the live local server while recording,
+    an address nobody listens on while replaying (so a missing cassette fails loudly)."""
+    if recording(request):
+        server = request.getfixturevalue("local_server")
+        return server.url, server.api_key
+    return REPLAY_URL, "replay-key"
