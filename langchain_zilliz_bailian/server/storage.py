@@ -74,6 +74,8 @@ def quiet_pymilvus_logging() -> None:
     """pymilvus logs a traceback per failed RPC (e.g. a bad filter); we report errors ourselves."""
     logging.getLogger("pymilvus.decorators").setLevel(logging.CRITICAL)
     logging.getLogger("pymilvus").setLevel(logging.WARNING)
+    # The in-process Milvus Lite gRPC server logs unimplemented methods at ERROR.
+    logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
 
 
 class Storage:
@@ -132,9 +134,7 @@ class Storage:
                 schema.add_field("kind", DataType.VARCHAR, max_length=64)
                 schema.add_field("body", DataType.VARCHAR, max_length=TEXT_MAX)
                 schema.add_field("v", DataType.FLOAT_VECTOR, dim=2)
-                index = self._client.prepare_index_params()
-                index.add_index(field_name="v", index_type="AUTOINDEX", metric_type="L2")
-                self._call("create_collection", META_COLLECTION, schema=schema, index_params=index)
+                self._create(META_COLLECTION, schema, "v", "L2")
             self._ensure_loaded(META_COLLECTION)
 
     # -- metadata ---------------------------------------------------------------------------------
@@ -216,12 +216,23 @@ class Storage:
                 schema.add_field(field_name, DataType.VARCHAR, max_length=VARCHAR_MAX)
             else:
                 schema.add_field(field_name, types[field_type])
-        index = self._client.prepare_index_params()
-        index.add_index(field_name="embedding", index_type="AUTOINDEX", metric_type="COSINE")
         with self._lock:
             if not self._call("has_collection", name):
-                self._call("create_collection", name, schema=schema, index_params=index)
+                self._create(name, schema, "embedding", "COSINE")
         self._ensure_loaded(name)
+
+    def _create(self, name: str, schema: Any, vector_field: str, metric: str) -> None:
+        """Create, index and load a collection.
+
+        Milvus Lite lacks ``AllocTimestamp``, which pymilvus's synchronous index wait calls (and then
+        sleeps 0.5 s); locally the index is therefore created with ``sync=False``.
+        """
+        index = self._client.prepare_index_params()
+        index.add_index(field_name=vector_field, index_type="AUTOINDEX", metric_type=metric)
+        self._call("create_collection", name, schema=schema)
+        self._call("create_index", name, index, sync=not self.local)
+        self._call("load_collection", name)
+        self._loaded.add(name)
 
     def insert(self, name: str, rows: list[dict[str, Any]]) -> list[int]:
         """Insert rows (ids are minted here) and return their ids."""

@@ -1,0 +1,244 @@
+"""Fixtures for the local compatible server: one server per test session, reached over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from langchain_zilliz_bailian.server import LocalServer
+
+PROJECT = "proj-0123456789abcdef"
+CLUSTER = "in03-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def server_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("zb-server")
+
+
+@pytest.fixture(scope="session")
+def server(server_data_dir: Path) -> Iterator[LocalServer]:
+    with LocalServer(data_dir=server_data_dir, stream_interval_ms=1) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def http(server: LocalServer) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=server.url,
+        headers={"Authorization": f"Bearer {server.api_key}"},
+        timeout=30,
+    ) as client:
+        yield client
+
+
+@pytest.fixture(autouse=True)
+def _no_faults(server: LocalServer) -> Iterator[None]:
+    """Every test starts and ends without injected faults."""
+    server.faults.reset()
+    yield
+    server.faults.reset()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def ok(resp: httpx.Response) -> Any:
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["code"] == 200, body
+    return body["data"]
+
+
+def create(http: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = ok(http.post("/v1/pipelines", json=body))
+    return data
+
+
+def make_text_pipelines(http: httpx.Client, collection: str) -> dict[str, str]:
+    """INGESTION (year Int16, source VarChar), SEARCH and DELETION pipelines for a text collection."""
+    ing = create(
+        http,
+        {
+            "name": unique("text_ing"),
+            "description": "texts",
+            "type": "INGESTION",
+            "projectId": PROJECT,
+            "clusterId": CLUSTER,
+            "collectionName": collection,
+            "functions": [
+                {
+                    "name": "index_my_text",
+                    "action": "INDEX_TEXT",
+                    "language": "ENGLISH",
+                    "embedding": "zilliz/bge-base-en-v1.5",
+                },
+                {
+                    "name": "keep_year",
+                    "action": "PRESERVE",
+                    "inputField": "year",
+                    "outputField": "year",
+                    "fieldType": "Int16",
+                },
+                {
+                    "name": "keep_source",
+                    "action": "PRESERVE",
+                    "inputField": "source",
+                    "outputField": "source",
+                    "fieldType": "VarChar",
+                },
+            ],
+        },
+    )
+    search = create(
+        http,
+        {
+            "name": unique("text_search"),
+            "type": "SEARCH",
+            "projectId": PROJECT,
+            "functions": [
+                {
+                    "name": "search_my_text",
+                    "action": "SEARCH_TEXT",
+                    "clusterId": CLUSTER,
+                    "collectionName": collection,
+                    "embedding": "zilliz/bge-base-en-v1.5",
+                }
+            ],
+        },
+    )
+    deletion = create(
+        http,
+        {
+            "name": unique("text_del"),
+            "description": "purge",
+            "type": "DELETION",
+            "projectId": PROJECT,
+            "clusterId": CLUSTER,
+            "collectionName": collection,
+            "functions": [{"name": "purge_expr", "action": "PURGE_BY_EXPRESSION"}],
+        },
+    )
+    return {
+        "ingestion": ing["pipelineId"],
+        "search": search["pipelineId"],
+        "deletion": deletion["pipelineId"],
+    }
+
+
+def make_doc_pipelines(http: httpx.Client, collection: str, chunk_size: int = 40) -> dict[str, str]:
+    """INGESTION (INDEX_DOC + year Int16), SEARCH_DOC_CHUNK and PURGE_DOC_INDEX pipelines."""
+    ing = create(
+        http,
+        {
+            "name": unique("doc_ing"),
+            "description": "docs",
+            "type": "INGESTION",
+            "projectId": PROJECT,
+            "clusterId": CLUSTER,
+            "collectionName": collection,
+            "functions": [
+                {
+                    "name": "index_my_doc",
+                    "action": "INDEX_DOC",
+                    "language": "ENGLISH",
+                    "embedding": "zilliz/bge-base-en-v1.5",
+                    "chunkSize": chunk_size,
+                },
+                {
+                    "name": "keep_year",
+                    "action": "PRESERVE",
+                    "inputField": "year",
+                    "outputField": "year",
+                    "fieldType": "Int16",
+                },
+            ],
+        },
+    )
+    search = create(
+        http,
+        {
+            "name": unique("doc_search"),
+            "type": "SEARCH",
+            "projectId": PROJECT,
+            "functions": [
+                {
+                    "name": "search_my_doc",
+                    "action": "SEARCH_DOC_CHUNK",
+                    "clusterId": CLUSTER,
+                    "collectionName": collection,
+                    "embedding": "zilliz/bge-base-en-v1.5",
+                }
+            ],
+        },
+    )
+    deletion = create(
+        http,
+        {
+            "name": unique("doc_del"),
+            "description": "purge docs",
+            "type": "DELETION",
+            "projectId": PROJECT,
+            "clusterId": CLUSTER,
+            "collectionName": collection,
+            "functions": [{"name": "purge_doc", "action": "PURGE_DOC_INDEX"}],
+        },
+    )
+    return {
+        "ingestion": ing["pipelineId"],
+        "search": search["pipelineId"],
+        "deletion": deletion["pipelineId"],
+    }
+
+
+def search(
+    http: httpx.Client,
+    pipeline_id: str,
+    query: str,
+    limit: int = 5,
+    offset: int = 0,
+    output_fields: list[str] | None = None,
+    filter_expr: str = "",
+) -> httpx.Response:
+    return http.post(
+        f"/v1/pipelines/{pipeline_id}/run",
+        json={
+            "data": {"query_text": query},
+            "params": {
+                "limit": limit,
+                "offset": offset,
+                "outputFields": output_fields or [],
+                "filter": filter_expr,
+            },
+        },
+    )
+
+
+def parse_sse(raw: bytes) -> list[dict[str, Any]]:
+    """Split a DashScope stream into events, keeping every line verbatim (comments included)."""
+    text = raw.decode("utf-8")
+    assert text.endswith("\n\n") or not text, repr(text[-40:])
+    events = []
+    for block in text.split("\n\n"):
+        if not block:
+            continue
+        lines = block.split("\n")
+        event: dict[str, Any] = {"lines": lines}
+        for line in lines:
+            if line.startswith("id:"):
+                event["id"] = line[3:]
+            elif line.startswith("event:"):
+                event["event"] = line[6:]
+            elif line.startswith(":HTTP_STATUS/"):
+                event["status"] = int(line.split("/", 1)[1])
+            elif line.startswith("data:"):
+                event["data"] = json.loads(line[5:])
+        events.append(event)
+    return events
