@@ -1,0 +1,117 @@
+"""Fixtures for the Bailian app tests: mock clients, recordings, and an offline app backend.
+
+``bailian_backend`` is the app the standard LangChain suites talk to: the local compatible server
+(``langchain_zilliz_bailian.server.LocalServer``) on loopback when it is importable and starts,
+else :class:`bailian_fakes.FakeApp` behind ``httpx.MockTransport``. Set
+``BAILIAN_TEST_BACKEND=fake`` to force the latter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from bailian_fakes import API_KEY, APP_ID, BASE_URL, FakeApp, Recorder
+
+from langchain_zilliz_bailian._retry import RetryPolicy
+from langchain_zilliz_bailian.bailian import BailianAppClient
+
+RECORDINGS = (
+    Path(__file__).resolve().parents[3] / "shared" / "reference" / "recordings" / "bailian-app"
+)
+#: Retries without waiting, so retry tests take no time.
+NO_WAIT = RetryPolicy(max_retries=2, initial_delay=0.0, max_delay=0.0)
+
+
+def read_recording(name: str) -> bytes:
+    """A recorded file's bytes, byte-order mark stripped."""
+    data = (RECORDINGS / name).read_bytes()
+    return data.removeprefix(b"\xef\xbb\xbf")
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[..., tuple[BailianAppClient, Recorder]]]:
+    """Build a client whose sync and async transports answer from a :class:`Recorder`."""
+    clients: list[BailianAppClient] = []
+
+    def make(*responses: Callable[[], httpx.Response], **kwargs: Any):
+        recorder = Recorder(list(responses))
+
+        async def ahandler(request: httpx.Request) -> httpx.Response:
+            return recorder(request)
+
+        kwargs.setdefault("retry_policy", NO_WAIT)
+        client = BailianAppClient(
+            kwargs.pop("app_id", APP_ID),
+            api_key=kwargs.pop("api_key", API_KEY),
+            http_client=httpx.Client(transport=httpx.MockTransport(recorder)),
+            http_async_client=httpx.AsyncClient(transport=httpx.MockTransport(ahandler)),
+            **kwargs,
+        )
+        clients.append(client)
+        return client, recorder
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@dataclass
+class Backend:
+    """Where the app under test lives, and the constructor arguments that reach it."""
+
+    kind: str
+    base_url: str
+    api_key: str
+    app_id: str = APP_ID
+    clients: dict[str, Any] = field(default_factory=dict)
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "app_id": self.app_id,
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            **self.clients,
+        }
+
+
+def _local_server() -> Any:
+    if os.environ.get("BAILIAN_TEST_BACKEND") == "fake":
+        return None
+    try:
+        module = importlib.import_module("langchain_zilliz_bailian.server")
+    except Exception:  # the server extra or module is not there
+        return None
+    return getattr(module, "LocalServer", None)
+
+
+@pytest.fixture(scope="session")
+def bailian_backend() -> Iterator[Backend]:
+    """The local compatible server when it works, else the in-test fake app."""
+    server_class = _local_server()
+    with contextlib.ExitStack() as stack:
+        if server_class is not None:
+            try:
+                server = stack.enter_context(server_class())
+                backend = Backend("local", server.bailian_base_url, server.api_key)
+            except Exception as exc:
+                warnings.warn(f"LocalServer did not start ({exc!r}); using the fake app.")
+                server_class = None
+        if server_class is None:
+            sync_client, async_client = FakeApp().clients()
+            stack.callback(sync_client.close)
+            backend = Backend(
+                "fake",
+                BASE_URL,
+                API_KEY,
+                clients={"http_client": sync_client, "http_async_client": async_client},
+            )
+        yield backend
