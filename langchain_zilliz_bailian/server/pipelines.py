@@ -170,7 +170,11 @@ class PipelineService:
 
     def list_pipelines(self, project_id: str) -> list[dict[str, Any]]:
         """Pipelines of ``project_id``, oldest first."""
-        records = [r for r in self.storage.list_meta("pipeline") if r["projectId"] == project_id]
+        records = [
+            r
+            for r in self.storage.list_meta("pipeline")
+            if r.get("projectId") == project_id and isinstance(r.get("pipeline"), dict)
+        ]
         records.sort(key=lambda r: (r["pipeline"]["createTimestamp"], r["pipeline"]["pipelineId"]))
         return [r["pipeline"] for r in records]
 

@@ -76,6 +76,8 @@ def quiet_pymilvus_logging() -> None:
     logging.getLogger("pymilvus").setLevel(logging.WARNING)
     # The in-process Milvus Lite gRPC server logs unimplemented methods at ERROR.
     logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
+    # A locked data dir is reported by Storage with a clear message instead of a traceback.
+    logging.getLogger("milvus_lite.server_manager").setLevel(logging.CRITICAL)
 
 
 class Storage:
@@ -95,7 +97,15 @@ class Storage:
         else:
             uri = milvus_uri
         self.uri = uri
-        self._client: Any = MilvusClient(uri=uri, token=milvus_token or "")
+        try:
+            self._client: Any = MilvusClient(uri=uri, token=milvus_token or "")
+        except Exception as exc:
+            if self.local:
+                raise StorageError(
+                    f"Cannot open Milvus Lite in {uri}: is another server process using this data "
+                    "directory? (Milvus Lite allows one process per directory.)"
+                ) from exc
+            raise StorageError(f"Cannot connect to Milvus at {uri}: {exc}") from exc
         self._loaded: set[str] = set()
         self._lock = threading.Lock()
         self.ids = IdMinter()
@@ -105,8 +115,14 @@ class Storage:
         """Close the client (releases the Milvus Lite directory lock)."""
         try:
             self._client.close()
+            if self.local:
+                # pymilvus keeps the in-process Milvus Lite server (and its directory lock) alive
+                # after close(); release it so a restart reopens from disk or another process can.
+                from milvus_lite.server_manager import server_manager_instance
+
+                server_manager_instance.release_server(self.uri)
         except Exception:  # closing is best effort
-            logging.getLogger(__name__).debug("closing Milvus client failed", exc_info=True)
+            logging.getLogger(__name__).debug("closing Milvus failed", exc_info=True)
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -224,8 +240,8 @@ class Storage:
     def _create(self, name: str, schema: Any, vector_field: str, metric: str) -> None:
         """Create, index and load a collection.
 
-        Milvus Lite lacks ``AllocTimestamp``, which pymilvus's synchronous index wait calls (and then
-        sleeps 0.5 s); locally the index is therefore created with ``sync=False``.
+        Milvus Lite lacks ``AllocTimestamp``, which the synchronous index wait of pymilvus calls
+        (then sleeps 0.5 s); locally the index is therefore created with ``sync=False``.
         """
         index = self._client.prepare_index_params()
         index.add_index(field_name=vector_field, index_type="AUTOINDEX", metric_type=metric)
