@@ -1,0 +1,27 @@
+"""LlamaIndex integrations over the framework-free clients of ``langchain_zilliz_bailian``.
+
+``ZillizPipelineRetriever`` (search), ``ZillizPipelineReader`` (ingestion) and ``BailianAppLLM``
+(a Bailian app as a chat LLM), all natively async. Importing this package never imports
+``langchain_core``; install it with ``pip install "langchain-zilliz-bailian[llama-index]"``.
+"""
+
+from __future__ import annotations
+
+from langchain_zilliz_bailian._version import __version__
+from langchain_zilliz_bailian.ingestion import ImageSource
+from llama_index_ext._search import PipelineNotServingError
+from llama_index_ext.filters import UnsupportedFilterError, to_milvus_expression
+from llama_index_ext.llms import BailianAppLLM
+from llama_index_ext.readers import ZillizPipelineReader
+from llama_index_ext.retrievers import ZillizPipelineRetriever
+
+__all__ = [
+    "BailianAppLLM",
+    "ImageSource",
+    "PipelineNotServingError",
+    "UnsupportedFilterError",
+    "ZillizPipelineReader",
+    "ZillizPipelineRetriever",
+    "__version__",
+    "to_milvus_expression",
+]
