@@ -37,31 +37,49 @@ def read_recording(name: str) -> bytes:
     return data.removeprefix(b"\xef\xbb\xbf")
 
 
+def mock_http(recorder: Recorder) -> dict[str, Any]:
+    """``http_client`` and ``http_async_client`` whose transports answer from ``recorder``."""
+
+    async def ahandler(request: httpx.Request) -> httpx.Response:
+        return recorder(request)
+
+    return {
+        "http_client": httpx.Client(transport=httpx.MockTransport(recorder)),
+        "http_async_client": httpx.AsyncClient(transport=httpx.MockTransport(ahandler)),
+    }
+
+
 @pytest.fixture
-def make_client() -> Iterator[Callable[..., tuple[BailianAppClient, Recorder]]]:
+def make_client() -> Callable[..., tuple[BailianAppClient, Recorder]]:
     """Build a client whose sync and async transports answer from a :class:`Recorder`."""
-    clients: list[BailianAppClient] = []
 
     def make(*responses: Callable[[], httpx.Response], **kwargs: Any):
         recorder = Recorder(list(responses))
-
-        async def ahandler(request: httpx.Request) -> httpx.Response:
-            return recorder(request)
-
         kwargs.setdefault("retry_policy", NO_WAIT)
         client = BailianAppClient(
             kwargs.pop("app_id", APP_ID),
             api_key=kwargs.pop("api_key", API_KEY),
-            http_client=httpx.Client(transport=httpx.MockTransport(recorder)),
-            http_async_client=httpx.AsyncClient(transport=httpx.MockTransport(ahandler)),
+            **mock_http(recorder),
             **kwargs,
         )
-        clients.append(client)
         return client, recorder
 
-    yield make
-    for client in clients:
-        client.close()
+    return make
+
+
+@pytest.fixture
+def make_model() -> Callable[..., tuple[Any, Recorder]]:
+    """Build a ``ChatBailianApp`` (or ``cls=BailianAppLLM``) answering from a :class:`Recorder`."""
+    from langchain_zilliz_bailian import ChatBailianApp
+
+    def make(*responses: Callable[[], httpx.Response], cls: Any = ChatBailianApp, **params: Any):
+        recorder = Recorder(list(responses))
+        params.setdefault("app_id", APP_ID)
+        params.setdefault("api_key", API_KEY)
+        params.setdefault("max_retries", 0)
+        return cls(**mock_http(recorder), **params), recorder
+
+    return make
 
 
 @dataclass
