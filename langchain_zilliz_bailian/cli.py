@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--embedder",
         default=_env("EMBEDDER", "lexical"),
-        help="'lexical' (default, offline hashing), 'minilm', or 'module:callable'",
+        help="'lexical' (default, offline hashing) or 'module:callable' returning an Embedder",
     )
     serve.add_argument(
         "--default-pipeline-ids",
