@@ -14,10 +14,16 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from langchain_zilliz_bailian._retry import RetryPolicy
+
+RECORDINGS = (
+    Path(__file__).resolve().parents[3] / "shared" / "reference" / "recordings" / "bailian-app"
+)
 APP_ID = "5ccc140108fd4b2ea5e6101fbada7583"
 API_KEY = "sk-test-0123456789abcdef"
 BASE_URL = "https://dashscope.aliyuncs.com/api/v1"
@@ -256,3 +262,50 @@ class FakeApp:
             httpx.Client(transport=httpx.MockTransport(self.handle)),
             httpx.AsyncClient(transport=httpx.MockTransport(self.ahandle)),
         )
+
+
+# -- helpers for fixtures ------------------------------------------------------------------------
+
+
+RECORDINGS = (
+    Path(__file__).resolve().parents[3] / "shared" / "reference" / "recordings" / "bailian-app"
+)
+#: Retries without waiting, so retry tests take no time.
+NO_WAIT = RetryPolicy(max_retries=2, initial_delay=0.0, max_delay=0.0)
+
+
+def read_recording(name: str) -> bytes:
+    """A recorded file's bytes, byte-order mark stripped."""
+    data = (RECORDINGS / name).read_bytes()
+    return data.removeprefix(b"\xef\xbb\xbf")
+
+
+def mock_http(recorder: Recorder) -> dict[str, Any]:
+    """``http_client`` and ``http_async_client`` whose transports answer from ``recorder``."""
+
+    async def ahandler(request: httpx.Request) -> httpx.Response:
+        return recorder(request)
+
+    return {
+        "http_client": httpx.Client(transport=httpx.MockTransport(recorder)),
+        "http_async_client": httpx.AsyncClient(transport=httpx.MockTransport(ahandler)),
+    }
+
+
+@dataclass
+class Backend:
+    """Where the app under test lives, and the constructor arguments that reach it."""
+
+    kind: str
+    base_url: str
+    api_key: str
+    app_id: str = APP_ID
+    clients: dict[str, Any] = field(default_factory=dict)
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "app_id": self.app_id,
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            **self.clients,
+        }

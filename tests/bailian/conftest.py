@@ -13,40 +13,22 @@ import importlib
 import os
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from bailian_fakes import API_KEY, APP_ID, BASE_URL, FakeApp, Recorder
 
-from langchain_zilliz_bailian._retry import RetryPolicy
 from langchain_zilliz_bailian.bailian import BailianAppClient
-
-RECORDINGS = (
-    Path(__file__).resolve().parents[3] / "shared" / "reference" / "recordings" / "bailian-app"
+from tests.bailian.bailian_fakes import (
+    API_KEY,
+    APP_ID,
+    BASE_URL,
+    NO_WAIT,
+    Backend,
+    FakeApp,
+    Recorder,
+    mock_http,
 )
-#: Retries without waiting, so retry tests take no time.
-NO_WAIT = RetryPolicy(max_retries=2, initial_delay=0.0, max_delay=0.0)
-
-
-def read_recording(name: str) -> bytes:
-    """A recorded file's bytes, byte-order mark stripped."""
-    data = (RECORDINGS / name).read_bytes()
-    return data.removeprefix(b"\xef\xbb\xbf")
-
-
-def mock_http(recorder: Recorder) -> dict[str, Any]:
-    """``http_client`` and ``http_async_client`` whose transports answer from ``recorder``."""
-
-    async def ahandler(request: httpx.Request) -> httpx.Response:
-        return recorder(request)
-
-    return {
-        "http_client": httpx.Client(transport=httpx.MockTransport(recorder)),
-        "http_async_client": httpx.AsyncClient(transport=httpx.MockTransport(ahandler)),
-    }
 
 
 @pytest.fixture
@@ -80,25 +62,6 @@ def make_model() -> Callable[..., tuple[Any, Recorder]]:
         return cls(**mock_http(recorder), **params), recorder
 
     return make
-
-
-@dataclass
-class Backend:
-    """Where the app under test lives, and the constructor arguments that reach it."""
-
-    kind: str
-    base_url: str
-    api_key: str
-    app_id: str = APP_ID
-    clients: dict[str, Any] = field(default_factory=dict)
-
-    def params(self) -> dict[str, Any]:
-        return {
-            "app_id": self.app_id,
-            "api_key": self.api_key,
-            "base_url": self.base_url,
-            **self.clients,
-        }
 
 
 def _local_server() -> Any:

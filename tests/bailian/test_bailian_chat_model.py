@@ -8,16 +8,6 @@ import warnings
 
 import httpx
 import pytest
-from bailian_fakes import (
-    API_KEY,
-    APP_ID,
-    JSON_HEADERS,
-    SSE_HEADERS,
-    incremental_stream,
-    respond,
-    result,
-    sse,
-)
 from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 from langchain_core.load import dumpd, dumps, load
 from langchain_core.messages import (
@@ -32,6 +22,16 @@ from pydantic import ValidationError
 
 from langchain_zilliz_bailian import ChatBailianApp
 from langchain_zilliz_bailian.errors import AuthenticationError, InvalidInputError
+from tests.bailian.bailian_fakes import (
+    API_KEY,
+    APP_ID,
+    JSON_HEADERS,
+    SSE_HEADERS,
+    incremental_stream,
+    respond,
+    result,
+    sse,
+)
 
 THOUGHTS = [
     {"action_type": "agentRag", "action": "rag", "action_name": "知识检索", "observation": "[]"},
@@ -372,7 +372,7 @@ def test_errors_propagate_typed(make_model) -> None:
 
 
 def test_stream_error_after_deltas(make_model) -> None:
-    from bailian_fakes import event
+    from tests.bailian.bailian_fakes import event
 
     error = {"code": "DataInspectionFailed", "message": "Output data may contain ..."}
     body = sse(result("partial ")) + event(error, name="error", id=2, status=400)

@@ -6,8 +6,6 @@ import logging
 
 import httpx
 import pytest
-from bailian_fakes import API_KEY, APP_ID, JSON_HEADERS, SSE_HEADERS, incremental_stream, respond
-from bailian_fakes import result as answer
 
 from langchain_zilliz_bailian.bailian import (
     DEFAULT_BASE_URL,
@@ -15,6 +13,15 @@ from langchain_zilliz_bailian.bailian import (
     BailianAppClient,
 )
 from langchain_zilliz_bailian.errors import AuthenticationError, InvalidInputError
+from tests.bailian.bailian_fakes import (
+    API_KEY,
+    APP_ID,
+    JSON_HEADERS,
+    SSE_HEADERS,
+    incremental_stream,
+    respond,
+)
+from tests.bailian.bailian_fakes import result as answer
 
 
 def ok(text: str = "fine"):
@@ -159,7 +166,10 @@ def test_every_documented_field(make_client) -> None:
             "prompt": "hi",
             "session_id": "sess-9",
             "memory_id": "mem-1",
-            "biz_params": {"city": "Hangzhou", "user_defined_tokens": {"plug": {"user_token": "t"}}},
+            "biz_params": {
+                "city": "Hangzhou",
+                "user_defined_tokens": {"plug": {"user_token": "t"}},
+            },
             "image_list": ["https://x/img.png"],
             "file_list": ["https://x/a.pdf"],
             "doc_reference_type": "indexed",

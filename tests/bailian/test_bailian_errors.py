@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from bailian_fakes import JSON_HEADERS, SSE_HEADERS, event, incremental_stream, respond, result, sse
 
 from langchain_zilliz_bailian.errors import (
     APIConnectionError,
@@ -17,6 +16,15 @@ from langchain_zilliz_bailian.errors import (
     RateLimitError,
     RequestTimeoutError,
     ResponseFormatError,
+)
+from tests.bailian.bailian_fakes import (
+    JSON_HEADERS,
+    SSE_HEADERS,
+    event,
+    incremental_stream,
+    respond,
+    result,
+    sse,
 )
 
 # (HTTP status, code, error class, retryable) — bailian-app-api.md §7.

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from bailian_fakes import APP_ID, JSON_HEADERS, SSE_HEADERS, incremental_stream, respond, result
 from langchain_core.callbacks import BaseCallbackHandler
 
 from langchain_zilliz_bailian import BailianAppLLM, ChatBailianApp
 from langchain_zilliz_bailian._bailian_lc import BailianAppMixin
+from tests.bailian.bailian_fakes import (
+    APP_ID,
+    JSON_HEADERS,
+    SSE_HEADERS,
+    incremental_stream,
+    respond,
+    result,
+)
 
 REFS = [{"index_id": "2", "doc_id": "d2", "title": "B", "text": "beta"}]
 

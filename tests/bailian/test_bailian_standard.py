@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Backend
 from langchain_core.language_models import BaseChatModel
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
@@ -20,6 +19,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from langchain_zilliz_bailian import ChatBailianApp
 from langchain_zilliz_bailian.bailian import INTL_BASE_URL
+from tests.bailian.bailian_fakes import Backend
 
 APP_ID = "5ccc140108fd4b2ea5e6101fbada7583"
 

@@ -9,7 +9,16 @@ import warnings
 
 import httpx
 import pytest
-from bailian_fakes import (
+
+from langchain_zilliz_bailian.bailian import BailianAppClient, CumulativeStreamWarning
+from langchain_zilliz_bailian.errors import (
+    APITimeoutError,
+    BadRequestError,
+    PermissionDeniedError,
+    RateLimitError,
+    StreamInterruptedError,
+)
+from tests.bailian.bailian_fakes import (
     API_KEY,
     APP_ID,
     JSON_HEADERS,
@@ -21,15 +30,6 @@ from bailian_fakes import (
     respond,
     result,
     sse,
-)
-
-from langchain_zilliz_bailian.bailian import BailianAppClient, CumulativeStreamWarning
-from langchain_zilliz_bailian.errors import (
-    APITimeoutError,
-    BadRequestError,
-    PermissionDeniedError,
-    RateLimitError,
-    StreamInterruptedError,
 )
 
 PAUSE = 0.3
