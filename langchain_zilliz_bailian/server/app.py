@@ -242,7 +242,7 @@ def create_app(
             if not request.headers.get("content-type", "").startswith("multipart/form-data"):
                 raise bad_param("run_ingestion_with_file needs multipart/form-data (file, data).")
             try:
-                form_cm = request.form(max_files=1, max_fields=20)
+                form_cm = request.form(max_files=2, max_fields=20)
                 async with form_cm as form:
                     upload = form.get("file")
                     data = form.get("data")

@@ -116,3 +116,15 @@ def test_cli_parses_serve_flags_and_demo_is_reserved(capsys: pytest.CaptureFixtu
     assert args.fault_rate_429 == 0.5
     assert cli.main(["demo"]) == 1
     assert "not yet implemented" in capsys.readouterr().err
+
+
+def test_server_import_pulls_no_framework() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, langchain_zilliz_bailian.server\n"
+        "bad = [m for m in sys.modules if m.startswith(('langchain_core', 'llama_index'))]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -445,6 +445,17 @@ def test_doc_ingestion_multipart_and_delete_by_doc_name(
         )
     )
     assert txt["doc_name"] == "plain.txt"
+    # Some clients send ``data`` as a JSON file part instead of a form field.
+    as_file = ok(
+        http.post(
+            run,
+            files={
+                "file": ("second.txt", b"Snapshots are hourly.", "text/plain"),
+                "data": ("data.json", b'{"year": 2019}', "application/json"),
+            },
+        )
+    )
+    assert as_file == {"doc_name": "second.txt", "num_chunks": 1, "usage": as_file["usage"]}
     hits = ok(
         search(
             http,
