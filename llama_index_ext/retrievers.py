@@ -126,12 +126,12 @@ class ZillizPipelineRetriever(BaseRetriever):
     def _needs_describe(self) -> bool:
         return self.content_field is None and self._pipeline is None
 
-    def _search_args(self, query_bundle: QueryBundle) -> dict[str, Any]:
+    def _search_args(self, query_bundle: QueryBundle, expression: str | None) -> dict[str, Any]:
         query = query_bundle.query_str
         args: dict[str, Any] = {
             "limit": self.similarity_top_k,
             "offset": self.offset,
-            "filter": self.expression(),
+            "filter": expression,
             "output_fields": self.output_fields,
             "max_limit": max_limit(self._pipeline),
         }
@@ -144,15 +144,17 @@ class ZillizPipelineRetriever(BaseRetriever):
         return [hit_to_node(hit, field) for hit in result.hits]
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        expression = self.expression()  # an untranslatable filter fails before any request
         if self._needs_describe():
             self._pipeline = check_serving(self.client.describe(self.pipeline_id))
-        args = self._search_args(query_bundle)
+        args = self._search_args(query_bundle, expression)
         return self._nodes(self.client.search(self.pipeline_id, **args))
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        expression = self.expression()
         if self._needs_describe():
             self._pipeline = check_serving(await self.client.adescribe(self.pipeline_id))
-        args = self._search_args(query_bundle)
+        args = self._search_args(query_bundle, expression)
         return self._nodes(await self.client.asearch(self.pipeline_id, **args))
 
     # -- lifecycle ------------------------------------------------------------------------------
