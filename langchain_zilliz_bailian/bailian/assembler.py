@@ -108,7 +108,7 @@ class StreamAssembler:
         """Apply one event; return its chunk, ``None`` for events to skip, or raise its error."""
         if event.event == "error" or (event.status is not None and event.status >= 400):
             raise error_from_event(event, header_request_id=self.header_request_id)
-        if event.event not in _RESULT_EVENTS or not event.data.strip():
+        if event.event not in _RESULT_EVENTS or event.data.strip() in ("", "[DONE]"):
             logger.debug("Skipping SSE event %r", event.event)
             return None
         data = self._json(event)
