@@ -100,9 +100,6 @@ async def apaced(chunks: list[bytes], delay: float, sent: list[float]) -> AsyncI
         yield chunk
 
 
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
 @dataclass
 class Recorder:
     """A MockTransport handler that answers from a list (last one repeats) and keeps requests."""
