@@ -20,19 +20,14 @@ from langchain_core.utils.utils import from_env, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from langchain_zilliz_bailian._validation import check_base_url, check_id
-from langchain_zilliz_bailian.bailian import (
-    AppCompletion,
-    AppOptions,
-    AsyncAppStream,
-    BailianAppClient,
-)
+from langchain_zilliz_bailian.bailian import AppCompletion, AppOptions, BailianAppClient
 from langchain_zilliz_bailian.bailian._constants import (
     API_KEY_ENV,
     APP_ID_ENV,
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
 )
-from langchain_zilliz_bailian.bailian.stop import astop_deltas, stop_deltas, truncate_at_stop
+from langchain_zilliz_bailian.bailian.stop import StopSequenceFilter, truncate_at_stop
 from langchain_zilliz_bailian.errors import InvalidInputError
 
 __all__ = ["BailianAppMixin", "usage_metadata"]
@@ -278,25 +273,38 @@ class BailianAppMixin(BaseModel):
     def _stream_app(
         self, prompt: str | None, options: AppOptions, stop: list[str] | None
     ) -> Iterator[str | tuple[AppCompletion, dict[str, Any]]]:
-        """Each text delta as it arrives, then ``(result, metadata)`` once at the end."""
+        """Each text delta as it arrives, then ``(result, metadata)`` once at the end.
+
+        A stop sequence ends the stream where it starts (the connection is closed there).
+        """
+        gate = StopSequenceFilter(self._stops(stop))
         with self.client.stream(prompt, **options) as stream:
-            yield from stop_deltas((chunk.delta for chunk in stream), self._stops(stop))
+            for chunk in stream:
+                text = gate.feed(chunk.delta)
+                if text:
+                    yield text
+                if gate.stopped:
+                    break
+            rest = gate.flush()
+            if rest:
+                yield rest
             completion = stream.completion
-            stopped = not stream.done
-        yield completion, self._response_metadata(completion, options, stopped=stopped)
+        yield completion, self._response_metadata(completion, options, stopped=gate.stopped)
 
     async def _astream_app(
         self, prompt: str | None, options: AppOptions, stop: list[str] | None
     ) -> AsyncIterator[str | tuple[AppCompletion, dict[str, Any]]]:
         """Async twin of :meth:`_stream_app`."""
+        gate = StopSequenceFilter(self._stops(stop))
         async with self.client.astream(prompt, **options) as stream:
-            async for text in astop_deltas(_adeltas(stream), self._stops(stop)):
-                yield text
+            async for chunk in stream:
+                text = gate.feed(chunk.delta)
+                if text:
+                    yield text
+                if gate.stopped:
+                    break
+            rest = gate.flush()
+            if rest:
+                yield rest
             completion = stream.completion
-            stopped = not stream.done
-        yield completion, self._response_metadata(completion, options, stopped=stopped)
-
-
-async def _adeltas(stream: AsyncAppStream) -> AsyncIterator[str]:
-    async for chunk in stream:
-        yield chunk.delta
+        yield completion, self._response_metadata(completion, options, stopped=gate.stopped)

@@ -7,9 +7,9 @@ at once, and the stream ends at the stop sequence.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import Sequence
 
-__all__ = ["StopSequenceFilter", "astop_deltas", "stop_deltas", "truncate_at_stop"]
+__all__ = ["StopSequenceFilter", "truncate_at_stop"]
 
 
 def _clean(stop: Sequence[str] | None) -> list[str]:
@@ -60,33 +60,3 @@ class StopSequenceFilter:
                     best = size
                     break
         return best
-
-
-def stop_deltas(deltas: Iterable[str], stop: Sequence[str] | None) -> Iterator[str]:
-    """Non-empty deltas cut at the first stop sequence; stops pulling from ``deltas`` there."""
-    gate = StopSequenceFilter(stop)
-    for delta in deltas:
-        text = gate.feed(delta)
-        if text:
-            yield text
-        if gate.stopped:
-            return
-    rest = gate.flush()
-    if rest:
-        yield rest
-
-
-async def astop_deltas(
-    deltas: AsyncIterable[str], stop: Sequence[str] | None
-) -> AsyncIterator[str]:
-    """Async twin of :func:`stop_deltas`."""
-    gate = StopSequenceFilter(stop)
-    async for delta in deltas:
-        text = gate.feed(delta)
-        if text:
-            yield text
-        if gate.stopped:
-            return
-    rest = gate.flush()
-    if rest:
-        yield rest

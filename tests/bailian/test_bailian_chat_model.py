@@ -355,6 +355,13 @@ def test_stop_ends_the_stream_there(make_model) -> None:
     assert responses[0].is_closed
 
 
+async def test_stop_ends_the_async_stream_there(make_model) -> None:
+    model, _ = make_model(streamed("Hello ", "yo", "u there", " and more"))
+    chunks = [c async for c in model.astream("hi", stop=["you"])]
+    assert "".join(c.content for c in chunks) == "Hello "
+    assert chunks[-1].response_metadata["finish_reason"] == "stop"
+
+
 def test_partial_stop_match_is_released(make_model) -> None:
     model, _ = make_model(streamed("abc ", "yo", "gurt"))
     assert "".join(c.content for c in model.stream("hi", stop=["you"])) == "abc yogurt"
