@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import platform
+import socket
 import threading
 import time
 import weakref
@@ -21,6 +22,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
+from httpx._utils import get_environment_proxies
 from pydantic import SecretStr
 
 from langchain_zilliz_bailian._retry import RequestKind, RetryPolicy
@@ -42,11 +44,40 @@ T = TypeVar("T")
 TransportErrorHook = Callable[[httpx.TransportError, httpx.URL], APIConnectionError | None]
 
 _LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30)
+#: httpx writes a request's headers and body separately; with Nagle's algorithm on, the body waits
+#: for the server's delayed ACK (about 40 ms a POST on loopback). Measured in scripts/bench.py.
+_SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
 def default_timeout(read: float) -> httpx.Timeout:
     """Connect within 5 s, then allow ``read`` seconds between bytes (server limit + margin)."""
     return httpx.Timeout(connect=5.0, read=read, write=read, pool=10.0)
+
+
+def _sync_transport(proxy: str | None = None) -> httpx.HTTPTransport:
+    return httpx.HTTPTransport(limits=_LIMITS, socket_options=_SOCKET_OPTIONS, proxy=proxy)
+
+
+def _async_transport(proxy: str | None = None) -> httpx.AsyncHTTPTransport:
+    return httpx.AsyncHTTPTransport(limits=_LIMITS, socket_options=_SOCKET_OPTIONS, proxy=proxy)
+
+
+def new_client(timeout: httpx.Timeout) -> httpx.Client:
+    """A pooled client with TCP_NODELAY that still honours HTTP(S)_PROXY / NO_PROXY."""
+    mounts = {
+        pattern: _sync_transport(url) if url else None
+        for pattern, url in get_environment_proxies().items()
+    }
+    return httpx.Client(timeout=timeout, transport=_sync_transport(), mounts=mounts)
+
+
+def new_async_client(timeout: httpx.Timeout) -> httpx.AsyncClient:
+    """Async twin of :func:`new_client`."""
+    mounts = {
+        pattern: _async_transport(url) if url else None
+        for pattern, url in get_environment_proxies().items()
+    }
+    return httpx.AsyncClient(timeout=timeout, transport=_async_transport(), mounts=mounts)
 
 
 def user_agent() -> str:
@@ -94,6 +125,7 @@ class HTTPAdapter:
             asyncio.AbstractEventLoop, httpx.AsyncClient
         ] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
+        self._urls: dict[str, httpx.URL] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -106,7 +138,7 @@ class HTTPAdapter:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = httpx.Client(timeout=self.timeout, limits=_LIMITS)
+                    self._client = new_client(self.timeout)
         return self._client
 
     @property
@@ -121,7 +153,7 @@ class HTTPAdapter:
         loop = asyncio.get_running_loop()
         client = self._async_clients.get(loop)
         if client is None or client.is_closed:
-            client = httpx.AsyncClient(timeout=self.timeout, limits=_LIMITS)
+            client = new_async_client(self.timeout)
             self._async_clients[loop] = client
         return client
 
@@ -165,8 +197,13 @@ class HTTPAdapter:
     # -- building requests --------------------------------------------------------------------
 
     def url(self, path: str) -> httpx.URL:
-        """The absolute URL of ``path`` under the base URL."""
-        return httpx.URL(f"{self.base_url}/{path.lstrip('/')}")
+        """The absolute URL of ``path`` under the base URL (parsed once per path)."""
+        url = self._urls.get(path)
+        if url is None:
+            url = httpx.URL(f"{self.base_url}/{path.lstrip('/')}")
+            if len(self._urls) < 1024:
+                self._urls[path] = url
+        return url
 
     def _build(
         self,
