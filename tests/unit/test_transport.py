@@ -383,3 +383,16 @@ def test_logs_never_show_the_key(caplog):
 def test_module_has_no_framework_imports():
     source = open(_transport.__file__).read()
     assert "langchain_core" not in source and "llama_index" not in source
+
+
+def test_default_pools_set_tcp_nodelay_and_keep_env_proxies(monkeypatch):
+    import socket
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    client = _transport.new_client(default_timeout(5))
+    assert (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1) in client._transport._pool._socket_options
+    proxied = client._transport_for_url(httpx.URL("https://api.example.test/"))
+    assert proxied is not client._transport
+    assert proxied._pool._proxy_url.host == b"proxy.test"
+    assert client._transport_for_url(httpx.URL("https://localhost/")) is client._transport
