@@ -48,6 +48,8 @@ from llama_index_ext._app_request import app_options, chat_request
 
 __all__ = ["BailianAppLLM", "response_metadata"]
 
+#: Guards lazy client creation; module-level so instances stay copyable and picklable.
+_CLIENT_LOCK = threading.Lock()
 _F = TypeVar("_F", bound=Callable[..., Any])
 _R = TypeVar("_R", ChatResponse, CompletionResponse)
 #: Builds one response from (cumulative text, delta, the finished result or None).
@@ -190,7 +192,6 @@ class BailianAppLLM(LLM):
     http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True, repr=False)
 
     _client: BailianAppClient | None = PrivateAttr(default=None)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @model_validator(mode="after")
     def _check_config(self) -> BailianAppLLM:
@@ -227,7 +228,7 @@ class BailianAppLLM(LLM):
     def client(self) -> BailianAppClient:
         """The app client, built on first use and reused (one connection pool per instance)."""
         if self._client is None:
-            with self._lock:
+            with _CLIENT_LOCK:
                 if self._client is None:
                     self._client = BailianAppClient(
                         self.app_id,

@@ -427,3 +427,14 @@ def test_settings_llm_accepts_it(clean_settings):
     llm = make(Script([]))
     Settings.llm = llm
     assert Settings.llm is llm
+
+
+def test_copies_and_pickles_keep_the_settings_and_build_their_own_client():
+    import copy
+    import pickle
+
+    llm = BailianAppLLM(app_id=APP_ID, api_key=SECRET, base_url=BASE_URL, temperature=0.3)
+    for clone in (copy.deepcopy(llm), pickle.loads(pickle.dumps(llm)), llm.model_copy()):
+        assert clone.app_id == APP_ID and clone.temperature == 0.3
+        assert clone.api_key is not None and clone.api_key.get_secret_value() == SECRET
+        assert clone.client.app_id == APP_ID
