@@ -17,32 +17,35 @@ from langchain_zilliz_bailian.errors import InvalidInputError
 
 __all__ = ["app_options", "chat_request", "to_app_messages"]
 
+#: LlamaIndex role values (strings, so roles newer than the installed core cost nothing).
 _ROLES = {
-    MessageRole.SYSTEM: "system",
-    MessageRole.DEVELOPER: "system",
-    MessageRole.USER: "user",
-    MessageRole.ASSISTANT: "assistant",
-    MessageRole.CHATBOT: "assistant",
-    MessageRole.MODEL: "assistant",
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "assistant": "assistant",
+    "chatbot": "assistant",
+    "model": "assistant",
 }
-#: Call keywords that become request options; ``parameters`` entries are merged, the rest too.
+#: Call keywords that are request options; other keywords are sent as ``parameters``.
 _OPTION_KEYS = frozenset(AppOptions.__optional_keys__)
 #: Keywords LlamaIndex components may pass that an app cannot use.
 _IGNORED_KEYS = frozenset({"formatted", "stream", "max_tokens", "model", "tools", "tool_choice"})
 
 
 def _role(message: ChatMessage) -> str:
-    role = _ROLES.get(MessageRole(message.role))
+    value = str(getattr(message.role, "value", message.role))
+    role = _ROLES.get(value)
     if role is None:
         raise InvalidInputError(
-            f"A Bailian app takes system, user and assistant messages only, not {message.role!s} "
+            f"A Bailian app takes system, user and assistant messages only, not {value!r} "
             "(apps run their own tools and plugins)."
         )
     return role
 
 
 def _text(message: ChatMessage, role: str) -> str:
-    """The message's text; non-text blocks of a user or system turn are refused."""
+    """The text blocks joined as ``ChatMessage.content`` joins them; other blocks of a user or
+    system turn are refused (an assistant's are skipped)."""
     parts: list[str] = []
     for block in message.blocks:
         if isinstance(block, TextBlock):
@@ -52,7 +55,7 @@ def _text(message: ChatMessage, role: str) -> str:
                 f"Content blocks of type {type(block).__name__} cannot be sent to an app; pass "
                 "image URLs with image_list=[...] and files with file_list=[...]."
             )
-    return "".join(parts)
+    return "\n".join(parts)
 
 
 def to_app_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:

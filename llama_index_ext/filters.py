@@ -114,7 +114,7 @@ def _leaf(item: MetadataFilter) -> str:
 
 
 def _group(filters: MetadataFilters, *, top: bool) -> str | None:
-    condition = FilterCondition(filters.condition or FilterCondition.AND)
+    condition = FilterCondition(filters.condition or FilterCondition.AND).value
     parts: list[str] = []
     for item in filters.filters:
         if isinstance(item, MetadataFilters):
@@ -128,10 +128,10 @@ def _group(filters: MetadataFilters, *, top: bool) -> str | None:
         if top:
             return None
         raise UnsupportedFilterError("A nested MetadataFilters has no filters.")
-    if condition == FilterCondition.NOT:
+    if condition == "not":  # by value: FilterCondition.NOT is recent
         # As LlamaIndex's own filters read it: none of the filters matches.
         return f"not ({' or '.join(parts)})"
-    return f" {condition.value} ".join(parts)
+    return f" {condition} ".join(parts)
 
 
 def to_milvus_expression(filters: MetadataFilters | None) -> str | None:

@@ -438,3 +438,11 @@ def test_copies_and_pickles_keep_the_settings_and_build_their_own_client():
         assert clone.app_id == APP_ID and clone.temperature == 0.3
         assert clone.api_key is not None and clone.api_key.get_secret_value() == SECRET
         assert clone.client.app_id == APP_ID
+
+
+def test_text_blocks_are_joined_like_chat_message_content():
+    script = Script([json_answer("ok")])
+    message = ChatMessage(role="user", blocks=[TextBlock(text="x"), TextBlock(text="y")])
+    make(script).chat([message])
+    assert script.bodies()[0]["input"] == {"prompt": message.content}
+    assert message.content == "x\ny"
