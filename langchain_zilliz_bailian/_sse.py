@@ -40,6 +40,7 @@ class _EventDecoder:
     def __init__(self) -> None:
         self._decoder = SSEDecoder()
         self._status: int | None = None
+        self._has_data = False
 
     def feed(self, line: str) -> SSEvent | None:
         if line.startswith(_STATUS_PREFIX):
@@ -48,12 +49,18 @@ class _EventDecoder:
             except ValueError:
                 self._status = None
             return None
+        if line.partition(":")[0] == "data":
+            self._has_data = True
         sse = self._decoder.decode(line)
         if sse is None:
             return None
-        event = SSEvent(event=sse.event or "message", data=sse.data, id=sse.id, status=self._status)
-        self._status = None
-        return event
+        has_data, self._has_data = self._has_data, False
+        status, self._status = self._status, None
+        if not has_data:
+            # The SSE spec dispatches nothing for a block without data lines; httpx-sse would
+            # emit one whenever a last event id is set (extra blank lines, end of stream).
+            return None
+        return SSEvent(event=sse.event or "message", data=sse.data, id=sse.id, status=status)
 
 
 def iter_events(response: httpx.Response) -> Iterator[SSEvent]:
