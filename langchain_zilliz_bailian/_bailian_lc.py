@@ -27,6 +27,7 @@ from langchain_zilliz_bailian.bailian._constants import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
 )
+from langchain_zilliz_bailian.bailian.conversation import app_options
 from langchain_zilliz_bailian.bailian.stop import StopSequenceFilter, truncate_at_stop
 from langchain_zilliz_bailian.errors import InvalidInputError
 
@@ -34,7 +35,6 @@ __all__ = ["BailianAppMixin", "usage_metadata"]
 
 _CLIENT_LOCK = threading.Lock()
 #: Per-call keyword arguments that go into the request as options (the rest are ``parameters``).
-_OPTION_KEYS = frozenset(AppOptions.__optional_keys__)
 #: Per-call keyword arguments LangChain or callers may pass that an app cannot use.
 _IGNORED_KEYS = frozenset({"model", "max_tokens", "stream", "streaming", "stop"})
 
@@ -209,7 +209,7 @@ class BailianAppMixin(BaseModel):
 
     def _app_options(self, kwargs: Mapping[str, Any]) -> AppOptions:
         """Instance settings overlaid with per-call keyword arguments (unknown: ``parameters``)."""
-        options: dict[str, Any] = {
+        defaults = {
             "session_id": self.session_id,
             "memory_id": self.memory_id,
             "biz_params": self.biz_params,
@@ -221,17 +221,13 @@ class BailianAppMixin(BaseModel):
             "top_k": self.top_k,
             "seed": self.seed,
         }
-        parameters = dict(self.model_kwargs)
-        for key, value in kwargs.items():
-            if key == "parameters":
-                parameters.update(value or {})
-            elif key in _OPTION_KEYS:
-                options[key] = value
-            elif key not in _IGNORED_KEYS and not key.startswith("ls_"):
-                parameters[key] = value
-        options["parameters"] = parameters
-        set_options: AppOptions = {k: v for k, v in options.items() if v is not None}  # type: ignore[assignment]
-        return set_options
+        return app_options(
+            defaults,
+            self.model_kwargs,
+            kwargs,
+            ignored=_IGNORED_KEYS,
+            ignored_prefixes=("ls_",),
+        )
 
     def _stops(self, stop: list[str] | None) -> list[str] | None:
         return stop if stop is not None else self.stop

@@ -26,6 +26,7 @@ from pydantic import ConfigDict
 
 from langchain_zilliz_bailian._bailian_lc import BailianAppMixin, usage_metadata
 from langchain_zilliz_bailian.bailian import AppCompletion, AppOptions
+from langchain_zilliz_bailian.bailian.conversation import chat_request
 from langchain_zilliz_bailian.errors import InvalidInputError
 
 __all__ = ["ChatBailianApp"]
@@ -66,18 +67,6 @@ def _text(message: BaseMessage) -> str:
     return "".join(parts)
 
 
-def to_app_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
-    """``input.messages``: roles system/user/assistant, consecutive turns of one role merged."""
-    turns: list[dict[str, str]] = []
-    for message in messages:
-        role, content = _role(message), _text(message)
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"] += "\n\n" + content
-        else:
-            turns.append({"role": role, "content": content})
-    return turns
-
-
 class ChatBailianApp(BailianAppMixin, BaseChatModel):
     """A Bailian app as a chat model: ``invoke``, ``stream`` and their async twins, all native.
 
@@ -103,17 +92,7 @@ class ChatBailianApp(BailianAppMixin, BaseChatModel):
         self, messages: Sequence[BaseMessage], kwargs: dict[str, Any]
     ) -> tuple[str | None, AppOptions]:
         """The prompt and options: the history as ``messages``, or the last turn with a session."""
-        options = self._app_options(kwargs)
-        if options.get("session_id"):
-            last = next((m for m in reversed(messages) if isinstance(m, HumanMessage)), None)
-            if last is None:
-                raise InvalidInputError("With a session_id, the input must hold a human message.")
-            return _text(last), options
-        turns = to_app_messages(messages)
-        if len(turns) == 1 and turns[0]["role"] == "user":
-            return turns[0]["content"], options
-        options["messages"] = turns
-        return None, options
+        return chat_request(messages, self._app_options(kwargs), role=_role, text=_text)
 
     @staticmethod
     def _message(text: str, completion: AppCompletion, metadata: dict[str, Any]) -> AIMessage:

@@ -22,7 +22,6 @@ from langchain_core.utils import from_env, secret_from_env
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from langchain_zilliz_bailian._validation import check_id, check_search_window
-from langchain_zilliz_bailian.errors import ZillizBailianError
 from langchain_zilliz_bailian.zilliz.client import (
     API_KEY_ENV,
     BASE_URL_ENV,
@@ -31,22 +30,14 @@ from langchain_zilliz_bailian.zilliz.client import (
     ZillizPipelinesClient,
 )
 from langchain_zilliz_bailian.zilliz.models import Pipeline, SearchHit, SearchResult
+from langchain_zilliz_bailian.zilliz.search import (
+    PipelineNotServingError,
+    check_serving,
+    content_field,
+    max_limit,
+)
 
 __all__ = ["PipelineNotServingError", "ZillizPipelineRetriever", "hit_to_document"]
-
-#: Where each search function puts the hit's text (quirk 4: chosen by action, not by probing).
-CONTENT_FIELDS = {
-    "SEARCH_TEXT": "text",
-    "SEARCH_DOC_CHUNK": "chunk_text",
-    "SEARCH_IMAGE_BY_IMAGE": "image_title",
-    "SEARCH_IMAGE_BY_TEXT": "image_title",
-}
-#: Image-by-text searches allow at most 100 results (quirk 22).
-MAX_LIMITS = {"SEARCH_IMAGE_BY_TEXT": 100}
-
-
-class PipelineNotServingError(ZillizBailianError):
-    """The pipeline's status is not ``SERVING``, so it cannot run (quirk 35)."""
 
 
 def hit_to_document(hit: SearchHit, content_field: str) -> Document:
@@ -142,19 +133,11 @@ class ZillizPipelineRetriever(BaseRetriever):
     # -- the pipeline's function, read once -----------------------------------------------------
 
     def _remember(self, pipeline: Pipeline) -> Pipeline:
-        if not pipeline.is_serving:
-            raise PipelineNotServingError(
-                f"Pipeline {self.pipeline_id} has status {pipeline.status!r}; only SERVING "
-                "pipelines can run."
-            )
-        self._pipeline = pipeline
+        self._pipeline = check_serving(pipeline)
         return pipeline
 
     def _content_field(self, pipeline: Pipeline | None) -> str:
-        if self.content_field:
-            return self.content_field
-        action = pipeline.action if pipeline is not None else None
-        return CONTENT_FIELDS.get(action or "", "text")
+        return self.content_field or content_field(pipeline)
 
     def _needs_describe(self) -> bool:
         return self.content_field is None and self._pipeline is None
@@ -168,13 +151,12 @@ class ZillizPipelineRetriever(BaseRetriever):
         offset: int | None,
         output_fields: list[str] | None,
     ) -> dict[str, Any]:
-        action = self._pipeline.action if self._pipeline is not None else None
         return {
             "limit": self.k if k is None else k,
             "offset": self.offset if offset is None else offset,
             "filter": self.filter if filter is None else filter,
             "output_fields": self.output_fields if output_fields is None else output_fields,
-            "max_limit": MAX_LIMITS.get(action or "", 500),
+            "max_limit": max_limit(self._pipeline),
         }
 
     def _query(self, query: str) -> dict[str, Any]:

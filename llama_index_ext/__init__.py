@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from langchain_zilliz_bailian._version import __version__
 from langchain_zilliz_bailian.ingestion import ImageSource
-from llama_index_ext._search import PipelineNotServingError
+from langchain_zilliz_bailian.zilliz.search import PipelineNotServingError
 from llama_index_ext.filters import UnsupportedFilterError, to_milvus_expression
 from llama_index_ext.llms import BailianAppLLM
 from llama_index_ext.readers import ZillizPipelineReader

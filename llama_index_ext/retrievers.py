@@ -22,7 +22,7 @@ from langchain_zilliz_bailian._validation import check_id, check_search_window
 from langchain_zilliz_bailian.errors import InvalidInputError
 from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
 from langchain_zilliz_bailian.zilliz.models import Pipeline, SearchHit, SearchResult
-from llama_index_ext._search import check_serving, content_field, max_limit
+from langchain_zilliz_bailian.zilliz.search import check_serving, content_field, max_limit
 from llama_index_ext.filters import combine_expressions, to_milvus_expression
 
 __all__ = ["ZillizPipelineRetriever", "hit_to_node"]

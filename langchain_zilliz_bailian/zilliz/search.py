@@ -1,8 +1,7 @@
-"""What the search pipeline's action decides: the text field of a hit and the largest ``limit``.
+"""What a search pipeline's action decides: the text field of a hit and the largest ``limit``.
 
-Private copies of the LangChain retriever's ``CONTENT_FIELDS`` / ``MAX_LIMITS`` and its error,
-kept here because ``langchain_zilliz_bailian.retrievers`` imports ``langchain_core``. They belong
-in the framework-free core; once they move there, this module only re-exports them.
+Shared by the LangChain and LlamaIndex retrievers (quirk 4: the field is chosen by the function's
+action from ``describe``, never by probing the hit).
 """
 
 from __future__ import annotations
@@ -10,17 +9,24 @@ from __future__ import annotations
 from langchain_zilliz_bailian.errors import ZillizBailianError
 from langchain_zilliz_bailian.zilliz.models import Pipeline
 
-__all__ = ["PipelineNotServingError", "check_serving", "content_field", "max_limit"]
+__all__ = [
+    "CONTENT_FIELDS",
+    "MAX_LIMITS",
+    "PipelineNotServingError",
+    "check_serving",
+    "content_field",
+    "max_limit",
+]
 
 #: Where each search function puts the hit's text (quirk 4: chosen by action, not by probing).
-_CONTENT_FIELDS = {
+CONTENT_FIELDS = {
     "SEARCH_TEXT": "text",
     "SEARCH_DOC_CHUNK": "chunk_text",
     "SEARCH_IMAGE_BY_IMAGE": "image_title",
     "SEARCH_IMAGE_BY_TEXT": "image_title",
 }
 #: Image-by-text searches allow at most 100 results (quirk 22).
-_MAX_LIMITS = {"SEARCH_IMAGE_BY_TEXT": 100}
+MAX_LIMITS = {"SEARCH_IMAGE_BY_TEXT": 100}
 _DEFAULT_MAX_LIMIT = 500
 
 
@@ -41,10 +47,10 @@ def check_serving(pipeline: Pipeline) -> Pipeline:
 def content_field(pipeline: Pipeline | None) -> str:
     """The field holding a hit's text for this pipeline's search function (``text`` if unknown)."""
     action = pipeline.action if pipeline is not None else None
-    return _CONTENT_FIELDS.get(action or "", "text")
+    return CONTENT_FIELDS.get(action or "", "text")
 
 
 def max_limit(pipeline: Pipeline | None) -> int:
     """The largest ``limit`` this pipeline's search function accepts."""
     action = pipeline.action if pipeline is not None else None
-    return _MAX_LIMITS.get(action or "", _DEFAULT_MAX_LIMIT)
+    return MAX_LIMITS.get(action or "", _DEFAULT_MAX_LIMIT)
