@@ -272,7 +272,11 @@ NO_WAIT = RetryPolicy(max_retries=2, initial_delay=0.0, max_delay=0.0)
 
 
 def read_recording(name: str) -> bytes:
-    """A recorded file's bytes, byte-order mark stripped."""
+    """A recorded file's bytes, byte-order mark stripped (skips where ../shared is absent)."""
+    if not RECORDINGS.is_dir():
+        import pytest
+
+        pytest.skip("the reference recordings (../shared/reference) are not beside this clone")
     data = (RECORDINGS / name).read_bytes()
     return data.removeprefix(b"\xef\xbb\xbf")
 

@@ -398,6 +398,8 @@ def test_quirk_25_debug_is_not_sent() -> None:
 
 
 def test_quirk_26_seed_example_is_invalid_json_ours_is_valid() -> None:
+    if not SEED.is_file():
+        pytest.skip("the seed documents (../shared/reference) are not beside this clone")
     seed = SEED.read_text(encoding="utf-8")
     start = seed.index('"biz_params": {\n"city"')
     snippet = "{" + seed[start : seed.index("}", start) + 1] + "}"

@@ -182,3 +182,47 @@ async def test_async_round_trip(recorded_base):
         assert (
             await c.adelete(made.deletion.pipeline_id, expression="year == 2024")
         ).num_deleted == 4
+
+
+def test_ingest_doc_url_served_from_the_data_dir(client, request):
+    """INDEX_DOC by URL: the server downloads it (file:// is allowed under its data dir)."""
+    made = make_set(client, "docurl", kind="doc")
+    if request.config.getoption("--record-mode") not in (None, "none"):
+        server = request.getfixturevalue("local_server")
+        path = server.data_dir / "lite.md"
+        path.write_text("# Lite\n\nMilvus Lite keeps everything in one local directory.\n")
+        url = path.as_uri()
+    else:
+        url = "file:///replayed/lite.md"  # the body is not matched here (the path differs per run)
+    stored = client.ingest_doc_url(made.ingestion.pipeline_id, url, metadata={"year": 2024})
+    assert (stored.doc_name, stored.num_chunks) == ("lite.md", 1)
+    hits = client.search(
+        made.search.pipeline_id, "one local directory", output_fields=["year"]
+    ).hits
+    assert hits[0].fields["doc_name"] == "lite.md" and hits[0].fields["year"] == 2024
+
+
+test_ingest_doc_url_served_from_the_data_dir = pytest.mark.vcr(match_on=["method", "path"])(
+    test_ingest_doc_url_served_from_the_data_dir
+)
+
+
+def test_image_ingestion_is_refused_with_a_typed_error(client):
+    made = client.create(
+        {
+            "name": "images_ingestion",
+            "type": "INGESTION",
+            "projectId": PROJECT,
+            "clusterId": CLUSTER,
+            "collectionName": "images_col",
+            "functions": [
+                {
+                    "name": "index_image",
+                    "action": "INDEX_IMAGE",
+                    "embedding": "zilliz/clip-vit-base-patch32",
+                }
+            ],
+        }
+    )
+    with pytest.raises(BadRequestError, match="image"):
+        client.ingest_image(made.pipeline_id, "https://img.example/cat.png", "cat-1")
