@@ -1,4 +1,5 @@
-"""The ``zilliz-bailian`` command: ``serve`` runs the local compatible server; ``demo`` is reserved.
+"""The ``zilliz-bailian`` command: ``serve`` runs the local compatible server; ``demo`` runs the
+end-to-end demo (see :mod:`langchain_zilliz_bailian.demo`).
 
 Every ``serve`` flag also reads an environment variable (``ZILLIZ_BAILIAN_<FLAG>``), e.g.
 ``ZILLIZ_BAILIAN_API_KEY``; flags win. The default key ``local-dev-key`` is for loopback use only.
@@ -10,6 +11,8 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+
+from langchain_zilliz_bailian.demo.options import add_arguments as add_demo_arguments
 
 DEFAULT_PORT = 8765
 ENV_PREFIX = "ZILLIZ_BAILIAN_"
@@ -71,7 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--fault-seed", type=int, default=None)
     faults.add_argument("--fault-scope", choices=("all", "zilliz", "bailian"), default="all")
     serve.add_argument("--log-level", default="info")
-    sub.add_parser("demo", help="end-to-end demo (not yet implemented)")
+    add_demo_arguments(
+        sub.add_parser(
+            "demo",
+            help="end-to-end demo: pipelines, ingestion, LangChain and LlamaIndex answers "
+            "(offline: the local server on loopback)",
+        )
+    )
     return parser
 
 
@@ -124,5 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
-    print("zilliz-bailian demo: not yet implemented", file=sys.stderr)
-    return 1
+    from langchain_zilliz_bailian.demo.options import options_from_args
+    from langchain_zilliz_bailian.demo.runner import run
+
+    return run(options_from_args(args))
