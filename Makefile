@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_OFFLINE := --block-network --allowed-hosts=127.0.0.1,localhost,::1
 
-.PHONY: install test lint typecheck unit cassettes bench demo serve clean
+.PHONY: install test lint typecheck cassettes bench recall demo serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ cassettes: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 
+## Retrieval quality of the default (lexical) embedder on the demo corpus.
+recall: $(STAMP)
+	$(BIN)/python scripts/recall.py
+
+## Start the local server in-process, ingest the bundled docs, stream sourced answers (loopback only).
 demo: $(STAMP)
 	$(BIN)/zilliz-bailian demo
 

@@ -62,11 +62,22 @@ def _async_transport(proxy: str | None = None) -> httpx.AsyncHTTPTransport:
     return httpx.AsyncHTTPTransport(limits=_LIMITS, socket_options=_SOCKET_OPTIONS, proxy=proxy)
 
 
+#: Loopback never goes through a proxy: a remote proxy cannot reach this machine's local server.
+_LOOPBACK = ("all://127.0.0.1", "all://localhost", "all://[::1]")
+
+
+def _proxy_routes() -> dict[str, str | None]:
+    """HTTP(S)_PROXY / ALL_PROXY / NO_PROXY as httpx reads them, loopback always direct."""
+    routes = get_environment_proxies()
+    if routes:
+        routes.update(dict.fromkeys(_LOOPBACK))
+    return routes
+
+
 def new_client(timeout: httpx.Timeout) -> httpx.Client:
     """A pooled client with TCP_NODELAY that still honours HTTP(S)_PROXY / NO_PROXY."""
     mounts = {
-        pattern: _sync_transport(url) if url else None
-        for pattern, url in get_environment_proxies().items()
+        pattern: _sync_transport(url) if url else None for pattern, url in _proxy_routes().items()
     }
     return httpx.Client(timeout=timeout, transport=_sync_transport(), mounts=mounts)
 
@@ -74,8 +85,7 @@ def new_client(timeout: httpx.Timeout) -> httpx.Client:
 def new_async_client(timeout: httpx.Timeout) -> httpx.AsyncClient:
     """Async twin of :func:`new_client`."""
     mounts = {
-        pattern: _async_transport(url) if url else None
-        for pattern, url in get_environment_proxies().items()
+        pattern: _async_transport(url) if url else None for pattern, url in _proxy_routes().items()
     }
     return httpx.AsyncClient(timeout=timeout, transport=_async_transport(), mounts=mounts)
 

@@ -99,7 +99,7 @@ def test_fault_queue_is_exact_and_skips_stream_faults_for_json() -> None:
         inj.update({"nope": 1})
 
 
-def test_cli_parses_serve_flags_and_demo_is_reserved(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_parses_serve_flags(capsys: pytest.CaptureFixture[str]) -> None:
     args = cli.build_parser().parse_args(
         [
             "serve",
@@ -114,8 +114,6 @@ def test_cli_parses_serve_flags_and_demo_is_reserved(capsys: pytest.CaptureFixtu
     assert args.port == 9000 and args.host == "127.0.0.1" and args.api_key == "local-dev-key"
     assert cli._ids(args.default_pipeline_ids) == ["pipe-a", "pipe-b"]
     assert args.fault_rate_429 == 0.5
-    assert cli.main(["demo"]) == 1
-    assert "not yet implemented" in capsys.readouterr().err
 
 
 def test_server_import_pulls_no_framework() -> None:

@@ -396,3 +396,8 @@ def test_default_pools_set_tcp_nodelay_and_keep_env_proxies(monkeypatch):
     assert proxied is not client._transport
     assert proxied._pool._proxy_url.host == b"proxy.test"
     assert client._transport_for_url(httpx.URL("https://localhost/")) is client._transport
+    monkeypatch.delenv("NO_PROXY")
+    client = _transport.new_client(default_timeout(5))
+    for url in ("http://127.0.0.1:8765/v1", "http://localhost:1/", "http://[::1]:2/"):
+        assert client._transport_for_url(httpx.URL(url)) is client._transport
+    assert client._transport_for_url(httpx.URL("https://api.example.test/")) is not client._transport
