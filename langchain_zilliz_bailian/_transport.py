@@ -32,7 +32,9 @@ from langchain_zilliz_bailian.errors import (
     APIError,
     APITimeoutError,
     InvalidInputError,
+    ResponseFormatError,
     StreamInterruptedError,
+    ZillizBailianError,
 )
 
 __all__ = ["HTTPAdapter", "TransportErrorHook", "default_timeout", "user_agent"]
@@ -43,7 +45,7 @@ T = TypeVar("T")
 #: Builds the error for a transport failure (lets a service explain, say, a discontinued host).
 TransportErrorHook = Callable[[httpx.TransportError, httpx.URL], APIConnectionError | None]
 
-_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30)
+_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=30)
 #: httpx writes a request's headers and body separately; with Nagle's algorithm on, the body waits
 #: for the server's delayed ACK (about 40 ms a POST on loopback). Measured in scripts/bench.py.
 _SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
@@ -90,6 +92,19 @@ def new_async_client(timeout: httpx.Timeout) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=timeout, transport=_async_transport(), mounts=mounts)
 
 
+def _where(url: httpx.URL) -> str:
+    """``scheme://host[:port]/path``, without the query (ports matter for local servers)."""
+    port = f":{url.port}" if url.port else ""
+    return f"{url.scheme}://{url.host}{port}{url.path}"
+
+
+def _http_error(exc: httpx.HTTPError, url: httpx.URL) -> ZillizBailianError:
+    """An httpx failure that is not a transport error: an undecodable body, redirect loops..."""
+    if isinstance(exc, httpx.DecodingError):
+        return ResponseFormatError(f"The body from {_where(url)} could not be decoded: {exc}")
+    return APIConnectionError(f"HTTP failure on {_where(url)}: {exc!r}", url=_where(url))
+
+
 def user_agent() -> str:
     """``langchain-zilliz-bailian/<version> python/<version> httpx/<version>``."""
     return (
@@ -131,9 +146,11 @@ class HTTPAdapter:
         self._client = http_client
         self._owns_client = http_client is None
         self._injected_async = http_async_client
-        self._async_clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, httpx.AsyncClient
-        ] = weakref.WeakKeyDictionary()
+        # id(loop) -> (the loop, weakly; its client). A client refers to its loop through its
+        # connections, so a WeakKeyDictionary would never drop an entry: stale ones are pruned.
+        self._async_clients: dict[
+            int, tuple[weakref.ref[asyncio.AbstractEventLoop], httpx.AsyncClient]
+        ] = {}
         self._lock = threading.Lock()
         self._urls: dict[str, httpx.URL] = {}
 
@@ -161,11 +178,24 @@ class HTTPAdapter:
         if self._injected_async is not None:
             return self._injected_async
         loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None or client.is_closed:
-            client = new_async_client(self.timeout)
-            self._async_clients[loop] = client
+        entry = self._async_clients.get(id(loop))
+        if entry is not None and entry[0]() is loop and not entry[1].is_closed:
+            return entry[1]
+        self._forget_finished_loops()
+        client = new_async_client(self.timeout)
+        self._async_clients[id(loop)] = (weakref.ref(loop), client)
         return client
+
+    def _forget_finished_loops(self) -> None:
+        """Drop the clients of loops that are closed or gone (``asyncio.run`` called repeatedly).
+
+        Their connections cannot be closed politely without their loop; dropping the last
+        reference lets the sockets be closed when the client is collected.
+        """
+        for key, (ref, client) in list(self._async_clients.items()):
+            loop = ref()
+            if loop is None or loop.is_closed() or client.is_closed:
+                del self._async_clients[key]
 
     def close(self) -> None:
         """Close the sync pool this adapter created (an injected client is left to its owner)."""
@@ -177,10 +207,10 @@ class HTTPAdapter:
         """Close the pools this adapter created, the current loop's async one included."""
         self.close()
         if self._injected_async is None:
-            loop = asyncio.get_running_loop()
-            client = self._async_clients.pop(loop, None)
-            if client is not None:
-                await client.aclose()
+            entry = self._async_clients.pop(id(asyncio.get_running_loop()), None)
+            if entry is not None:
+                await entry[1].aclose()
+            self._forget_finished_loops()
 
     def __enter__(self) -> HTTPAdapter:
         return self
@@ -251,7 +281,7 @@ class HTTPAdapter:
             mapped = self._on_transport_error(exc, url)
             if mapped is not None:
                 return mapped
-        where = f"{url.scheme}://{url.host}{url.path}"
+        where = _where(url)
         if isinstance(exc, httpx.TimeoutException):
             kind = type(exc).__name__
             return APITimeoutError(f"{kind} after {self._timeout_text(exc)} on {where}", url=where)
@@ -324,6 +354,8 @@ class HTTPAdapter:
                 if delay is None:
                     raise self._transport_error(exc, request.url) from exc
                 error: BaseException = exc
+            except httpx.HTTPError as exc:
+                raise _http_error(exc, request.url) from exc
             except APIError as exc:
                 delay = self._next_delay(kind, attempt, exc, response)
                 if delay is None:
@@ -370,6 +402,8 @@ class HTTPAdapter:
                 if delay is None:
                     raise self._transport_error(exc, request.url) from exc
                 error: BaseException = exc
+            except httpx.HTTPError as exc:
+                raise _http_error(exc, request.url) from exc
             except APIError as exc:
                 delay = self._next_delay(kind, attempt, exc, response)
                 if delay is None:
@@ -415,6 +449,10 @@ class HTTPAdapter:
                 if delay is None:
                     raise self._transport_error(exc, request.url) from exc
                 error: BaseException = exc
+            except httpx.HTTPError as exc:
+                if response is not None:
+                    response.close()
+                raise _http_error(exc, request.url) from exc
             except APIError as exc:
                 if response is not None:
                     response.close()
@@ -429,6 +467,8 @@ class HTTPAdapter:
             yield response
         except httpx.TransportError as exc:
             raise self._stream_error(exc, request.url) from exc
+        except httpx.HTTPError as exc:
+            raise _http_error(exc, request.url) from exc
         finally:
             response.close()
 
@@ -462,6 +502,10 @@ class HTTPAdapter:
                 if delay is None:
                     raise self._transport_error(exc, request.url) from exc
                 error: BaseException = exc
+            except httpx.HTTPError as exc:
+                if response is not None:
+                    await response.aclose()
+                raise _http_error(exc, request.url) from exc
             except APIError as exc:
                 if response is not None:
                     await response.aclose()
@@ -476,11 +520,13 @@ class HTTPAdapter:
             yield response
         except httpx.TransportError as exc:
             raise self._stream_error(exc, request.url) from exc
+        except httpx.HTTPError as exc:
+            raise _http_error(exc, request.url) from exc
         finally:
             await response.aclose()
 
     def _stream_error(self, exc: httpx.TransportError, url: httpx.URL) -> APIConnectionError:
-        where = f"{url.scheme}://{url.host}{url.path}"
+        where = _where(url)
         if isinstance(exc, httpx.TimeoutException):
             return APITimeoutError(
                 f"The stream from {where} stalled: no data for {self._timeout_text(exc)}; "

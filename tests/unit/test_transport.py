@@ -101,7 +101,7 @@ def test_one_pool_reused_and_closed():
     )
     first = http.client
     assert http.client is first
-    assert first.timeout.read == 75 or first.timeout.read == 5
+    assert (first.timeout.connect, first.timeout.read) == (5.0, 5)
     http.close()
     assert first.is_closed
     assert http.client is not first  # reopened on demand
@@ -151,6 +151,24 @@ async def test_async_client_per_event_loop_and_reused():
     assert other[0] is not first
     await http.aclose()
     assert first.is_closed
+    assert http._async_clients == {}  # the finished loop's client was dropped too
+
+
+def test_repeated_asyncio_run_keeps_one_client():
+    """``asyncio.run(retriever.ainvoke(...))`` per request must not pile up pools and sockets."""
+    http = HTTPAdapter(
+        base_url="https://x.test",
+        api_key=SecretStr("k"),
+        api_key_env="K",
+        timeout=default_timeout(5),
+    )
+
+    async def touch():
+        return http.async_client
+
+    clients = [asyncio.run(touch()) for _ in range(30)]
+    assert len(set(map(id, clients))) >= 2  # a new loop gets a new pool...
+    assert len(http._async_clients) == 1  # ...and the finished loops' pools are not kept
 
 
 def test_key_never_in_repr_or_errors():
@@ -400,4 +418,39 @@ def test_default_pools_set_tcp_nodelay_and_keep_env_proxies(monkeypatch):
     client = _transport.new_client(default_timeout(5))
     for url in ("http://127.0.0.1:8765/v1", "http://localhost:1/", "http://[::1]:2/"):
         assert client._transport_for_url(httpx.URL(url)) is client._transport
-    assert client._transport_for_url(httpx.URL("https://api.example.test/")) is not client._transport
+    assert (
+        client._transport_for_url(httpx.URL("https://api.example.test/")) is not client._transport
+    )
+
+
+def test_undecodable_body_becomes_a_response_format_error():
+    from langchain_zilliz_bailian.errors import ResponseFormatError
+
+    def gzip_lie(request):
+        return httpx.Response(
+            200, headers={"content-encoding": "gzip"}, stream=httpx.ByteStream(b"not gzip")
+        )
+
+    http = HTTPAdapter(
+        base_url="https://x.test",
+        api_key=SecretStr("k"),
+        api_key_env="K",
+        timeout=default_timeout(5),
+        http_client=httpx.Client(transport=httpx.MockTransport(gzip_lie)),
+    )
+    with pytest.raises(ResponseFormatError, match="could not be decoded"):
+        http.request("GET", "/p", kind=RequestKind.READ, parse=parse)
+
+
+def test_error_messages_keep_the_port():
+    script = Script([httpx.ConnectError("refused")])
+    http = HTTPAdapter(
+        base_url="http://127.0.0.1:8765",
+        api_key=SecretStr("k"),
+        api_key_env="K",
+        timeout=default_timeout(5),
+        http_client=script.sync_client(),
+        retry_policy=RetryPolicy(max_retries=0),
+    )
+    with pytest.raises(APIConnectionError, match=r"http://127\.0\.0\.1:8765/v1/x"):
+        http.request("GET", "/v1/x", kind=RequestKind.READ, parse=parse)
