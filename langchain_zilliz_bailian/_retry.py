@@ -19,7 +19,7 @@ import httpx
 
 from langchain_zilliz_bailian.errors import APIError, RateLimitError
 
-__all__ = ["RequestKind", "RetryPolicy"]
+__all__ = ["NOT_SENT", "RequestKind", "RetryPolicy"]
 
 
 class RequestKind(enum.Enum):
@@ -30,7 +30,8 @@ class RequestKind(enum.Enum):
 
 
 #: Transport failures that happen before a single byte of the request left this machine.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_NOT_SENT = NOT_SENT
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class RetryPolicy:
             if not error.retryable:
                 return False
             return kind is RequestKind.READ or isinstance(error, RateLimitError)
-        if isinstance(error, _NOT_SENT):
+        if isinstance(error, NOT_SENT):
             return True
         if isinstance(error, httpx.TransportError):
             return kind is RequestKind.READ

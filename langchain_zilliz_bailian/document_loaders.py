@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -165,16 +166,19 @@ class ZillizPipelineLoader(BaseLoader):
     async def alazy_load(self) -> AsyncIterator[Document]:
         """Ingest with up to ``max_concurrency`` requests in flight (native async, in order)."""
         update, close = self._progress()
+        batches = aingest(
+            self.client,
+            self.pipeline_id,
+            self.units,
+            max_concurrency=self.max_concurrency,
+            progress=update,
+        )
         try:
-            async for stored in aingest(
-                self.client,
-                self.pipeline_id,
-                self.units,
-                max_concurrency=self.max_concurrency,
-                progress=update,
-            ):
-                for document in self._documents(stored):
-                    yield document
+            # aclosing: a consumer that stops early settles the writes in flight right away.
+            async with aclosing(batches):
+                async for stored in batches:
+                    for document in self._documents(stored):
+                        yield document
         finally:
             close()
 

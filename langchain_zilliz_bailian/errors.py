@@ -156,24 +156,38 @@ class PartialBatchError(ZillizBailianError):
 
     ``cause`` is the error that stopped the batch. Nothing is lost silently: every item handed in
     is in ``stored`` or in ``failed``; items whose outcome is unknown (a write that timed out or
-    got a 5xx may still have been applied) are in ``failed`` and also named in ``unknown_outcome``.
+    got a 5xx may still have been applied) are in ``failed`` and also in ``unknown_outcome``.
+    ``failed`` and ``unknown_outcome`` hold the items as they were given (texts, URLs, paths,
+    images), so they can be sent again; ``failed_units`` adds the fields each was sent with.
     """
 
     def __init__(
         self,
         message: str,
         *,
-        stored: Sequence[Any],
-        failed: Sequence[Any],
+        stored: Sequence[Any] = (),
+        failed: Sequence[Any] = (),
         cause: BaseException | None = None,
         unknown_outcome: Sequence[Any] = (),
+        failed_units: Sequence[Any] = (),
     ) -> None:
         self.message = message
         self.stored = list(stored)
         self.failed = list(failed)
         self.cause = cause
         self.unknown_outcome = list(unknown_outcome)
+        self.failed_units = list(failed_units)
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Picklable (multiprocessing, task queues) despite the keyword-only fields."""
+        return (_rebuild_partial, (self.message, self.__dict__.copy()))
+
+
+def _rebuild_partial(message: str, state: dict[str, Any]) -> PartialBatchError:
+    error = PartialBatchError(message)
+    error.__dict__.update(state)
+    return error
 
 
 # --------------------------------------------------------------------------------------------------

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
-
+from langchain_zilliz_bailian._retry import NOT_SENT
 from langchain_zilliz_bailian.errors import (
     APIConnectionError,
     APIError,
@@ -26,6 +26,7 @@ from langchain_zilliz_bailian.errors import (
     InvalidInputError,
     PartialBatchError,
     RateLimitError,
+    ResponseFormatError,
 )
 from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient, check_preserved
 from langchain_zilliz_bailian.zilliz.models import (
@@ -37,6 +38,7 @@ from langchain_zilliz_bailian.zilliz.models import (
 __all__ = ["ImageSource", "Stored", "Unit", "aingest", "ingest", "plan_units"]
 
 Kind = Literal["text", "doc_url", "file", "image"]
+logger = logging.getLogger("langchain_zilliz_bailian")
 
 
 @dataclass(frozen=True)
@@ -181,10 +183,21 @@ async def _asend(client: ZillizPipelinesClient, pipeline_id: str, unit: Unit) ->
     return await client.aingest_image(pipeline_id, image.url, image.id, metadata=unit.preserved)
 
 
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__
+
+
 def certainly_not_stored(error: BaseException) -> bool:
     """Whether a failed write certainly stored nothing (a 4xx, throttling, or no connection)."""
     if isinstance(error, RateLimitError | EndpointUnavailableError | InvalidInputError):
         return True
+    if isinstance(error, ResponseFormatError):
+        return False  # the server answered something we cannot read: it may have stored it
     if isinstance(error, APIError):
         status = error.status_code
         if status is None:
@@ -192,29 +205,30 @@ def certainly_not_stored(error: BaseException) -> bool:
         # A 4xx, or an in-band error under a success status: the server refused the request.
         return 400 <= status < 500 or status < 300
     if isinstance(error, APIConnectionError):
-        return isinstance(error.__cause__, httpx.ConnectError | httpx.ConnectTimeout)
+        return any(isinstance(cause, NOT_SENT) for cause in _causes(error))
     return False
 
 
 def _partial(
     stored: list[Stored], failed_units: list[Unit], cause: BaseException, unknown: list[Unit]
 ) -> PartialBatchError:
-    stored_names = [record for done in stored for record in done.records]
-    failed = [name for unit in failed_units for name in unit.describe()]
-    unknown_names = [name for unit in unknown for name in unit.describe()]
+    stored_records = [record for done in stored for record in done.records]
+    failed = [item for unit in failed_units for item in unit.items]
+    unknown_items = [item for unit in unknown for item in unit.items]
     verdict = (
-        f"; the outcome of {len(unknown_names)} item(s) is unknown (they may have been stored: "
-        "check before re-sending)"
-        if unknown_names
+        f"; the outcome of {len(unknown_items)} item(s) is unknown (they may have been stored: "
+        f"check before re-sending): {', '.join(n for u in unknown for n in u.describe())}"
+        if unknown_items
         else ""
     )
     return PartialBatchError(
-        f"Ingestion stopped after storing {len(stored_names)} item(s); {len(failed)} item(s) were "
-        f"not stored{verdict}. Cause: {cause}",
-        stored=stored_names,
+        f"Ingestion stopped after storing {len(stored_records)} item(s); {len(failed)} item(s) "
+        f"were not stored{verdict}. Cause: {cause}",
+        stored=stored_records,
         failed=failed,
         cause=cause,
-        unknown_outcome=unknown_names,
+        unknown_outcome=unknown_items,
+        failed_units=failed_units,
     )
 
 
@@ -246,7 +260,7 @@ async def aingest(
     *,
     max_concurrency: int = 4,
     progress: Callable[[int], None] | None = None,
-) -> AsyncIterator[Stored]:
+) -> AsyncGenerator[Stored, None]:
     """Send up to ``max_concurrency`` units at once, yielding results in input order.
 
     After a failure no new request starts; requests already in flight are awaited (cancelling a
@@ -292,11 +306,36 @@ async def aingest(
                 progress(len(unit.items))
             yield stored
     finally:
-        for task in tasks:
-            if not task.done():
-                task.cancel()
+        await _settle(tasks, units, stop, yielded=len(done) + len(not_stored))
     if first_error is not None:
         raise _partial(done, not_stored, first_error, unknown) from first_error
+
+
+async def _settle(
+    tasks: Sequence[asyncio.Future[Stored | None]],
+    units: Sequence[Unit],
+    stop: asyncio.Event,
+    *,
+    yielded: int,
+) -> None:
+    """After the consumer stopped early: start nothing new, let writes in flight finish (a
+    cancelled write has an unknown outcome) and say what they stored, since nobody will see it."""
+    stop.set()
+    pending = [(unit, task) for unit, task in zip(units[yielded:], tasks[yielded:], strict=True)]
+    if not pending:
+        return
+    results = await asyncio.gather(*(task for _, task in pending), return_exceptions=True)
+    unreported = [
+        record for result in results if isinstance(result, Stored) for record in result.records
+    ]
+    if unreported:
+        logger.warning(
+            "Ingestion was stopped early; %d item(s) were stored but not yielded: %s",
+            len(unreported),
+            ", ".join(
+                str(r.get("id") or r.get("doc_name") or r.get("image_id")) for r in unreported
+            ),
+        )
 
 
 def flatten(stored: Iterable[Stored]) -> Iterator[tuple[Stored, dict[str, Any]]]:

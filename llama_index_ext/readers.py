@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -199,11 +200,14 @@ class ZillizPipelineReader(BaseReader):
             yield from self._documents(stored)
 
     async def _aingest(self, units: Sequence[Unit]) -> AsyncIterator[Document]:
-        async for stored in aingest(
+        batches = aingest(
             self.client, self.pipeline_id, units, max_concurrency=self.max_concurrency
-        ):
-            for document in self._documents(stored):
-                yield document
+        )
+        # aclosing: a consumer that stops early settles the writes in flight right away.
+        async with aclosing(batches):
+            async for stored in batches:
+                for document in self._documents(stored):
+                    yield document
 
     def lazy_load_data(self, **sources: Unpack[Sources]) -> Iterator[Document]:
         """Ingest in order, yielding each stored unit as its request succeeds.

@@ -21,7 +21,7 @@ from typing import Any, Generic, Literal, TypeVar
 import httpx
 from pydantic import SecretStr
 
-from langchain_zilliz_bailian._retry import RequestKind
+from langchain_zilliz_bailian._retry import NOT_SENT, RequestKind
 from langchain_zilliz_bailian._transport import HTTPAdapter, default_timeout
 from langchain_zilliz_bailian._validation import (
     check_base_url,
@@ -229,7 +229,10 @@ class ZillizPipelinesClient:
                 data=call.data,
             )
         except APITimeoutError as exc:
-            raise _unknown_outcome(call, exc) from exc
+            mapped = _unknown_outcome(call, exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
         return _read(call, data)
 
     async def _asend(self, call: _Call[T]) -> T:
@@ -245,7 +248,10 @@ class ZillizPipelinesClient:
                 data=call.data,
             )
         except APITimeoutError as exc:
-            raise _unknown_outcome(call, exc) from exc
+            mapped = _unknown_outcome(call, exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
         return _read(call, data)
 
     # -- raw run ------------------------------------------------------------------------------
@@ -758,8 +764,8 @@ def _read(call: _Call[T], data: Any) -> T:
 
 def _unknown_outcome(call: _Call[Any], exc: APITimeoutError) -> APITimeoutError:
     """A timed-out write may have been applied (quirk 27): say so instead of guessing."""
-    if call.kind is RequestKind.READ:
-        return exc
+    if call.kind is RequestKind.READ or isinstance(exc.__cause__, NOT_SENT):
+        return exc  # a read, or a write that never left this machine: nothing is unknown
     return APITimeoutError(
         f"{exc.message}. The outcome of this write is unknown: the server may have stored or "
         "deleted the data. It was not retried; check (search or describe) before sending it again.",

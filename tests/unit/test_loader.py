@@ -153,7 +153,8 @@ def test_a_batch_that_fails_part_way_loses_nothing():
     error = info.value
     assert yielded == ["a", "b"]
     assert [r["id"] for r in error.stored] == ["450000000000000000", "450000000000000001"]
-    assert error.failed == ["'c'", "'d'", "'e'"]
+    assert error.failed == ["c", "d", "e"]
+    assert [unit.items for unit in error.failed_units] == [("c", "d"), ("e",)]
     assert error.unknown_outcome == []
     assert "storing 2 item(s); 3 item(s) were not stored" in str(error)
     assert len(script.requests) == 2  # nothing sent after the failure
@@ -166,8 +167,8 @@ def test_ingestion_is_not_repeated_after_a_5xx_and_the_outcome_is_unknown():
     with pytest.raises(PartialBatchError) as info:
         loader(script, texts=["a", "b", "c"], batch_size=1, max_retries=3).load()
     assert len(script.requests) == 2
-    assert info.value.unknown_outcome == ["'b'"]
-    assert info.value.failed == ["'b'", "'c'"]
+    assert info.value.unknown_outcome == ["b"]
+    assert info.value.failed == ["b", "c"]
     assert "may have been stored" in str(info.value)
 
 
@@ -237,8 +238,8 @@ async def test_alazy_load_partial_failure_reports_everything():
     error = info.value
     stored = [r["id"] for r in error.stored]
     assert stored == yielded
-    assert "'t2'" in error.failed
-    assert set(stored) | {f.strip("'")[1:] for f in error.failed} == {str(i) for i in range(6)}
+    assert "t2" in error.failed
+    assert set(stored) | {f[1:] for f in error.failed} == {str(i) for i in range(6)}
 
 
 def test_bad_input_fails_before_any_request(tmp_path):
@@ -288,3 +289,57 @@ def test_show_progress(capsys):
 
 def test_repr_hides_the_key():
     assert "zk-1" not in repr(loader(Script([stored_ids]), texts=["a"]))
+
+
+def test_partial_batch_error_pickles():
+    import pickle
+
+    from langchain_zilliz_bailian.errors import PartialBatchError
+
+    error = PartialBatchError("m", stored=[{"id": "1"}], failed=["b"], unknown_outcome=["b"])
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.message, copy.stored, copy.failed, copy.unknown_outcome) == ("m", [{"id": "1"}], ["b"], ["b"])
+
+
+@pytest.mark.parametrize(
+    ("failure", "unknown"),
+    [
+        (lambda: httpx.ConnectTimeout("no connection"), []),
+        (lambda: httpx.Response(200, json={"code": 200}), ["a"]),
+    ],
+    ids=["connect-timeout-never-sent", "unreadable-success"],
+)
+def test_outcome_classification(failure, unknown):
+    script = Script([failure()])
+    with pytest.raises(PartialBatchError) as info:
+        loader(script, texts=["a"], max_retries=0).load()
+    assert info.value.unknown_outcome == unknown
+    assert info.value.failed == ["a"]
+
+
+async def test_stopping_alazy_load_early_waits_for_writes_in_flight_and_reports_them(caplog):
+    sent = []
+
+    async def handler(request):
+        texts = json.loads(await request.aread())["data"]["text_list"]
+        sent.append(texts[0])
+        await asyncio.sleep(0.01)
+        return ok({"num_entities": 1, "ids": [int(texts[0][1:])]})
+
+    load = ZillizPipelineLoader(
+        PIPE,
+        texts=[f"t{i}" for i in range(10)],
+        batch_size=1,
+        max_concurrency=3,
+        api_key="k",
+        base_url="https://zilliz.example.test",
+        http_async_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+    )
+    stream = load.alazy_load()
+    first = await stream.__anext__()
+    await stream.aclose()
+    assert first.metadata["id"] == "0"
+    assert len(sent) < 10  # nothing new started after the consumer stopped
+    assert "stored but not yielded" in caplog.text
+    for text in sent[1:]:
+        assert text[1:] in caplog.text
