@@ -48,14 +48,26 @@ def _image(value: ImageInput) -> ImageSource:
     )
 
 
+def _select(metadata: Mapping[str, Any], keys: Sequence[str] | None) -> dict[str, Any]:
+    """The metadata sent as PRESERVE fields: all of it, or only ``keys`` (when given)."""
+    if keys is None:
+        return dict(metadata)
+    if isinstance(keys, str):
+        raise InvalidInputError("metadata_keys takes a list of field names, not one string.")
+    return {key: metadata[key] for key in keys if key in metadata}
+
+
 class ZillizPipelineLoader(BaseLoader):
     """Ingest texts, LangChain Documents, document URLs, local files and images into a pipeline.
 
-    Each yielded ``Document`` stands for one stored unit: a text (``metadata["id"]``, a str), a
-    document (``doc_name``, ``num_chunks``) or an image (``image_id``); all carry ``pipeline_id``
-    and ``token_usage`` (the tokens of the request that stored it, shared by its batch). If a
-    batch fails, a :class:`~langchain_zilliz_bailian.errors.PartialBatchError` names what was
-    stored and what was not; everything stored before it was already yielded.
+    A Document's metadata is sent as the pipeline's PRESERVE fields; a pipeline rejects fields
+    it does not preserve, so pass ``metadata_keys=[...]`` to send only those (LangChain loaders
+    add keys such as ``source``). Each yielded ``Document`` stands for one stored unit: a text
+    (``metadata["id"]``, a str), a document (``doc_name``, ``num_chunks``) or an image
+    (``image_id``); all carry ``pipeline_id`` and ``token_usage`` (the tokens of the request
+    that stored it, shared by its batch). If a batch fails, a
+    :class:`~langchain_zilliz_bailian.errors.PartialBatchError` names what was stored and what
+    was not; everything stored before it was already yielded.
 
     Example:
         .. code-block:: python
@@ -79,6 +91,7 @@ class ZillizPipelineLoader(BaseLoader):
         file_paths: Sequence[str | os.PathLike[str]] = (),
         images: Sequence[ImageInput] = (),
         metadata: Mapping[str, Any] | None = None,
+        metadata_keys: Sequence[str] | None = None,
         deletion_pipeline_id: str | None = None,
         api_key: str | SecretStr | None = None,
         cloud_region: str | None = None,
@@ -99,7 +112,9 @@ class ZillizPipelineLoader(BaseLoader):
             raise InvalidInputError("texts, doc_urls and file_paths take lists, not one string.")
         self.units: list[Unit] = plan_units(
             texts=texts,
-            documents=[(doc.page_content, doc.metadata) for doc in documents],
+            documents=[
+                (doc.page_content, _select(doc.metadata, metadata_keys)) for doc in documents
+            ],
             doc_urls=doc_urls,
             file_paths=file_paths,
             images=[_image(image) for image in images],

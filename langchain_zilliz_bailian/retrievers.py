@@ -34,6 +34,7 @@ from langchain_zilliz_bailian.zilliz.search import (
     PipelineNotServingError,
     check_serving,
     content_field,
+    content_of,
     max_limit,
 )
 
@@ -42,10 +43,10 @@ __all__ = ["PipelineNotServingError", "ZillizPipelineRetriever", "hit_to_documen
 
 def hit_to_document(hit: SearchHit, content_field: str) -> Document:
     """``page_content`` from ``content_field``; the rest, ``id`` and ``distance`` in metadata."""
-    fields = dict(hit.fields)
-    content = fields.pop(content_field, None)
-    metadata = {**fields, "id": hit.id, "distance": hit.distance}
-    return Document(page_content="" if content is None else str(content), metadata=metadata)
+    content, fields = content_of(hit.fields, content_field)
+    return Document(
+        page_content=content, metadata={**fields, "id": hit.id, "distance": hit.distance}
+    )
 
 
 class ZillizPipelineRetriever(BaseRetriever):

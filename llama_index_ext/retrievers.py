@@ -22,7 +22,12 @@ from langchain_zilliz_bailian._validation import check_id, check_search_window
 from langchain_zilliz_bailian.errors import InvalidInputError
 from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
 from langchain_zilliz_bailian.zilliz.models import Pipeline, SearchHit, SearchResult
-from langchain_zilliz_bailian.zilliz.search import check_serving, content_field, max_limit
+from langchain_zilliz_bailian.zilliz.search import (
+    check_serving,
+    content_field,
+    content_of,
+    max_limit,
+)
 from llama_index_ext.filters import combine_expressions, to_milvus_expression
 
 __all__ = ["ZillizPipelineRetriever", "hit_to_node"]
@@ -32,9 +37,8 @@ DEFAULT_TOP_K = 4
 
 def hit_to_node(hit: SearchHit, text_field: str) -> NodeWithScore:
     """Text from ``text_field``, every other returned field as metadata, distance as score."""
-    metadata = dict(hit.fields)
-    text = metadata.pop(text_field, None)
-    node = TextNode(id_=hit.id, text="" if text is None else str(text), metadata=metadata)
+    text, metadata = content_of(hit.fields, text_field)
+    node = TextNode(id_=hit.id, text=text, metadata=metadata)
     return NodeWithScore(node=node, score=hit.distance)
 
 
@@ -89,7 +93,8 @@ class ZillizPipelineRetriever(BaseRetriever):
         self.query_type = query_type
         self.content_field = content_field
         self._client_args: dict[str, Any] = {
-            "api_key": api_key,
+            # Kept as a SecretStr, so vars(), debuggers and span handlers never show the key.
+            "api_key": SecretStr(api_key) if isinstance(api_key, str) else api_key,
             "cloud_region": cloud_region,
             "base_url": base_url,
             "timeout": timeout,

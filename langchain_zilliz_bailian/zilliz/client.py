@@ -33,6 +33,8 @@ from langchain_zilliz_bailian.errors import (
     APIConnectionError,
     APITimeoutError,
     InvalidInputError,
+    PartialBatchError,
+    ZillizBailianError,
     endpoint_unreachable,
 )
 from langchain_zilliz_bailian.zilliz.envelope import DISCONTINUED_HINT, parse_envelope
@@ -702,8 +704,13 @@ class ZillizPipelinesClient:
             reranker=reranker,
             description=description,
         )
-        ingestion = self.create(specs[0])
-        return PipelineSet(ingestion, self.create(specs[1]), self.create(specs[2]))
+        made: list[Pipeline] = []
+        try:
+            for spec in specs:
+                made.append(self.create(spec))
+        except ZillizBailianError as exc:
+            raise _incomplete_set(made, specs, exc) from exc
+        return PipelineSet(made[0], made[1], made[2])
 
     async def acreate_pipeline_set(
         self,
@@ -732,8 +739,13 @@ class ZillizPipelinesClient:
             reranker=reranker,
             description=description,
         )
-        ingestion = await self.acreate(specs[0])
-        return PipelineSet(ingestion, await self.acreate(specs[1]), await self.acreate(specs[2]))
+        made: list[Pipeline] = []
+        try:
+            for spec in specs:
+                made.append(await self.acreate(spec))
+        except ZillizBailianError as exc:
+            raise _incomplete_set(made, specs, exc) from exc
+        return PipelineSet(made[0], made[1], made[2])
 
 
 # -- helpers (pure functions, tested directly) ------------------------------------------------
@@ -760,6 +772,20 @@ def _read(call: _Call[T], data: Any) -> T:
             f"Unexpected shape in the answer to {call.method} {call.path}: {exc}",
             body=json.dumps(data, default=str)[:2000],
         ) from exc
+
+
+def _incomplete_set(
+    made: list[Pipeline], specs: Sequence[Mapping[str, Any]], exc: ZillizBailianError
+) -> PartialBatchError:
+    """Creating the set stopped part-way: name the pipelines that exist, so none is orphaned."""
+    names = ", ".join(f"{p.name or '?'} ({p.pipeline_id})" for p in made) or "none"
+    return PartialBatchError(
+        f"Creating the pipeline set stopped: {exc}. Created so far: {names}; drop them or "
+        "create the rest by hand.",
+        stored=made,
+        failed=[spec["name"] for spec in specs[len(made) :]],
+        cause=exc,
+    )
 
 
 def _unknown_outcome(call: _Call[Any], exc: APITimeoutError) -> APITimeoutError:

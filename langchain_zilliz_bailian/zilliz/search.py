@@ -11,6 +11,7 @@ from langchain_zilliz_bailian.zilliz.models import Pipeline
 
 __all__ = [
     "CONTENT_FIELDS",
+    "content_of",
     "MAX_LIMITS",
     "PipelineNotServingError",
     "check_serving",
@@ -54,3 +55,17 @@ def max_limit(pipeline: Pipeline | None) -> int:
     """The largest ``limit`` this pipeline's search function accepts."""
     action = pipeline.action if pipeline is not None else None
     return MAX_LIMITS.get(action or "", _DEFAULT_MAX_LIMIT)
+
+
+#: Misspellings of a content field seen in the published schema (quirk 4: ``chuck_text``).
+_SPELLINGS = {"chunk_text": ("chunk_text", "chuck_text")}
+
+
+def content_of(fields: dict[str, object], field: str) -> tuple[str, dict[str, object]]:
+    """A hit's text from ``field`` (or its documented misspelling) and the remaining fields."""
+    rest = dict(fields)
+    for name in _SPELLINGS.get(field, (field,)):
+        if name in rest:
+            value = rest.pop(name)
+            return ("" if value is None else str(value)), rest
+    return "", rest

@@ -298,7 +298,12 @@ def test_partial_batch_error_pickles():
 
     error = PartialBatchError("m", stored=[{"id": "1"}], failed=["b"], unknown_outcome=["b"])
     copy = pickle.loads(pickle.dumps(error))
-    assert (copy.message, copy.stored, copy.failed, copy.unknown_outcome) == ("m", [{"id": "1"}], ["b"], ["b"])
+    assert (copy.message, copy.stored, copy.failed, copy.unknown_outcome) == (
+        "m",
+        [{"id": "1"}],
+        ["b"],
+        ["b"],
+    )
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from langchain_zilliz_bailian.errors import (
     APITimeoutError,
     AuthenticationError,
     EndpointUnavailableError,
+    InternalServerError,
     InvalidInputError,
     NotFoundError,
     ResponseFormatError,
@@ -295,7 +296,7 @@ def test_quirk_18_deleting_a_missing_doc_is_not_an_error():
 )
 def test_quirk_19_ingestion_is_not_repeated_after_5xx_or_timeout(failure):
     script = Script([failure(), ok({"num_entities": 1, "ids": [1]})])
-    with pytest.raises(Exception) as info:
+    with pytest.raises((InternalServerError, APITimeoutError)) as info:
         client(script, max_retries=5).ingest_texts(PIPE, ["once"])
     assert len(script.requests) == 1
     if isinstance(info.value, APITimeoutError):
@@ -548,3 +549,25 @@ def test_quirk_38_non_json_and_missing_keys_become_typed_errors(response, error)
     if isinstance(info.value, EndpointUnavailableError):
         assert isinstance(info.value, NotFoundError)
         assert "discontinued" in str(info.value) and "base_url" in str(info.value)
+
+
+def test_quirk_4_schema_spelling_chuck_text_is_read_too():
+    hit = {"id": 1, "distance": 0.5, "chuck_text": "C", "doc_name": "a.md"}
+    script = Script([ok(describe("SEARCH_DOC_CHUNK")), ok({"result": [hit]})])
+    doc = retriever(script).invoke("q")[0]
+    assert doc.page_content == "C"
+    assert "chuck_text" not in doc.metadata
+
+
+def test_quirk_25_a_set_that_fails_part_way_names_what_it_created():
+    from langchain_zilliz_bailian.errors import PartialBatchError
+
+    script = Script(
+        [ok({"pipelineId": "pipe-0a", "name": "demo_ingestion"}), fail(80000, "bad search")]
+    )
+    with pytest.raises(PartialBatchError, match="pipe-0a") as info:
+        client(script).create_pipeline_set(
+            name="demo", project_id="proj-1", cluster_id="in03-1", collection_name="c"
+        )
+    assert [p.pipeline_id for p in info.value.stored] == ["pipe-0a"]
+    assert info.value.failed == ["demo_search", "demo_deletion"]
