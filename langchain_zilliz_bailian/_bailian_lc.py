@@ -26,6 +26,7 @@ from langchain_zilliz_bailian.bailian._constants import (
     APP_ID_ENV,
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
+    DEFAULT_TOTAL_TIMEOUT,
 )
 from langchain_zilliz_bailian.bailian.conversation import app_options
 from langchain_zilliz_bailian.bailian.stop import StopSequenceFilter, truncate_at_stop
@@ -85,6 +86,8 @@ class BailianAppMixin(BaseModel):
     """Use the SSE stream even for ``invoke``."""
     timeout: float | httpx.Timeout | None = None
     """Read timeout in seconds (for streams: the longest silence allowed); default 200 s."""
+    total_timeout: float | None = DEFAULT_TOTAL_TIMEOUT
+    """Seconds a whole call or stream may take, retries included (``None``: unbounded)."""
     max_retries: int = 2
     """Retries before any answer byte arrives (429 throttling, 5xx, connection errors)."""
     temperature: float | None = None
@@ -199,6 +202,7 @@ class BailianAppMixin(BaseModel):
                         base_url=self.base_url,
                         workspace=self.workspace,
                         timeout=self.timeout,
+                        total_timeout=self.total_timeout,
                         max_retries=self.max_retries,
                         http_client=self.http_client,
                         http_async_client=self.http_async_client,

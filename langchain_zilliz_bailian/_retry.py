@@ -27,6 +27,10 @@ class RequestKind(enum.Enum):
 
     READ = "read"
     WRITE = "write"
+    #: A generation (an app call): it may run an agent's side effects and add a session turn, so
+    #: it repeats on retryable server errors (throttling, 408, 5xx) and when nothing was sent,
+    #: never after a read timeout or a reset, when the server may still be working on it.
+    GENERATION = "generation"
 
 
 #: Transport failures that happen before a single byte of the request left this machine.
@@ -48,7 +52,9 @@ class RetryPolicy:
         if isinstance(error, APIError):
             if not error.retryable:
                 return False
-            return kind is RequestKind.READ or isinstance(error, RateLimitError)
+            return kind in (RequestKind.READ, RequestKind.GENERATION) or isinstance(
+                error, RateLimitError
+            )
         if isinstance(error, NOT_SENT):
             return True
         if isinstance(error, httpx.TransportError):

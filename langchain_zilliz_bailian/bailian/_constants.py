@@ -8,6 +8,7 @@ __all__ = [
     "BASE_URL_ENV",
     "DEFAULT_BASE_URL",
     "DEFAULT_READ_TIMEOUT",
+    "DEFAULT_TOTAL_TIMEOUT",
     "INTL_BASE_URL",
     "WORKSPACE_HEADER",
 ]
@@ -27,3 +28,6 @@ WORKSPACE_HEADER = "X-DashScope-WorkSpace"
 
 #: Seconds allowed between two reads: the server gives up after 180 s (``x-dashscope-timeout``).
 DEFAULT_READ_TIMEOUT = 200.0
+#: Seconds a whole call or stream may take (connect, retries and every read included): the
+#: service caps synchronous calls at about 10 minutes, and streams can hang with TCP still open.
+DEFAULT_TOTAL_TIMEOUT = 600.0

@@ -1,11 +1,42 @@
 """Turning the app's SSE events into text deltas and one assembled result, with no I/O.
 
-The rules come from the service's quirks: text is incremental when we ask for it but may arrive
-cumulative anyway (then it is diffed, never duplicated); ``doc_references`` and ``thoughts``
-repeat in full and replace what came before; ``usage`` is cumulative, so the last value wins;
-``finish_reason`` is the string ``"null"`` until the end; ``session_id`` is kept when non-empty,
-``request_id`` from the first event that has one. Nothing is held back: each event's delta is
-returned by :meth:`StreamAssembler.feed` as soon as the event is fed.
+The rules come from the service's quirks: ``doc_references`` and ``thoughts`` repeat in full and
+replace what came before; ``usage`` is cumulative, so the last value wins; ``finish_reason`` is
+the string ``"null"`` until the end; ``session_id`` is kept when non-empty, ``request_id`` from
+the first event that has one.
+
+Text (quirk 5). Without ``incremental_output`` every event repeats the whole text so far; with it,
+events should carry deltas, but a server may ignore the flag, and some deltas look like
+cumulative text by chance (``"1"`` then ``"1. Milvus"``). A delta handed on cannot be taken back,
+so the assembler keeps the last raw text the server sent (``R``) and the text handed on (``A``)
+and reads each non-empty event text ``T`` like this:
+
+* **Not asked for deltas** (``incremental=False``): every event is cumulative. The delta is
+  ``T[len(R):]`` when ``T`` starts with ``R`` (nothing when ``T == R``); otherwise the server
+  rewrote earlier text, and the part after the longest common prefix of ``R`` and ``T`` is
+  handed on with a :class:`CumulativeStreamWarning`. Never ``str.replace``.
+* **Asked for deltas**, while the mode is still open: the first text is handed on as it is (both
+  readings agree). An event repeating the whole text (``T == A``) adds nothing and is evidence of
+  cumulative text. An event that does not start with ``R`` settles the stream as incremental. An
+  event that strictly extends ``R`` is ambiguous: it settles the stream as cumulative if a repeat
+  came before; otherwise it is **held back until the next text event**, which settles it: a next
+  text starting with the held one means cumulative (two extensions in a row), anything else, or
+  the final event with empty text, means incremental. The held delta and the new one are then
+  handed on together, so at most one event's text is ever held, and only in this ambiguous spot
+  (in practice the second text event).
+* **Incremental, settled**: every text is appended, except a repeat of the whole text so far
+  (``T == A``, e.g. a closing recap), which adds nothing. A delta that starts with the text so far
+  is appended as it is: once deltas have been seen, that is what it is.
+* **Cumulative, settled** (warned once): as in the first case, the longest-common-prefix fallback
+  included.
+
+Hence the final text is the server's last cumulative text in cumulative streams and the
+concatenation of the deltas in incremental streams, except for two cases that cannot be told
+apart from cumulative text and are read as such: a delta equal to the whole text so far (``"ha"``,
+``"ha"``), and, before the mode is settled, two deltas in a row that each start with the
+previous one. A stream that breaks off while a delta is held back drops that delta rather than
+guess (:attr:`StreamAssembler.holding` tells; the client's truncation and deadline errors say so).
+Every other event's delta is returned by :meth:`StreamAssembler.feed` as soon as the event is fed.
 """
 
 from __future__ import annotations
@@ -54,8 +85,8 @@ class StreamAssembler:
     """Feed it events in order; it returns each event's delta and keeps the assembled state.
 
     ``incremental`` says what was asked for: ``True`` (``incremental_output: true``) expects
-    deltas but switches to diffing when the second text event repeats the first (a server that
-    ignored the flag); ``False`` diffs from the start.
+    deltas but turns cumulative text into deltas once the stream shows it is cumulative;
+    ``False`` reads every event as cumulative. The rules are in the module docstring.
     """
 
     def __init__(self, *, incremental: bool = True, header_request_id: str | None = None) -> None:
@@ -63,8 +94,11 @@ class StreamAssembler:
             None if incremental else "cumulative"
         )
         self._parts: list[str] = []
-        self._delivered = ""  # only tracked until the mode is known
-        self._server_text = ""  # the last cumulative text the server sent
+        self._length = 0  # of the text handed on
+        self._server_text = ""  # the last non-empty text the server sent
+        self._held: str | None = None  # an ambiguous text, read once the next text arrives
+        self._repeated = False  # an event repeated the whole text: a sign of cumulative text
+        self._warned = False
         self.header_request_id = header_request_id
         self.request_id: str | None = None
         self.session_id: str | None = None
@@ -85,6 +119,11 @@ class StreamAssembler:
     def text(self) -> str:
         """All text handed on so far."""
         return "".join(self._parts)
+
+    @property
+    def holding(self) -> bool:
+        """Whether an ambiguous event's text is held back until the next text event."""
+        return self._held is not None
 
     @property
     def completion(self) -> AppCompletion:
@@ -158,31 +197,70 @@ class StreamAssembler:
     # -- text ---------------------------------------------------------------------------------
 
     def _delta(self, text: str, *, final: bool) -> str:
+        if self._mode == "cumulative":
+            return self._cumulative(text) if text else ""
+        if self._mode == "incremental":
+            return self._incremental(text) if text else ""
+        held = self._held
+        if held is not None:
+            if not text:
+                if not final:
+                    return ""  # an event with thoughts only says nothing about the text
+                self._settle("incremental")  # an incremental stream ends with empty text
+                return self._incremental(held)
+            self._held = None
+            if text.startswith(held):  # two extensions in a row: cumulative
+                self._settle("cumulative")
+                return self._cumulative(held) + self._cumulative(text)
+            self._settle("incremental")
+            return self._incremental(held) + self._incremental(text)
         if not text:
             return ""
-        if self._mode is None:
-            if not self._delivered:
-                self._delivered = text
-                self._server_text = text
-                self._parts.append(text)
-                return text
-            if text.startswith(self._delivered) and len(text) > len(self._delivered):
-                self._mode = "cumulative"
-                warnings.warn(
-                    "The app sent cumulative text although incremental output was requested; "
-                    "turning it into deltas.",
-                    CumulativeStreamWarning,
-                    stacklevel=4,
-                )
-            else:
-                self._mode = "incremental"
-                self._delivered = ""
-        if self._mode == "incremental":
-            if final and len(self._parts) > 1 and text == self.text:
-                # A closing event that repeats the whole answer is a recap, not new text.
-                return ""
-            self._parts.append(text)
-            return text
+        if not self._length:  # the first text reads the same either way
+            return self._incremental(text)
+        if self._is_whole(text):
+            self._repeated = True
+            self._warn_cumulative()
+            return ""
+        if text.startswith(self._server_text):
+            if self._repeated:
+                self._settle("cumulative")
+                return self._cumulative(text)
+            self._held = text  # "1" then "1. Milvus": a delta, or the text so far? Next event says.
+            return ""
+        self._settle("incremental")
+        return self._incremental(text)
+
+    def _is_whole(self, text: str) -> bool:
+        """Whether ``text`` is the whole text handed on so far (joined only when lengths match)."""
+        return len(text) == self._length and text == self.text
+
+    def _settle(self, mode: Literal["incremental", "cumulative"]) -> None:
+        self._mode = mode
+        if mode == "cumulative":
+            self._warn_cumulative()
+
+    def _warn_cumulative(self) -> None:
+        if not self._warned:
+            self._warned = True
+            warnings.warn(
+                "The app sent cumulative text although incremental output was requested; "
+                "turning it into deltas.",
+                CumulativeStreamWarning,
+                stacklevel=2,
+            )
+
+    def _incremental(self, text: str) -> str:
+        """Append a delta, unless it repeats the whole text so far (a recap)."""
+        if self._is_whole(text):
+            return ""
+        self._length += len(text)
+        self._server_text = text
+        self._parts.append(text)
+        return text
+
+    def _cumulative(self, text: str) -> str:
+        """The part of a cumulative text that is new since the server's previous text."""
         previous = self._server_text
         self._server_text = text
         if text.startswith(previous):
@@ -193,9 +271,10 @@ class StreamAssembler:
                 "The app rewrote text it had already sent; handing on only the part after "
                 "what the two versions share.",
                 CumulativeStreamWarning,
-                stacklevel=4,
+                stacklevel=2,
             )
         if delta:
+            self._length += len(delta)
             self._parts.append(delta)
         return delta
 

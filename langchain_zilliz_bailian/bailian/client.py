@@ -1,14 +1,25 @@
 """``BailianAppClient``: calls a Bailian (DashScope) app, as JSON or as an SSE stream.
 
 Framework-free. Sync and native async twins (``a`` prefix) share one :class:`HTTPAdapter`, so
-calls reuse pooled connections. Retries happen only before a stream's body is handed on; a
-failure after the first byte raises (:class:`StreamInterruptedError`, :class:`APITimeoutError`)
-and the deltas already handed on stay valid.
+calls reuse pooled connections. An app call may run an agent's side effects and adds a session
+turn, so it is retried only when the server refused it (throttling, 408, 5xx) or nothing was sent,
+never after a read timeout or a reset (:attr:`RequestKind.GENERATION`), and for streams only
+before the body is handed on; a failure after the first byte raises
+(:class:`StreamInterruptedError`, :class:`APITimeoutError`) and the deltas already handed on stay
+valid.
+
+Three time limits (quirk 18): connecting (5 s), the silence between two reads (``timeout``,
+200 s), and the whole call (``total_timeout``, 600 s). The total one is exact for async calls and
+async streams (every read waits at most the time left); a sync call cannot be interrupted, so
+there each read is bounded by the read timeout and the deadline is checked when the answer or
+the next event arrives.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
 from types import TracebackType
 from typing import Any
@@ -18,7 +29,7 @@ from pydantic import SecretStr
 from typing_extensions import Self, Unpack
 
 from langchain_zilliz_bailian._retry import RequestKind, RetryPolicy
-from langchain_zilliz_bailian._sse import aiter_events, iter_events
+from langchain_zilliz_bailian._sse import SSEvent, aiter_events, iter_events
 from langchain_zilliz_bailian._transport import HTTPAdapter, default_timeout
 from langchain_zilliz_bailian._validation import check_base_url, check_id
 from langchain_zilliz_bailian.bailian._constants import (
@@ -26,6 +37,7 @@ from langchain_zilliz_bailian.bailian._constants import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
     DEFAULT_READ_TIMEOUT,
+    DEFAULT_TOTAL_TIMEOUT,
 )
 from langchain_zilliz_bailian.bailian._errors import (
     error_from_response,
@@ -36,9 +48,19 @@ from langchain_zilliz_bailian.bailian._errors import (
 from langchain_zilliz_bailian.bailian.assembler import StreamAssembler
 from langchain_zilliz_bailian.bailian.models import AppCompletion, AppStreamChunk
 from langchain_zilliz_bailian.bailian.request import AppOptions, build_body, build_headers
-from langchain_zilliz_bailian.errors import StreamInterruptedError
+from langchain_zilliz_bailian.errors import (
+    APITimeoutError,
+    InvalidInputError,
+    StreamInterruptedError,
+)
 
-__all__ = ["AppStream", "AsyncAppStream", "BailianAppClient", "resolve_timeout"]
+__all__ = [
+    "AppStream",
+    "AsyncAppStream",
+    "BailianAppClient",
+    "check_total_timeout",
+    "resolve_timeout",
+]
 
 
 def resolve_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
@@ -61,12 +83,45 @@ async def _acheck(response: httpx.Response) -> None:
         raise error_from_response(response)
 
 
+def check_total_timeout(total_timeout: float | None) -> float | None:
+    """A positive number of seconds, or ``None`` for no overall deadline."""
+    if total_timeout is None:
+        return None
+    if isinstance(total_timeout, bool) or not isinstance(total_timeout, (int, float)):
+        raise InvalidInputError(f"total_timeout must be seconds or None, got {total_timeout!r}.")
+    if not total_timeout > 0:
+        raise InvalidInputError(f"total_timeout must be > 0 seconds, got {total_timeout!r}.")
+    return float(total_timeout)
+
+
+def _held_note(assembler: StreamAssembler) -> str:
+    if not assembler.holding:
+        return ""
+    return (
+        " (the last event's text, held back because it could be read as a delta or as the "
+        "whole text so far, was dropped)"
+    )
+
+
 def _truncated(url: str, assembler: StreamAssembler) -> StreamInterruptedError:
     return StreamInterruptedError(
         f"The stream from {url} ended after {assembler.events} event(s) without a final "
-        "(finish_reason) event; the deltas received so far were already delivered.",
+        f"(finish_reason) event; the deltas received so far were already delivered"
+        f"{_held_note(assembler)}.",
         url=url,
     )
+
+
+def _stream_overdue(url: str, total: float, assembler: StreamAssembler) -> APITimeoutError:
+    return APITimeoutError(
+        f"The stream from {url} exceeded total_timeout={total:g} s after {assembler.events} "
+        f"event(s); the deltas received so far were already delivered{_held_note(assembler)}.",
+        url=url,
+    )
+
+
+def _call_overdue(url: str, total: float) -> APITimeoutError:
+    return APITimeoutError(f"The call to {url} exceeded total_timeout={total:g} s.", url=url)
 
 
 class _StreamBase:
@@ -80,12 +135,14 @@ class _StreamBase:
         headers: dict[str, str],
         *,
         incremental: bool,
+        total_timeout: float | None = None,
     ) -> None:
         self._adapter = adapter
         self._path = path
         self._body = body
         self._headers = headers
         self._url = str(adapter.url(path))
+        self._total = total_timeout
         self._assembler = StreamAssembler(incremental=incremental)
 
     @property
@@ -103,7 +160,8 @@ class AppStream(_StreamBase):
     """Iterate for :class:`AppStreamChunk` s as events arrive; then read :attr:`completion`.
 
     The request is sent on the first ``next()``. Use it as a context manager (or call
-    :meth:`close`) to release the connection when leaving the loop early.
+    :meth:`close`) to release the connection when leaving the loop early. ``total_timeout``
+    is checked whenever an event arrives (each read is bounded by the read timeout).
     """
 
     def __init__(
@@ -114,16 +172,21 @@ class AppStream(_StreamBase):
         headers: dict[str, str],
         *,
         incremental: bool,
+        total_timeout: float | None = None,
     ) -> None:
-        super().__init__(adapter, path, body, headers, incremental=incremental)
+        super().__init__(
+            adapter, path, body, headers, incremental=incremental, total_timeout=total_timeout
+        )
         self._chunks = self._run()
 
     def _run(self) -> Generator[AppStreamChunk, None, None]:
         assembler = self._assembler
+        total = self._total
+        deadline = None if total is None else time.monotonic() + total
         with self._adapter.stream(
             "POST",
             self._path,
-            kind=RequestKind.READ,
+            kind=RequestKind.GENERATION,
             check=_check,
             json=self._body,
             headers=self._headers,
@@ -139,6 +202,8 @@ class AppStream(_StreamBase):
                     yield chunk
                     if chunk.done:
                         return
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise _stream_overdue(self._url, total or 0.0, assembler)
             raise _truncated(self._url, assembler)
 
     def __iter__(self) -> Iterator[AppStreamChunk]:
@@ -164,7 +229,10 @@ class AppStream(_StreamBase):
 
 
 class AsyncAppStream(_StreamBase):
-    """Async twin of :class:`AppStream` (``async for``, ``async with``, :meth:`aclose`)."""
+    """Async twin of :class:`AppStream` (``async for``, ``async with``, :meth:`aclose`).
+
+    Each read waits at most the time left before ``total_timeout``, so the deadline is exact.
+    """
 
     def __init__(
         self,
@@ -174,16 +242,22 @@ class AsyncAppStream(_StreamBase):
         headers: dict[str, str],
         *,
         incremental: bool,
+        total_timeout: float | None = None,
     ) -> None:
-        super().__init__(adapter, path, body, headers, incremental=incremental)
+        super().__init__(
+            adapter, path, body, headers, incremental=incremental, total_timeout=total_timeout
+        )
         self._chunks = self._run()
 
     async def _run(self) -> AsyncGenerator[AppStreamChunk, None]:
         assembler = self._assembler
+        total = self._total
+        loop = asyncio.get_running_loop()
+        deadline = None if total is None else loop.time() + total
         async with self._adapter.astream(
             "POST",
             self._path,
-            kind=RequestKind.READ,
+            kind=RequestKind.GENERATION,
             check=_acheck,
             json=self._body,
             headers=self._headers,
@@ -193,13 +267,33 @@ class AsyncAppStream(_StreamBase):
                 await response.aread()
                 yield assembler.feed_response(parse_response(response))
                 return
-            async for event in aiter_events(response):
+            events = aiter_events(response)
+            while True:
+                try:
+                    if deadline is None:
+                        event = await events.__anext__()
+                    else:
+                        event = await self._next_before(events, deadline, loop)
+                except StopAsyncIteration:
+                    break
                 chunk = assembler.feed(event)
                 if chunk is not None:
                     yield chunk
                     if chunk.done:
                         return
             raise _truncated(self._url, assembler)
+
+    async def _next_before(
+        self, events: AsyncIterator[SSEvent], deadline: float, loop: asyncio.AbstractEventLoop
+    ) -> SSEvent:
+        """The next event, or :class:`APITimeoutError` once the total deadline has passed."""
+        remaining = deadline - loop.time()
+        if remaining > 0:
+            try:
+                return await asyncio.wait_for(events.__anext__(), remaining)
+            except asyncio.TimeoutError:
+                pass
+        raise _stream_overdue(self._url, self._total or 0.0, self._assembler)
 
     def __aiter__(self) -> AsyncIterator[AppStreamChunk]:
         return self
@@ -229,6 +323,9 @@ class BailianAppClient:
     ``api_key`` defaults to ``$DASHSCOPE_API_KEY`` and ``base_url`` to ``$DASHSCOPE_HTTP_BASE_URL``
     or the Beijing host (keys are region-bound; see ``INTL_BASE_URL``). ``timeout`` is the read
     timeout in seconds (for streams, the longest silence allowed), or an ``httpx.Timeout``.
+    ``total_timeout`` bounds a whole call or stream, retries included (``None``: no bound); past
+    it, :class:`APITimeoutError` is raised (for a stream, after the deltas that arrived in time
+    were handed on).
     """
 
     def __init__(
@@ -239,6 +336,7 @@ class BailianAppClient:
         base_url: str | None = None,
         workspace: str | None = None,
         timeout: float | httpx.Timeout | None = None,
+        total_timeout: float | None = DEFAULT_TOTAL_TIMEOUT,
         max_retries: int = 2,
         headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
@@ -247,6 +345,7 @@ class BailianAppClient:
     ) -> None:
         self.app_id = check_id("app_id", app_id)
         self.workspace = check_id("workspace", workspace) if workspace else None
+        self.total_timeout = check_total_timeout(total_timeout)
         if api_key is None:
             api_key = os.environ.get(API_KEY_ENV)
         key = api_key if isinstance(api_key, SecretStr) or api_key is None else SecretStr(api_key)
@@ -271,34 +370,57 @@ class BailianAppClient:
         """The base URL, ``/api/v1`` included."""
         return self._adapter.base_url
 
+    @property
+    def _url(self) -> str:
+        return str(self._adapter.url(self.path))
+
     def _headers(self, options: AppOptions, *, stream: bool) -> dict[str, str]:
         return build_headers(stream=stream, workspace=options.get("workspace") or self.workspace)
 
     # -- calls --------------------------------------------------------------------------------
 
     def call(self, prompt: str | None = None, **options: Unpack[AppOptions]) -> AppCompletion:
-        """One JSON call: the whole answer at once."""
-        return self._adapter.request(
+        """One JSON call: the whole answer at once.
+
+        A sync call cannot be interrupted: each read is bounded by the read timeout, and an
+        answer that arrives after ``total_timeout`` raises :class:`APITimeoutError`, as the
+        async twin would have at the deadline.
+        """
+        body = build_body(prompt, options, stream=False)
+        started = time.monotonic()
+        completion = self._adapter.request(
             "POST",
             self.path,
-            kind=RequestKind.READ,
+            kind=RequestKind.GENERATION,
             parse=parse_completion,
-            json=build_body(prompt, options, stream=False),
+            json=body,
             headers=self._headers(options, stream=False),
         )
+        total = self.total_timeout
+        if total is not None and time.monotonic() - started > total:
+            raise _call_overdue(self._url, total)
+        return completion
 
     async def acall(
         self, prompt: str | None = None, **options: Unpack[AppOptions]
     ) -> AppCompletion:
-        """Async twin of :meth:`call`."""
-        return await self._adapter.arequest(
+        """Async twin of :meth:`call`; ``total_timeout`` cancels it at the deadline."""
+        request = self._adapter.arequest(
             "POST",
             self.path,
-            kind=RequestKind.READ,
+            kind=RequestKind.GENERATION,
             parse=parse_completion,
             json=build_body(prompt, options, stream=False),
             headers=self._headers(options, stream=False),
         )
+        total = self.total_timeout
+        if total is None:
+            return await request
+        try:
+            return await asyncio.wait_for(request, total)
+        except asyncio.TimeoutError:
+            pass
+        raise _call_overdue(self._url, total)
 
     def stream(
         self,
@@ -318,6 +440,7 @@ class BailianAppClient:
             body,
             self._headers(options, stream=True),
             incremental=incremental_output,
+            total_timeout=self.total_timeout,
         )
 
     def astream(
@@ -335,6 +458,7 @@ class BailianAppClient:
             body,
             self._headers(options, stream=True),
             incremental=incremental_output,
+            total_timeout=self.total_timeout,
         )
 
     # -- lifecycle ----------------------------------------------------------------------------
