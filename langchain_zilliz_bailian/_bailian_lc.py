@@ -89,7 +89,7 @@ class BailianAppMixin(BaseModel):
     total_timeout: float | None = DEFAULT_TOTAL_TIMEOUT
     """Seconds a whole call or stream may take, retries included (``None``: unbounded)."""
     max_retries: int = 2
-    """Retries before any answer byte arrives (429 throttling, 5xx, connection errors)."""
+    """Retries before any answer byte (429 throttling, 408, 5xx, a connection never made)."""
     temperature: float | None = None
     top_p: float | None = None
     top_k: int | None = None
