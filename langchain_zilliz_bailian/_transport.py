@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import httpx
 from httpx._utils import get_environment_proxies
 from pydantic import SecretStr
+from typing_extensions import Self
 
 from langchain_zilliz_bailian._retry import RequestKind, RetryPolicy
 from langchain_zilliz_bailian._version import __version__
@@ -37,7 +38,7 @@ from langchain_zilliz_bailian.errors import (
     ZillizBailianError,
 )
 
-__all__ = ["HTTPAdapter", "TransportErrorHook", "default_timeout", "user_agent"]
+__all__ = ["Closeable", "HTTPAdapter", "TransportErrorHook", "default_timeout", "user_agent"]
 
 logger = logging.getLogger("langchain_zilliz_bailian")
 
@@ -113,7 +114,41 @@ def user_agent() -> str:
     )
 
 
-class HTTPAdapter:
+class Closeable:
+    """``with`` and ``async with`` for objects that own connection pools (``close``/``aclose``)."""
+
+    def close(self) -> None:
+        """Close the pools this object created."""
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Close the pools this object created, the current event loop's async one included."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class HTTPAdapter(Closeable):
     """Sends requests to one base URL with one API key, through pooled sync and async clients.
 
     ``http_client`` / ``http_async_client`` may be injected (proxies, custom TLS, tests); injected
@@ -211,28 +246,6 @@ class HTTPAdapter:
             if entry is not None:
                 await entry[1].aclose()
             self._forget_finished_loops()
-
-    def __enter__(self) -> HTTPAdapter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> HTTPAdapter:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # -- building requests --------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from typing_extensions import Self, Unpack
 
 from langchain_zilliz_bailian._retry import RequestKind, RetryPolicy
 from langchain_zilliz_bailian._sse import SSEvent, aiter_events, iter_events
-from langchain_zilliz_bailian._transport import HTTPAdapter, default_timeout
+from langchain_zilliz_bailian._transport import Closeable, HTTPAdapter, default_timeout
 from langchain_zilliz_bailian._validation import check_base_url, check_id
 from langchain_zilliz_bailian.bailian._constants import (
     API_KEY_ENV,
@@ -317,7 +317,7 @@ class AsyncAppStream(_StreamBase):
         await self.aclose()
 
 
-class BailianAppClient:
+class BailianAppClient(Closeable):
     """Calls one Bailian app: ``POST {base_url}/apps/{app_id}/completion``.
 
     ``api_key`` defaults to ``$DASHSCOPE_API_KEY`` and ``base_url`` to ``$DASHSCOPE_HTTP_BASE_URL``
@@ -470,25 +470,3 @@ class BailianAppClient:
     async def aclose(self) -> None:
         """Close the pools this client created, the current event loop's included."""
         await self._adapter.aclose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

@@ -15,14 +15,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 from pydantic import SecretStr
 
 from langchain_zilliz_bailian._retry import NOT_SENT, RequestKind
-from langchain_zilliz_bailian._transport import HTTPAdapter, default_timeout
+from langchain_zilliz_bailian._transport import Closeable, HTTPAdapter, default_timeout
 from langchain_zilliz_bailian._validation import (
     check_base_url,
     check_id,
@@ -119,7 +118,7 @@ class PipelineSet:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class ZillizPipelinesClient:
+class ZillizPipelinesClient(Closeable):
     """Client for Zilliz Cloud Pipelines (or a compatible server such as ``zilliz-bailian serve``).
 
     ``api_key`` falls back to ``ZILLIZ_CLOUD_API_KEY``, ``cloud_region`` to ``ZILLIZ_CLOUD_REGION``
@@ -178,28 +177,6 @@ class ZillizPipelinesClient:
     async def aclose(self) -> None:
         """Close the connection pools this client opened, async ones included."""
         await self._http.aclose()
-
-    def __enter__(self) -> ZillizPipelinesClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> ZillizPipelinesClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # -- sending ------------------------------------------------------------------------------
 
