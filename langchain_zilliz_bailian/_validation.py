@@ -19,6 +19,7 @@ __all__ = [
     "InsecureBaseURLWarning",
     "check_base_url",
     "check_id",
+    "check_positive_int",
     "check_search_window",
 ]
 
@@ -91,6 +92,13 @@ def check_search_window(
             f"Search limit + offset must be <= {max_window}, got {limit} + {offset} = "
             f"{limit + offset}."
         )
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """``value`` if it is an int >= 1 (not a bool); else :class:`InvalidInputError`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(f"{name} must be a positive int, got {value!r}.")
+    return value
 
 
 def check_str_list(name: str, values: Sequence[object]) -> list[str]:

@@ -17,7 +17,7 @@ from langchain_core.document_loaders import BaseLoader
 from langchain_core.documents import Document
 from pydantic import SecretStr
 
-from langchain_zilliz_bailian._validation import check_id
+from langchain_zilliz_bailian._validation import check_id, check_positive_int
 from langchain_zilliz_bailian.errors import InvalidInputError
 from langchain_zilliz_bailian.ingestion import (
     ImageSource,
@@ -121,11 +121,7 @@ class ZillizPipelineLoader(BaseLoader):
             metadata=metadata,
             batch_size=batch_size,
         )
-        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
-            raise InvalidInputError("max_concurrency must be a positive int.")
-        if max_concurrency < 1:
-            raise InvalidInputError("max_concurrency must be a positive int.")
-        self.max_concurrency = max_concurrency
+        self.max_concurrency = check_positive_int("max_concurrency", max_concurrency)
         self.show_progress = show_progress
         self.client = ZillizPipelinesClient(
             api_key=api_key,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from langchain_zilliz_bailian._retry import NOT_SENT
+from langchain_zilliz_bailian._validation import check_positive_int
 from langchain_zilliz_bailian.errors import (
     APIConnectionError,
     APIError,
@@ -100,8 +101,7 @@ def plan_units(
     Preserved fields apply to a whole request (quirk 20), so documents are grouped by identical
     metadata (merged over ``metadata``), in order of first appearance, then cut into batches.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}.")
+    check_positive_int("batch_size", batch_size)
     base = check_preserved(metadata)
     units: list[Unit] = []
     for start in range(0, len(texts), batch_size):
@@ -266,10 +266,7 @@ async def aingest(
     After a failure no new request starts; requests already in flight are awaited (cancelling a
     write would make its outcome unknown), and what they stored is yielded before the error.
     """
-    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
-        raise InvalidInputError("max_concurrency must be a positive int.")
-    if max_concurrency < 1:
-        raise InvalidInputError("max_concurrency must be a positive int.")
+    check_positive_int("max_concurrency", max_concurrency)
     gate = asyncio.Semaphore(max_concurrency)
     stop = asyncio.Event()
 

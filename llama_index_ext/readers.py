@@ -18,7 +18,7 @@ from llama_index.core.schema import Document
 from pydantic import SecretStr
 from typing_extensions import TypedDict, Unpack
 
-from langchain_zilliz_bailian._validation import check_id
+from langchain_zilliz_bailian._validation import check_id, check_positive_int
 from langchain_zilliz_bailian.errors import InvalidInputError
 from langchain_zilliz_bailian.ingestion import (
     ImageSource,
@@ -114,14 +114,8 @@ class ZillizPipelineReader(BaseReader):
         self.deletion_pipeline_id = (
             check_id("pipeline_id", deletion_pipeline_id) if deletion_pipeline_id else None
         )
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}.")
-        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
-            raise InvalidInputError("max_concurrency must be a positive int.")
-        if max_concurrency < 1:
-            raise InvalidInputError("max_concurrency must be a positive int.")
-        self.batch_size = batch_size
-        self.max_concurrency = max_concurrency
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.max_concurrency = check_positive_int("max_concurrency", max_concurrency)
         self.client = ZillizPipelinesClient(
             api_key=api_key,
             cloud_region=cloud_region,
