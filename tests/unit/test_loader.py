@@ -139,7 +139,6 @@ def test_doc_urls_files_and_images(tmp_path):
             "token_usage": 3,
         },
     ]
-    assert script.bodies()[-1] if False else True
     assert json.loads(script.requests[-1].content)["data"]["image_title"] == "Dog"
 
 
