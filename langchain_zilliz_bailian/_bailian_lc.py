@@ -28,7 +28,7 @@ from langchain_zilliz_bailian.bailian._constants import (
     DEFAULT_BASE_URL,
     DEFAULT_TOTAL_TIMEOUT,
 )
-from langchain_zilliz_bailian.bailian.conversation import app_options
+from langchain_zilliz_bailian.bailian.conversation import app_options, instance_options
 from langchain_zilliz_bailian.bailian.stop import StopSequenceFilter, truncate_at_stop
 from langchain_zilliz_bailian.errors import InvalidInputError
 
@@ -213,20 +213,8 @@ class BailianAppMixin(BaseModel):
 
     def _app_options(self, kwargs: Mapping[str, Any]) -> AppOptions:
         """Instance settings overlaid with per-call keyword arguments (unknown: ``parameters``)."""
-        defaults = {
-            "session_id": self.session_id,
-            "memory_id": self.memory_id,
-            "biz_params": self.biz_params,
-            "rag_options": self.rag_options,
-            "has_thoughts": self.has_thoughts,
-            "flow_stream_mode": self.flow_stream_mode,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "top_k": self.top_k,
-            "seed": self.seed,
-        }
         return app_options(
-            defaults,
+            instance_options(self),
             self.model_kwargs,
             kwargs,
             ignored=_IGNORED_KEYS,

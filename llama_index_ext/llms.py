@@ -43,6 +43,7 @@ from langchain_zilliz_bailian.bailian._constants import (
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
 )
+from langchain_zilliz_bailian.bailian.conversation import instance_options
 from langchain_zilliz_bailian.errors import InvalidInputError
 from llama_index_ext._app_request import app_options, chat_request
 
@@ -245,19 +246,7 @@ class BailianAppLLM(LLM):
     # -- requests and responses -----------------------------------------------------------------
 
     def _options(self, kwargs: dict[str, Any]) -> AppOptions:
-        defaults = {
-            "session_id": self.session_id,
-            "memory_id": self.memory_id,
-            "biz_params": self.biz_params,
-            "rag_options": self.rag_options,
-            "has_thoughts": self.has_thoughts,
-            "flow_stream_mode": self.flow_stream_mode,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "top_k": self.top_k,
-            "seed": self.seed,
-        }
-        return app_options(defaults, self.additional_kwargs, kwargs)
+        return app_options(instance_options(self), self.additional_kwargs, kwargs)
 
     def _chat_request(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]

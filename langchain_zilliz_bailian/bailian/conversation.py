@@ -14,12 +14,37 @@ from typing import Any, TypeVar
 from langchain_zilliz_bailian.bailian.request import AppOptions
 from langchain_zilliz_bailian.errors import InvalidInputError
 
-__all__ = ["OPTION_KEYS", "app_options", "chat_request", "merge_turns"]
+__all__ = [
+    "INSTANCE_OPTIONS",
+    "OPTION_KEYS",
+    "app_options",
+    "chat_request",
+    "instance_options",
+    "merge_turns",
+]
 
 M = TypeVar("M")
 
 #: Call keywords that are request options; any other keyword is sent as a ``parameters`` key.
 OPTION_KEYS = frozenset(AppOptions.__optional_keys__)
+#: Request options a framework class keeps as fields of the same name (its per-call defaults).
+INSTANCE_OPTIONS = (
+    "session_id",
+    "memory_id",
+    "biz_params",
+    "rag_options",
+    "has_thoughts",
+    "flow_stream_mode",
+    "temperature",
+    "top_p",
+    "top_k",
+    "seed",
+)
+
+
+def instance_options(settings: object) -> dict[str, Any]:
+    """The :data:`INSTANCE_OPTIONS` fields of a framework object, as call defaults."""
+    return {name: getattr(settings, name) for name in INSTANCE_OPTIONS}
 
 
 def merge_turns(turns: Sequence[tuple[str, str]]) -> list[dict[str, str]]:

@@ -33,6 +33,7 @@ from langchain_zilliz_bailian.errors import (
     APITimeoutError,
     InvalidInputError,
     PartialBatchError,
+    ResponseFormatError,
     ZillizBailianError,
     endpoint_unreachable,
 )
@@ -740,8 +741,6 @@ def _pipelines(data: Any) -> list[Pipeline]:
 
 
 def _read(call: _Call[T], data: Any) -> T:
-    from langchain_zilliz_bailian.errors import ResponseFormatError
-
     try:
         return call.read(data)
     except (ValueError, TypeError) as exc:
