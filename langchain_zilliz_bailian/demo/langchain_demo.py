@@ -16,7 +16,12 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
+from langchain_core.runnables import (
+    Runnable,
+    RunnableLambda,
+    RunnableParallel,
+    RunnablePassthrough,
+)
 
 from langchain_zilliz_bailian.chat_models import ChatBailianApp
 from langchain_zilliz_bailian.demo.answers import (
@@ -100,8 +105,10 @@ def build_chain(
 ) -> Runnable[str, AIMessage]:
     """``{context: retriever | format_docs, question} | prompt | app``; streams message chunks."""
     prompt = ChatPromptTemplate.from_messages([("system", SYSTEM_PROMPT), ("human", "{question}")])
-    context = retriever | RunnableLambda(format_docs)
-    return {"context": context, "question": RunnablePassthrough()} | prompt | app
+    inputs: Runnable[str, dict[str, Any]] = RunnableParallel(
+        context=retriever | RunnableLambda(format_docs), question=RunnablePassthrough()
+    )
+    return inputs | prompt | app
 
 
 def run_langchain(

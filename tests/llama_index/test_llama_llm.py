@@ -78,7 +78,8 @@ def test_the_key_never_leaks_into_repr_dumps_or_payloads(event_log, monkeypatch)
         llm.to_json(),
         json.dumps(llm.to_dict()),
         llm.model_dump_json(),
-        str(llm.to_payload()),
+        # to_payload() arrived in llama-index-core 0.14.x after 0.14.0.
+        str(llm.to_payload()) if hasattr(llm, "to_payload") else "",
         str(llm.model_dump()),
     ):
         assert SECRET not in text
