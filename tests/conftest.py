@@ -8,6 +8,9 @@ recorded against the local server on a random port replays anywhere), and never 
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,17 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"
 REFERENCE = ROOT.parent / "shared" / "reference"
+
+#: Where anything that falls back to a default state dir lands during the run (set before any test
+#: or subprocess starts): never the user's cache dir, which ``zilliz-bailian serve`` uses.
+SANDBOX = Path(tempfile.mkdtemp(prefix="zb-tests-"))
+os.environ["ZILLIZ_BAILIAN_DATA_DIR"] = str(SANDBOX / "server")
+os.environ["XDG_CACHE_HOME"] = str(SANDBOX / "cache")
+os.environ["XDG_DATA_HOME"] = str(SANDBOX / "data")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(SANDBOX, ignore_errors=True)
 
 #: Headers that identify an account or carry a credential; replaced in every cassette.
 FILTERED_HEADERS = [

@@ -1,17 +1,14 @@
 """Fixtures for the Bailian app tests: mock clients, recordings, and an offline app backend.
 
-``bailian_backend`` is the app the standard LangChain suites talk to: the local compatible server
-(``langchain_zilliz_bailian.server.LocalServer``) on loopback when it is importable and starts,
-else :class:`bailian_fakes.FakeApp` behind ``httpx.MockTransport``. Set
-``BAILIAN_TEST_BACKEND=fake`` to force the latter.
+``bailian_backend`` is the app the standard LangChain suites talk to: the session's local
+compatible server (``local_server`` in ``tests/conftest.py``, Milvus Lite in a temp dir) on
+loopback. Only ``BAILIAN_TEST_BACKEND=fake`` swaps in :class:`bailian_fakes.FakeApp` behind
+``httpx.MockTransport``; a server that fails to start fails the tests, never falls back.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import os
-import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -64,35 +61,20 @@ def make_model() -> Callable[..., tuple[Any, Recorder]]:
     return make
 
 
-def _local_server() -> Any:
-    if os.environ.get("BAILIAN_TEST_BACKEND") == "fake":
-        return None
-    try:
-        module = importlib.import_module("langchain_zilliz_bailian.server")
-    except Exception:  # the server extra or module is not there
-        return None
-    return getattr(module, "LocalServer", None)
-
-
 @pytest.fixture(scope="session")
-def bailian_backend() -> Iterator[Backend]:
-    """The local compatible server when it works, else the in-test fake app."""
-    server_class = _local_server()
-    with contextlib.ExitStack() as stack:
-        if server_class is not None:
-            try:
-                server = stack.enter_context(server_class())
-                backend = Backend("local", server.bailian_base_url, server.api_key)
-            except Exception as exc:
-                warnings.warn(f"LocalServer did not start ({exc!r}); using the fake app.")
-                server_class = None
-        if server_class is None:
-            sync_client, async_client = FakeApp().clients()
-            stack.callback(sync_client.close)
-            backend = Backend(
-                "fake",
-                BASE_URL,
-                API_KEY,
-                clients={"http_client": sync_client, "http_async_client": async_client},
-            )
-        yield backend
+def bailian_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """The session's local server; the in-test fake app only when asked for by name."""
+    if os.environ.get("BAILIAN_TEST_BACKEND") != "fake":
+        server = request.getfixturevalue("local_server")
+        yield Backend("local", server.bailian_base_url, server.api_key)
+        return
+    sync_client, async_client = FakeApp().clients()
+    try:
+        yield Backend(
+            "fake",
+            BASE_URL,
+            API_KEY,
+            clients={"http_client": sync_client, "http_async_client": async_client},
+        )
+    finally:
+        sync_client.close()

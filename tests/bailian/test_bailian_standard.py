@@ -1,7 +1,7 @@
 """langchain-tests' standard suites for ``ChatBailianApp``.
 
-The integration suite runs live against ``bailian_backend``: the local compatible server on
-loopback when it is available, else the in-test fake app (see ``conftest.py``). Tool calling,
+The integration suite runs live against ``bailian_backend``: the session's local compatible
+server on loopback (see ``conftest.py``). Tool calling,
 structured output and multimodal inputs are off (an app runs its own tools); the model cannot be
 overridden per call (the app decides its model). ``test_stream_time`` replays a cassette that
 was recorded against the local server (``make cassettes``).

@@ -126,3 +126,15 @@ def test_server_import_pulls_no_framework() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_suite_never_defaults_into_the_users_cache_dir(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from langchain_zilliz_bailian.server.storage import default_data_dir
+    from tests.conftest import SANDBOX
+
+    assert default_data_dir().is_relative_to(SANDBOX)
+    # Even unset, the platformdirs default follows XDG_CACHE_HOME into the sandbox.
+    monkeypatch.delenv("ZILLIZ_BAILIAN_DATA_DIR")
+    assert default_data_dir().is_relative_to(SANDBOX)
