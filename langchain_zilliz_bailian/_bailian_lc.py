@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import httpx
 from langchain_core.language_models import LangSmithParams
@@ -19,7 +19,7 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.utils.utils import from_env, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from langchain_zilliz_bailian._validation import check_base_url, check_id
+from langchain_zilliz_bailian._validation import check_base_url, check_id, typed_construction
 from langchain_zilliz_bailian.bailian import AppCompletion, AppOptions, BailianAppClient
 from langchain_zilliz_bailian.bailian._constants import (
     API_KEY_ENV,
@@ -109,6 +109,13 @@ class BailianAppMixin(BaseModel):
 
     # -- validation ---------------------------------------------------------------------------
 
+    if not TYPE_CHECKING:  # type checkers keep pydantic's typed signature
+
+        def __init__(self, **data: Any) -> None:
+            """Bad arguments raise :class:`InvalidInputError`, as the LlamaIndex LLM does."""
+            with typed_construction(type(self).__name__):
+                super().__init__(**data)
+
     @model_validator(mode="before")
     @classmethod
     def _route_extra_kwargs(cls, values: Any) -> Any:
@@ -124,7 +131,7 @@ class BailianAppMixin(BaseModel):
                 f"{sorted(extra)} are not fields of {cls.__name__}; they are sent to the app as "
                 "`parameters` via model_kwargs.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,  # the caller, past pydantic and the typed __init__
             )
             values = {key: value for key, value in values.items() if key in known}
             values["model_kwargs"] = {**extra, **(values.get("model_kwargs") or {})}

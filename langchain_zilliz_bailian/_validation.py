@@ -9,9 +9,11 @@ from __future__ import annotations
 import ipaddress
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import httpx
+from pydantic import ValidationError
 
 from langchain_zilliz_bailian.errors import InvalidInputError
 
@@ -21,6 +23,8 @@ __all__ = [
     "check_id",
     "check_positive_int",
     "check_search_window",
+    "invalid_arguments",
+    "typed_construction",
 ]
 
 PATTERNS: dict[str, re.Pattern[str]] = {
@@ -106,3 +110,37 @@ def check_str_list(name: str, values: Sequence[object]) -> list[str]:
     if isinstance(values, str) or not all(isinstance(v, str) for v in values):
         raise InvalidInputError(f"{name} must be a list of strings.")
     return [str(v) for v in values]
+
+
+def invalid_arguments(owner: str, error: ValidationError) -> InvalidInputError:
+    """The :class:`InvalidInputError` behind a pydantic ``ValidationError`` raised by ``owner``.
+
+    pydantic wraps the ``InvalidInputError`` a validator raises (it is a ``ValueError``) in a
+    ``ValidationError``; a lone one is returned as it was raised, anything else (a wrong type, a
+    failed constraint) becomes one ``InvalidInputError`` naming each field and what is wrong. The
+    input values are left out, so a mistyped key never reaches a message.
+    """
+    problems = error.errors(include_input=False, include_url=False)
+    raised = [p.get("ctx", {}).get("error") for p in problems]
+    if len(problems) == 1 and isinstance(raised[0], InvalidInputError):
+        return raised[0]
+    details = []
+    for problem, cause in zip(problems, raised, strict=True):
+        where = ".".join(str(part) for part in problem["loc"])
+        what = str(cause) if isinstance(cause, Exception) else problem["msg"]
+        details.append(f"{where}: {what}" if where else what)
+    return InvalidInputError(f"Invalid {owner} argument(s): {'; '.join(details)}")
+
+
+@contextmanager
+def typed_construction(owner: str) -> Iterator[None]:
+    """Around a pydantic model's ``__init__``: bad arguments raise :class:`InvalidInputError`.
+
+    Used by the framework classes that are pydantic models, so a bad argument raises the same
+    class in LangChain and LlamaIndex as in the plain-Python classes (``from None``: the wrapping
+    ``ValidationError`` adds nothing and would print the inputs, keys included).
+    """
+    try:
+        yield
+    except ValidationError as exc:
+        raise invalid_arguments(owner, exc) from None

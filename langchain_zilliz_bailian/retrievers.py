@@ -9,7 +9,7 @@ so ``ainvoke`` accepts them too.
 from __future__ import annotations
 
 import threading
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 from langchain_core.callbacks import (
@@ -21,7 +21,11 @@ from langchain_core.retrievers import BaseRetriever, LangSmithRetrieverParams
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from langchain_zilliz_bailian._validation import check_id, check_search_window
+from langchain_zilliz_bailian._validation import (
+    check_id,
+    check_search_window,
+    typed_construction,
+)
 from langchain_zilliz_bailian.zilliz.client import (
     API_KEY_ENV,
     BASE_URL_ENV,
@@ -98,6 +102,13 @@ class ZillizPipelineRetriever(BaseRetriever):
     _client: ZillizPipelinesClient | None = PrivateAttr(default=None)
     _pipeline: Pipeline | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    if not TYPE_CHECKING:  # type checkers keep pydantic's typed signature
+
+        def __init__(self, **data: Any) -> None:
+            """Bad arguments raise :class:`InvalidInputError`, as the LlamaIndex retriever does."""
+            with typed_construction(type(self).__name__):
+                super().__init__(**data)
 
     @model_validator(mode="after")
     def _validate(self) -> ZillizPipelineRetriever:

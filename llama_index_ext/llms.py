@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import AsyncGenerator, Callable, Generator, Sequence
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
 from llama_index.core.base.llms.types import (
@@ -29,7 +29,7 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, mode
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import LLM
 
-from langchain_zilliz_bailian._validation import check_base_url, check_id
+from langchain_zilliz_bailian._validation import check_base_url, check_id, typed_construction
 from langchain_zilliz_bailian.bailian import (
     AppCompletion,
     AppOptions,
@@ -193,6 +193,13 @@ class BailianAppLLM(LLM):
     http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True, repr=False)
 
     _client: BailianAppClient | None = PrivateAttr(default=None)
+
+    if not TYPE_CHECKING:  # type checkers keep pydantic's typed signature
+
+        def __init__(self, **data: Any) -> None:
+            """Bad arguments raise :class:`InvalidInputError`, as the LangChain models do."""
+            with typed_construction(type(self).__name__):
+                super().__init__(**data)
 
     @model_validator(mode="after")
     def _check_config(self) -> BailianAppLLM:

@@ -18,7 +18,6 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
-from pydantic import ValidationError
 
 from langchain_zilliz_bailian import ChatBailianApp
 from langchain_zilliz_bailian.errors import AuthenticationError, InvalidInputError
@@ -71,9 +70,9 @@ def test_client_is_built_lazily_and_reused(make_model) -> None:
 
 def test_missing_or_bad_app_id(monkeypatch) -> None:
     monkeypatch.delenv("DASHSCOPE_APP_ID", raising=False)
-    with pytest.raises(ValidationError, match="DASHSCOPE_APP_ID"):
+    with pytest.raises(InvalidInputError, match="DASHSCOPE_APP_ID"):
         ChatBailianApp(api_key=API_KEY)
-    with pytest.raises(ValidationError, match="app_id"):
+    with pytest.raises(InvalidInputError, match="app_id"):
         ChatBailianApp(app_id="../other", api_key=API_KEY)
 
 

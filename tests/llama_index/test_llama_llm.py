@@ -102,12 +102,11 @@ def test_configuration_from_the_environment(monkeypatch):
     assert llm.api_key is not None and llm.api_key.get_secret_value() == "sk-env"
     assert llm.base_url == "https://dashscope-intl.aliyuncs.com/api/v1"
     monkeypatch.delenv("DASHSCOPE_APP_ID")
-    # pydantic wraps the InvalidInputError in a ValidationError; both are ValueErrors.
-    with pytest.raises(ValueError, match="No app id"):
+    with pytest.raises(InvalidInputError, match="No app id"):
         BailianAppLLM()
-    with pytest.raises(ValueError, match="app_id"):
+    with pytest.raises(InvalidInputError, match="app_id"):
         BailianAppLLM(app_id="bad id!")
-    with pytest.raises(ValueError, match="base_url"):
+    with pytest.raises(InvalidInputError, match="base_url"):
         BailianAppLLM(app_id="a1", base_url="ftp://example.test")
 
 

@@ -173,7 +173,7 @@ def test_env_configuration(monkeypatch):
     ],
 )
 def test_bad_configuration_fails_at_construction(kwargs):
-    with pytest.raises((InvalidInputError, ValueError)):
+    with pytest.raises(InvalidInputError):
         ZillizPipelineRetriever(api_key="k", **kwargs)
 
 
