@@ -65,9 +65,11 @@ class ZillizPipelineLoader(BaseLoader):
     add keys such as ``source``). Each yielded ``Document`` stands for one stored unit: a text
     (``metadata["id"]``, a str), a document (``doc_name``, ``num_chunks``) or an image
     (``image_id``); all carry ``pipeline_id`` and ``token_usage`` (the tokens of the request
-    that stored it, shared by its batch). If a batch fails, a
+    that stored it, shared by its batch). If a batch fails after something was stored, a
     :class:`~langchain_zilliz_bailian.errors.PartialBatchError` names what was stored and what
-    was not; everything stored before it was already yielded.
+    was not; everything stored before it was already yielded. If nothing was stored, the failure
+    itself is raised (``AuthenticationError``, ``NotFoundError``, ...), its ``failed`` listing
+    every item.
 
     Example:
         .. code-block:: python

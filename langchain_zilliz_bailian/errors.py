@@ -37,7 +37,23 @@ ErrorCode = int | str | None
 
 
 class ZillizBailianError(Exception):
-    """Base of every error this package raises."""
+    """Base of every error this package raises.
+
+    When an ingestion (the loader or the reader) stops before storing anything, the error that
+    stopped it is raised as it is, so ``except AuthenticationError`` (or ``NotFoundError``,
+    ``InvalidInputError``, ...) catches it, and it carries what was not stored: ``failed`` lists
+    every item handed in, as given (texts, URLs, paths, images), so they can be sent again;
+    ``unknown_outcome`` those of them whose write may have been applied all the same (a timeout
+    or a 5xx); ``failed_units`` the requests they formed. Any other error leaves them empty. A run
+    that stored something raises :class:`PartialBatchError`, which has the same three fields.
+    """
+
+    #: Items of an ingestion this error left unstored, as given (empty unless raised by one).
+    failed: Sequence[Any] = ()
+    #: Those of ``failed`` whose write may have been applied anyway (check before re-sending).
+    unknown_outcome: Sequence[Any] = ()
+    #: The requests (``ingestion.Unit``) ``failed`` formed, with the fields each was sent with.
+    failed_units: Sequence[Any] = ()
 
 
 class InvalidInputError(ZillizBailianError, ValueError):
@@ -152,7 +168,9 @@ class _EndpointUnreachable(APIConnectionError, EndpointUnavailableError):
 
 
 class PartialBatchError(ZillizBailianError):
-    """A batch failed part-way: ``stored`` lists what the server kept, ``failed`` what it did not.
+    """An ingestion failed after storing something: ``stored`` lists what the server kept,
+    ``failed`` what it did not (a run that stored nothing raises its cause, see
+    :class:`ZillizBailianError`).
 
     ``cause`` is the error that stopped the batch. Nothing is lost silently: every item handed in
     is in ``stored`` or in ``failed``; items whose outcome is unknown (a write that timed out or
@@ -279,7 +297,7 @@ def _row_for(code: ErrorCode, status_code: int | None, message: str) -> _Row:
         return STATUS_TABLE[status_code]
     if status_code is not None and status_code >= 500:
         return _SERVER_ERROR
-    # An error under a success status and code (Zilliz quirk 2): the message is all there is.
+    # An error under a success status and code (contract Z2): the message is all there is.
     if any(text in message.lower() for text in _AUTH_MESSAGES):
         return _Row(AuthenticationError, False)
     return _UNKNOWN

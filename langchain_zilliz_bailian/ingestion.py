@@ -2,9 +2,11 @@
 
 A job is a list of :class:`Unit` (texts with identical preserved fields, one document URL, one file
 or one image); each unit is one request. Units run in order (sync) or with bounded concurrency
-(async), and a failure stops the job without losing track of anything: a
-:class:`~langchain_zilliz_bailian.errors.PartialBatchError` lists what was stored, what was not,
-and what may or may not have been.
+(async), and a failure stops the job without losing track of anything. If something was stored,
+a :class:`~langchain_zilliz_bailian.errors.PartialBatchError` lists what was stored, what was not,
+and what may or may not have been; if nothing was, the error that stopped the job is raised itself
+(an ``AuthenticationError`` stays one), carrying ``failed``, ``unknown_outcome`` and
+``failed_units`` (see :class:`~langchain_zilliz_bailian.errors.ZillizBailianError`).
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def plan_units(
 ) -> list[Unit]:
     """Group inputs into requests, validating everything before anything is sent.
 
-    Preserved fields apply to a whole request (quirk 20), so documents are grouped by identical
+    Preserved fields apply to a whole request (Z20), so documents are grouped by identical
     metadata (merged over ``metadata``), in order of first appearance, then cut into batches.
     """
     check_positive_int("batch_size", batch_size)
@@ -209,12 +211,20 @@ def certainly_not_stored(error: BaseException) -> bool:
     return False
 
 
-def _partial(
+def _stopped(
     stored: list[Stored], failed_units: list[Unit], cause: BaseException, unknown: list[Unit]
-) -> PartialBatchError:
-    stored_records = [record for done in stored for record in done.records]
+) -> BaseException:
+    """What a failed ingestion raises: ``cause`` itself when nothing was stored (with the items
+    it left unstored attached), a :class:`PartialBatchError` around it otherwise."""
     failed = [item for unit in failed_units for item in unit.items]
     unknown_items = [item for unit in unknown for item in unit.items]
+    if not stored:
+        # The fields ZillizBailianError declares (set on any exception, so nothing is lost).
+        vars(cause).update(
+            failed=failed, unknown_outcome=unknown_items, failed_units=list(failed_units)
+        )
+        return cause
+    stored_records = [record for done in stored for record in done.records]
     verdict = (
         f"; the outcome of {len(unknown_items)} item(s) is unknown (they may have been stored: "
         f"check before re-sending): {', '.join(n for u in unknown for n in u.describe())}"
@@ -239,14 +249,21 @@ def ingest(
     *,
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[Stored]:
-    """Send the units in order, yielding what each stored; raise PartialBatchError on failure."""
+    """Send the units in order, yielding what each stored.
+
+    A failure raises :class:`PartialBatchError` once something was stored, and the failure
+    itself (with ``failed`` attached) while nothing was.
+    """
     done: list[Stored] = []
     for index, unit in enumerate(units):
         try:
             stored = _records(unit, _send(client, pipeline_id, unit))
         except Exception as exc:
             unknown = [] if certainly_not_stored(exc) else [unit]
-            raise _partial(done, list(units[index:]), exc, unknown) from exc
+            error = _stopped(done, list(units[index:]), exc, unknown)
+            if error is exc:
+                raise
+            raise error from exc
         done.append(stored)
         if progress is not None:
             progress(len(unit.items))
@@ -264,7 +281,8 @@ async def aingest(
     """Send up to ``max_concurrency`` units at once, yielding results in input order.
 
     After a failure no new request starts; requests already in flight are awaited (cancelling a
-    write would make its outcome unknown), and what they stored is yielded before the error.
+    write would make its outcome unknown), and what they stored is yielded before the error:
+    :class:`PartialBatchError` if anything was stored, else the failure itself, as :func:`ingest`.
     """
     check_positive_int("max_concurrency", max_concurrency)
     gate = asyncio.Semaphore(max_concurrency)
@@ -305,7 +323,10 @@ async def aingest(
     finally:
         await _settle(tasks, units, stop, yielded=len(done) + len(not_stored))
     if first_error is not None:
-        raise _partial(done, not_stored, first_error, unknown) from first_error
+        error = _stopped(done, not_stored, first_error, unknown)
+        if error is first_error:
+            raise first_error
+        raise error from first_error
 
 
 async def _settle(

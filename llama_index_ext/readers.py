@@ -83,9 +83,11 @@ class ZillizPipelineReader(BaseReader):
     Each Document returned stands for one stored unit: a text (``id_`` and ``metadata["id"]`` are
     the stored id, a str), a document (``id_`` is its ``doc_name``; ``num_chunks``) or an image
     (``id_`` is its ``image_id``); all carry ``pipeline_id`` and ``token_usage`` (the tokens of
-    the request that stored it, shared by its batch). If a request fails, a
-    :class:`~langchain_zilliz_bailian.errors.PartialBatchError` names what was stored and what was
-    not; the lazy loaders have already yielded everything stored before it.
+    the request that stored it, shared by its batch). If a request fails after something was
+    stored, a :class:`~langchain_zilliz_bailian.errors.PartialBatchError` names what was stored and
+    what was not; the lazy loaders have already yielded everything stored before it. If nothing
+    was stored, the failure itself is raised (``AuthenticationError``, ``NotFoundError``, ...), its
+    ``failed`` listing every item.
 
     Example:
         .. code-block:: python

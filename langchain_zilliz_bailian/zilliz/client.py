@@ -64,9 +64,9 @@ BASE_URL_ENV = "ZILLIZ_PIPELINES_BASE_URL"
 DEFAULT_REGION = "gcp-us-west1"
 #: Hosts of the hosted service, where a refused connection means "discontinued".
 _CLOUD_HOST_SUFFIXES = (".zillizcloud.com", ".zilliz.com.cn", ".cloud.zilliz.com.cn")
-#: The server times out at 60 s (quirk 27): read a little longer so its answer can arrive.
+#: The server times out at 60 s (Z27): read a little longer so its answer can arrive.
 DEFAULT_READ_TIMEOUT = 75.0
-#: Inputs a preserved field may not shadow (quirk 20).
+#: Inputs a preserved field may not shadow (Z20).
 RESERVED_INPUTS = frozenset(
     {"text_list", "doc_url", "image_url", "image_id", "query_text", "query_image_url"}
 )
@@ -302,7 +302,7 @@ class ZillizPipelinesClient(Closeable):
                 f"filter must be a Milvus boolean expression string: {filter!r}"
             )
         data = {"query_text": query} if query_text is not None else {"query_image_url": query}
-        # Every search parameter is "required" (quirk 21): send all four, filter "" when none.
+        # Every search parameter is "required" (Z21): send all four, filter "" when none.
         params = {
             "limit": limit,
             "offset": offset,
@@ -392,8 +392,8 @@ class ZillizPipelinesClient(Closeable):
     ) -> TextIngestionResult:
         """Store ``texts`` through an INDEX_TEXT pipeline; ``metadata`` fills its PRESERVE fields.
 
-        A preserved value applies to every text of the call (quirk 20). Never retried after a
-        timeout or 5xx: ingestion is not idempotent (quirk 19).
+        A preserved value applies to every text of the call (Z20). Never retried after a
+        timeout or 5xx: ingestion is not idempotent (Z19).
         """
         return self._send(self._texts_call(pipeline_id, texts, metadata))
 
@@ -420,7 +420,7 @@ class ZillizPipelinesClient(Closeable):
     def ingest_doc_url(
         self, pipeline_id: str, doc_url: str, *, metadata: Mapping[str, Any] | None = None
     ) -> DocIngestionResult:
-        """Store a document the server downloads from ``doc_url`` (a presigned URL, quirk 28)."""
+        """Store a document the server downloads from ``doc_url`` (a presigned URL, Z28)."""
         return self._send(self._doc_url_call(pipeline_id, doc_url, metadata))
 
     async def aingest_doc_url(
@@ -446,7 +446,10 @@ class ZillizPipelinesClient(Closeable):
                 raise InvalidInputError(f"No such file: {path}")
             if path.stat().st_size > MAX_FILE_BYTES:
                 raise InvalidInputError(f"{path} is larger than the 10 MB upload limit.")
-            content, name = path.read_bytes(), filename or path.name
+            try:
+                content, name = path.read_bytes(), filename or path.name
+            except OSError as exc:  # unreadable: bad input, like a missing file
+                raise InvalidInputError(f"Cannot read {path}: {exc}") from exc
         suffix = Path(name).suffix.lower()
         if suffix not in FILE_FORMATS:
             raise InvalidInputError(
@@ -457,7 +460,7 @@ class ZillizPipelinesClient(Closeable):
             raise InvalidInputError(f"{name} is larger than the 10 MB upload limit.")
         check_id("pipeline_id", pipeline_id)
         mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        # ``data`` is one JSON string, not separate form fields (quirk 31).
+        # ``data`` is one JSON string, not separate form fields (Z31).
         return _Call(
             "POST",
             f"/v1/pipelines/{pipeline_id}/run_ingestion_with_file",
@@ -495,7 +498,7 @@ class ZillizPipelinesClient(Closeable):
         if not isinstance(image_url, str) or not re.match(r"^https?://", image_url):
             raise InvalidInputError(f"image_url must be an http(s) URL, got {image_url!r}.")
         if not isinstance(image_id, str) or not image_id.strip():
-            raise InvalidInputError("image_id must be a non-empty string (quirk 17).")
+            raise InvalidInputError("image_id must be a non-empty string (Z17).")
         data = {"image_url": image_url, "image_id": image_id, **check_preserved(metadata)}
         return self._run_call(
             pipeline_id,
@@ -555,7 +558,7 @@ class ZillizPipelinesClient(Closeable):
             if not isinstance(image_id, str) or not image_id.strip():
                 raise InvalidInputError("image_id must be a non-empty string.")
             data = {"image_id": image_id}
-        # Only the key the function needs is sent (quirk 14).
+        # Only the key the function needs is sent (Z14).
         return self._run_call(
             pipeline_id, data, None, kind=RequestKind.WRITE, read=DeletionResult.model_validate
         )
@@ -569,7 +572,7 @@ class ZillizPipelinesClient(Closeable):
         doc_name: str | None = None,
         image_id: str | None = None,
     ) -> DeletionResult:
-        """Delete through a deletion pipeline: by ``ids`` (sent as ``id in [...]``, quirk 30), a
+        """Delete through a deletion pipeline: by ``ids`` (sent as ``id in [...]``, Z30), a
         Milvus ``expression``, a ``doc_name`` (PURGE_DOC_INDEX) or an ``image_id``.
 
         Deleting something that is not there returns ``num_deleted == 0``, not an error.
@@ -613,7 +616,7 @@ class ZillizPipelinesClient(Closeable):
         )
 
     def list(self, project_id: str) -> builtins.list[Pipeline]:
-        """List the pipelines of a project (``projectId`` is required, quirk 32)."""
+        """List the pipelines of a project (``projectId`` is required, Z32)."""
         return self._send(self._list_call(project_id))
 
     async def alist(self, project_id: str) -> builtins.list[Pipeline]:
@@ -644,7 +647,7 @@ class ZillizPipelinesClient(Closeable):
         )
 
     def drop(self, pipeline_id: str) -> Pipeline:
-        """Drop a pipeline. Its collection and data stay (quirk 26)."""
+        """Drop a pipeline. Its collection and data stay (Z26)."""
         return self._send(self._drop_call(pipeline_id))
 
     async def adrop(self, pipeline_id: str) -> Pipeline:
@@ -667,8 +670,8 @@ class ZillizPipelinesClient(Closeable):
     ) -> PipelineSet:
         """Create the ingestion, search and deletion pipelines of one collection.
 
-        The REST API makes no companion pipelines (quirk 25); this makes all three with the same
-        embedding model (quirk 34). ``preserve`` maps field name to ``fieldType``.
+        The REST API makes no companion pipelines (Z25); this makes all three with the same
+        embedding model (Z34). ``preserve`` maps field name to ``fieldType``.
         """
         specs = pipeline_set_specs(
             name=name,
@@ -687,7 +690,10 @@ class ZillizPipelinesClient(Closeable):
             for spec in specs:
                 made.append(self.create(spec))
         except ZillizBailianError as exc:
-            raise _incomplete_set(made, specs, exc) from exc
+            error = _incomplete_set(made, specs, exc)
+            if error is exc:
+                raise
+            raise error from exc
         return PipelineSet(made[0], made[1], made[2])
 
     async def acreate_pipeline_set(
@@ -722,7 +728,10 @@ class ZillizPipelinesClient(Closeable):
             for spec in specs:
                 made.append(await self.acreate(spec))
         except ZillizBailianError as exc:
-            raise _incomplete_set(made, specs, exc) from exc
+            error = _incomplete_set(made, specs, exc)
+            if error is exc:
+                raise
+            raise error from exc
         return PipelineSet(made[0], made[1], made[2])
 
 
@@ -734,7 +743,7 @@ def _raw(data: Any) -> Any:
 
 
 def _pipelines(data: Any) -> list[Pipeline]:
-    """List returns an array despite its object schema (quirk 32); accept both."""
+    """List returns an array despite its object schema (Z32); accept both."""
     if isinstance(data, Mapping):
         data = data.get("pipelines", data.get("list", [data] if "pipelineId" in data else []))
     return [Pipeline.model_validate(item) for item in data]
@@ -752,20 +761,27 @@ def _read(call: _Call[T], data: Any) -> T:
 
 def _incomplete_set(
     made: list[Pipeline], specs: Sequence[Mapping[str, Any]], exc: ZillizBailianError
-) -> PartialBatchError:
-    """Creating the set stopped part-way: name the pipelines that exist, so none is orphaned."""
-    names = ", ".join(f"{p.name or '?'} ({p.pipeline_id})" for p in made) or "none"
+) -> ZillizBailianError:
+    """Creating the set stopped part-way: name the pipelines that exist, so none is orphaned.
+
+    With none made, ``exc`` itself (its ``failed`` naming them all), as an ingestion does.
+    """
+    failed = [spec["name"] for spec in specs[len(made) :]]
+    if not made:
+        exc.failed = failed
+        return exc
+    names = ", ".join(f"{p.name or '?'} ({p.pipeline_id})" for p in made)
     return PartialBatchError(
         f"Creating the pipeline set stopped: {exc}. Created so far: {names}; drop them or "
         "create the rest by hand.",
         stored=made,
-        failed=[spec["name"] for spec in specs[len(made) :]],
+        failed=failed,
         cause=exc,
     )
 
 
 def _unknown_outcome(call: _Call[Any], exc: APITimeoutError) -> APITimeoutError:
-    """A timed-out write may have been applied (quirk 27): say so instead of guessing."""
+    """A timed-out write may have been applied (Z27): say so instead of guessing."""
     if call.kind is RequestKind.READ or isinstance(exc.__cause__, NOT_SENT):
         return exc  # a read, or a write that never left this machine: nothing is unknown
     return APITimeoutError(
@@ -776,7 +792,7 @@ def _unknown_outcome(call: _Call[Any], exc: APITimeoutError) -> APITimeoutError:
 
 
 def check_preserved(metadata: Mapping[str, Any] | None) -> dict[str, Scalar]:
-    """Preserved-field values: scalars (quirk 20) of native JSON types (quirk 16), none reserved."""
+    """Preserved-field values: scalars (Z20) of native JSON types (Z16), none reserved."""
     if metadata is None:
         return {}
     if not isinstance(metadata, Mapping):
@@ -801,7 +817,7 @@ def check_preserved(metadata: Mapping[str, Any] | None) -> dict[str, Scalar]:
 
 
 def ids_expression(ids: Sequence[str | int]) -> str:
-    """``id in [1, 2]`` from int64 ids given as ints or digit strings, never floats (quirk 30)."""
+    """``id in [1, 2]`` from int64 ids given as ints or digit strings, never floats (Z30)."""
     if isinstance(ids, str | bytes) or not ids:
         raise InvalidInputError("ids must be a non-empty list of ids.")
     parts = []
@@ -829,7 +845,7 @@ _FIELD_TYPES = {"Bool", "Int8", "Int16", "Int32", "Int64", "Float", "Double", "V
 
 
 def check_pipeline_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate a create body: name, type, ids, function counts and model/language (quirk 34)."""
+    """Validate a create body: name, type, ids, function counts and model/language (Z34)."""
     if not isinstance(spec, Mapping):
         raise InvalidInputError("A pipeline spec must be a mapping (the create request body).")
     body = dict(spec)

@@ -7,18 +7,30 @@ same bad arguments here and must raise the same class, a ``ZillizBailianError``.
 
 from __future__ import annotations
 
+import inspect
+import json
+from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from langchain_zilliz_bailian.chat_models import ChatBailianApp
 from langchain_zilliz_bailian.document_loaders import ZillizPipelineLoader
-from langchain_zilliz_bailian.errors import InvalidInputError, ZillizBailianError
+from langchain_zilliz_bailian.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    NotFoundError,
+    PartialBatchError,
+    ZillizBailianError,
+)
 from langchain_zilliz_bailian.llms import BailianAppLLM as LangChainLLM
 from langchain_zilliz_bailian.retrievers import ZillizPipelineRetriever as LangChainRetriever
 from llama_index_ext import BailianAppLLM as LlamaLLM
 from llama_index_ext import ZillizPipelineReader
+from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
 from llama_index_ext import ZillizPipelineRetriever as LlamaRetriever
+from tests.helpers import Script, fail, ok
 
 PIPE = "pipe-0123456789abcdef012345"
 ZILLIZ = {"api_key": "zk-1", "base_url": "https://zilliz.example.test"}
@@ -110,3 +122,105 @@ def test_a_validator_error_surfaces_as_raised_and_a_wrong_type_names_the_field()
     with pytest.raises(InvalidInputError, match="ChatBailianApp.*temperature") as typed:
         langchain_chat(temperature="hot", api_key=12345)
     assert "api_key" in str(typed.value) and "12345" not in str(typed.value)  # no input echoed
+
+
+# -- an ingestion that stores nothing raises its cause ---------------------------------------------
+
+TEXTS = ["a", "b", "c"]
+#: The first answer each cause gets (repeated for every later request).
+CAUSES: dict[str, tuple[Callable[[], httpx.Response] | None, type[ZillizBailianError]]] = {
+    "wrong-key": (lambda: fail(200, "The token is illegal."), AuthenticationError),
+    "missing-key": (None, InvalidInputError),
+    "no-such-pipeline": (lambda: fail(80020, "pipeline not found", status=404), NotFoundError),
+}
+#: (framework, method): how each entry point of the loader and the reader is driven.
+LOADS = [
+    ("langchain", "load"),
+    ("langchain", "lazy_load"),
+    ("langchain", "aload"),
+    ("langchain", "alazy_load"),
+    ("llama_index", "load_data"),
+    ("llama_index", "lazy_load_data"),
+    ("llama_index", "aload_data"),
+    ("llama_index", "alazy_load_data"),
+    ("llama_index", "aiter_data"),
+]
+
+
+def writer(framework: str, script: Script, api_key: str | None) -> Any:
+    """The loader (its texts given up front) or the reader, on ``script``'s transports."""
+    common: dict[str, Any] = {
+        "api_key": api_key,
+        "base_url": "https://zilliz.example.test",
+        "batch_size": 2,
+        "max_retries": 0,
+        "http_client": script.sync_client(),
+        "http_async_client": script.async_client(),
+    }
+    if framework == "langchain":
+        return ZillizPipelineLoader(PIPE, texts=TEXTS, **common)
+    return ZillizPipelineReader(PIPE, **common)
+
+
+async def drive(framework: str, method: str, target: Any) -> list[Any]:
+    """Call ``method`` and consume what it returns, sync or async, list or iterator."""
+    args = {} if framework == "langchain" else {"texts": TEXTS}
+    result = getattr(target, method)(**args)
+    if inspect.isawaitable(result):
+        result = await result
+    if hasattr(result, "__aiter__"):
+        return [item async for item in result]
+    return list(result)
+
+
+@pytest.mark.parametrize("cause", list(CAUSES))
+@pytest.mark.parametrize(("framework", "method"), LOADS)
+async def test_an_ingestion_that_stores_nothing_raises_its_cause_with_the_unsent_items(
+    framework: str, method: str, cause: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ZILLIZ_CLOUD_API_KEY", raising=False)
+    answer, expected = CAUSES[cause]
+    script = Script([answer()] if answer is not None else [])
+    target = writer(framework, script, None if answer is None else "zk-1")
+    with pytest.raises(expected) as info:
+        await drive(framework, method, target)
+    error = info.value
+    assert not isinstance(error, PartialBatchError)
+    assert error.failed == TEXTS  # every item handed in, resendable as given
+    assert [unit.items for unit in error.failed_units] == [("a", "b"), ("c",)]
+    assert error.unknown_outcome == []  # a refused request certainly stored nothing
+
+
+@pytest.mark.parametrize(("framework", "method"), LOADS)
+async def test_an_ingestion_that_stored_something_raises_partial_batch_error(
+    framework: str, method: str
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["data"]["text_list"] == ["a", "b"]:
+            return ok({"num_entities": 2, "ids": [1, 2]})
+        return fail(200, "The token is illegal.")
+
+    script = Script([answer])
+    with pytest.raises(PartialBatchError) as info:
+        await drive(framework, method, writer(framework, script, "zk-1"))
+    assert [r["id"] for r in info.value.stored] == ["1", "2"]
+    assert info.value.failed == ["c"]
+    assert isinstance(info.value.cause, AuthenticationError)
+
+
+async def test_a_pipeline_set_that_creates_nothing_raises_its_cause() -> None:
+    script = Script([fail(200, "The token is illegal.")])
+    client = ZillizPipelinesClient(
+        api_key="zk-1",
+        base_url="https://zilliz.example.test",
+        http_client=script.sync_client(),
+        http_async_client=script.async_client(),
+    )
+    names = ["demo_ingestion", "demo_search", "demo_deletion"]
+    args = {"name": "demo", "project_id": "proj-1", "cluster_id": "in03-1", "collection_name": "c"}
+    with pytest.raises(AuthenticationError) as info:
+        client.create_pipeline_set(**args)
+    assert info.value.failed == names
+    with pytest.raises(AuthenticationError) as async_info:
+        await client.acreate_pipeline_set(**args)
+    assert async_info.value.failed == names

@@ -10,7 +10,12 @@ import pytest
 from langchain_core.documents import Document
 
 from langchain_zilliz_bailian import ZillizPipelineLoader
-from langchain_zilliz_bailian.errors import InvalidInputError, PartialBatchError
+from langchain_zilliz_bailian.errors import (
+    APITimeoutError,
+    InvalidInputError,
+    PartialBatchError,
+    ResponseFormatError,
+)
 from tests.helpers import Script, fail, ok
 
 PIPE = "pipe-0123456789abcdef012345"
@@ -306,16 +311,16 @@ def test_partial_batch_error_pickles():
 
 
 @pytest.mark.parametrize(
-    ("failure", "unknown"),
+    ("failure", "error", "unknown"),
     [
-        (lambda: httpx.ConnectTimeout("no connection"), []),
-        (lambda: httpx.Response(200, json={"code": 200}), ["a"]),
+        (lambda: httpx.ConnectTimeout("no connection"), APITimeoutError, []),
+        (lambda: httpx.Response(200, json={"code": 200}), ResponseFormatError, ["a"]),
     ],
     ids=["connect-timeout-never-sent", "unreadable-success"],
 )
-def test_outcome_classification(failure, unknown):
+def test_outcome_classification(failure, error, unknown):
     script = Script([failure()])
-    with pytest.raises(PartialBatchError) as info:
+    with pytest.raises(error) as info:  # nothing stored: the cause itself, not a PartialBatchError
         loader(script, texts=["a"], max_retries=0).load()
     assert info.value.unknown_outcome == unknown
     assert info.value.failed == ["a"]
