@@ -1,9 +1,9 @@
 """Convert the real Bailian app recordings into vcrpy YAML cassettes, one per exchange.
 
-Source: ``../shared/reference/recordings/bailian-app/`` (raw HTTP exchanges with DashScope from
-the MIT-licensed test data of github.com/cnblogs/dashscope-sdk). Each exchange ``NAME`` has
-``NAME.request.header.txt``, ``NAME.request.body.json``, ``NAME.response.header.txt`` and
-``NAME.response.body.txt``; it becomes ``cassettes/test_bailian_recordings/NAME.yaml``.
+Source: ``tests/fixtures/bailian-recordings/`` (raw HTTP exchanges with DashScope from the
+MIT-licensed test data of github.com/cnblogs/dashscope-sdk, licence beside them). Each exchange
+``NAME`` has ``NAME.request.header.txt``, ``NAME.request.body.json``, ``NAME.response.header.txt``
+and ``NAME.response.body.txt``; it becomes ``cassettes/test_bailian_recordings/NAME.yaml``.
 
 On the way: the UTF-8 byte-order marks the recording tool wrote are stripped; a gzip body is
 decompressed and ``Content-Encoding`` dropped (cassettes store bodies decoded; these recordings
@@ -26,7 +26,7 @@ from vcr.serialize import serialize
 from vcr.serializers import yamlserializer
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT.parent / "shared" / "reference" / "recordings" / "bailian-app"
+SOURCE = ROOT / "tests" / "fixtures" / "bailian-recordings"
 DEST = ROOT / "cassettes" / "test_bailian_recordings"
 LICENSE = "LICENSE.cnblogs-dashscope-sdk"
 ORIGIN = (

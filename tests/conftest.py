@@ -18,7 +18,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"
-REFERENCE = ROOT.parent / "shared" / "reference"
 
 #: Where anything that falls back to a default state dir lands during the run (set before any test
 #: or subprocess starts): never the user's cache dir, which ``zilliz-bailian serve`` uses.

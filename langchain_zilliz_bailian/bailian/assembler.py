@@ -1,11 +1,12 @@
 """Turning the app's SSE events into text deltas and one assembled result, with no I/O.
 
-The rules come from the service's quirks: ``doc_references`` and ``thoughts`` repeat in full and
-replace what came before; ``usage`` is cumulative, so the last value wins; ``finish_reason`` is
-the string ``"null"`` until the end; ``session_id`` is kept when non-empty, ``request_id`` from
-the first event that has one.
+The rules come from the Bailian contract (``docs/contract/bailian.md``): ``doc_references`` and
+``thoughts`` repeat in full and replace what came before (B7); ``usage`` is cumulative, so the
+last value wins (B9); ``finish_reason`` is the string ``"null"`` until the end (B1);
+``session_id`` is kept when non-empty (B14), ``request_id`` from the first event that has one
+(B13).
 
-Text (quirk 5). Without ``incremental_output`` every event repeats the whole text so far; with it,
+Text (B5). Without ``incremental_output`` every event repeats the whole text so far; with it,
 events should carry deltas, but a server may ignore the flag, and some deltas look like
 cumulative text by chance (``"1"`` then ``"1. Milvus"``). A delta handed on cannot be taken back,
 so the assembler keeps the last raw text the server sent (``R``) and the text handed on (``A``)

@@ -8,7 +8,7 @@ before the body is handed on; a failure after the first byte raises
 (:class:`StreamInterruptedError`, :class:`APITimeoutError`) and the deltas already handed on stay
 valid.
 
-Three time limits (quirk 18): connecting (5 s), the silence between two reads (``timeout``,
+Three time limits (B18): connecting (5 s), the silence between two reads (``timeout``,
 200 s), and the whole call (``total_timeout``, 600 s). The total one is exact for async calls and
 async streams (every read waits at most the time left); a sync call cannot be interrupted, so
 there each read is bounded by the read timeout and the deadline is checked when the answer or

@@ -106,7 +106,7 @@ def create_app(
 ) -> Starlette:
     """Build the ASGI app. Storage opens in the lifespan; faults are live-editable via ``/_admin``.
 
-    ``legacy=True`` emits documented quirk variants: a bad token answers HTTP 200
+    ``legacy=True`` emits the documented legacy variants (Z2, Z7, Z5): a bad token answers HTTP 200
     ``{"code": 200, "message": "The token is illegal."}``, ingestion/search report ``token_usage``
     instead of ``usage``, and search ids are numeric strings.
     """

@@ -88,7 +88,7 @@ class AppService:
     # -- parsing -----------------------------------------------------------------------------------
 
     def parse(self, app_id: str, body: Any, streaming: bool) -> ParsedRequest:
-        """Validate the request like the real service (quirks 6, 19, 20, 23, 25)."""
+        """Validate the request like the real service (B6, B19, B20, B23, B25)."""
         if not APP_ID_RE.match(app_id):
             raise invalid_parameter(f"Invalid app id {app_id!r}.")
         if not isinstance(body, dict):

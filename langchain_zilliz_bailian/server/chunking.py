@@ -3,7 +3,7 @@
 Mirrors the documented behaviour: recursive splitting by ``splitBy`` separators (default
 ``["\\n\\n", "\\n", " ", ""]``) into chunks of at most ``chunkSize`` tokens (token = word, see
 :mod:`.text`); Markdown and HTML are first split by headers and every chunk starts with its
-header path (``# A\\n## B\\n``), like the chunks of the Zilliz run-pipeline reference (quirk 29).
+header path (``# A\\n## B\\n``), like the chunks of the Zilliz run-pipeline reference (Z29).
 """
 
 from __future__ import annotations

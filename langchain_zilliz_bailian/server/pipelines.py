@@ -122,7 +122,7 @@ def _require_str(obj: dict[str, Any], key: str, where: str = "") -> str:
 
 
 def validate_preserved_value(field: str, field_type: str, value: Any) -> None:
-    """Check one preserved value against its PRESERVE ``fieldType`` (quirk 16)."""
+    """Check one preserved value against its PRESERVE ``fieldType`` (Z16)."""
     if field_type == "Bool":
         ok = isinstance(value, bool)
     elif field_type in INT_RANGES:
@@ -179,7 +179,7 @@ class PipelineService:
         return [r["pipeline"] for r in records]
 
     def drop(self, pipeline_id: str) -> dict[str, Any]:
-        """Remove the pipeline; its collection and data are kept (quirk 26)."""
+        """Remove the pipeline; its collection and data are kept (Z26)."""
         pipeline = self._load(pipeline_id)
         self.storage.delete_meta("pipeline", pipeline_id)
         return pipeline

@@ -1,9 +1,9 @@
 """Reading the Zilliz ``{"code", "data" | "message"}`` envelope into data or a typed error.
 
-Success means HTTP 2xx, ``code`` 0 or 200 (quirk 1) and a ``data`` key. Everything else is an
+Success means HTTP 2xx, ``code`` 0 or 200 (Z1) and a ``data`` key. Everything else is an
 error classified by ``code`` first and HTTP status second: ``{"code": 200, "message": ...}`` with no
-``data`` is an error (quirk 2), and non-JSON, HTML or a body without ``code`` never surfaces as a
-``KeyError`` or ``JSONDecodeError`` (quirk 38). A 404/410 that is not a Zilliz envelope means the
+``data`` is an error (Z2), and non-JSON, HTML or a body without ``code`` never surfaces as a
+``KeyError`` or ``JSONDecodeError`` (Z38). A 404/410 that is not a Zilliz envelope means the
 endpoint itself is gone, which on the hosted service is expected since its 2025 shutdown.
 """
 

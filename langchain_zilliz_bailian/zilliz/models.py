@@ -1,8 +1,9 @@
-"""Pydantic models for Zilliz Cloud Pipelines responses, tolerant of every documented quirk.
+"""Pydantic models for Zilliz Cloud Pipelines responses, tolerant of every documented variant.
 
-All parsing of the Pipelines API's shapes lives here (quirk 37: the API changed before), so a new
-variant is one validator away. Extra keys are kept, never rejected. Ids are normalised to ``str``
-from Python ints, so 64-bit ids keep every digit (quirk 5).
+The variants are listed in ``docs/contract/zilliz.md``. All parsing of the Pipelines API's shapes
+lives here (Z37: the API changed before), so a new variant is one validator away. Extra keys are
+kept, never rejected. Ids are normalised to ``str`` from Python ints, so 64-bit ids keep every
+digit (Z5).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def normalize_id(value: object) -> str:
 
 
 def _as_int(value: object) -> int:
-    """Counters documented as strings in places (image ``usage.embedding``, quirk 7)."""
+    """Counters documented as strings in places (image ``usage.embedding``, Z7)."""
     if value is None or value == "":
         return 0
     if isinstance(value, bool):
@@ -81,7 +82,7 @@ class Usage(_Model):
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Usage:
-        """Read whichever usage shape ``data`` carries (quirk 7); zero when none."""
+        """Read whichever usage shape ``data`` carries (Z7); zero when none."""
         usage = data.get("usage")
         if isinstance(usage, Mapping):
             return cls.model_validate(usage)
@@ -102,7 +103,7 @@ class SearchHit(_Model):
 
     @classmethod
     def from_raw(cls, raw: Mapping[str, Any]) -> SearchHit:
-        """Split a raw hit into id, distance (a string in the schema, quirk 6) and the rest."""
+        """Split a raw hit into id, distance (a string in the schema, Z6) and the rest."""
         if "id" in raw:
             hit_id = normalize_id(raw["id"])
         elif "image_id" in raw:
@@ -124,7 +125,7 @@ class SearchResult(_Model):
 
     @classmethod
     def from_data(cls, data: Any) -> SearchResult:
-        """Accept ``data.result``, ``data.results`` or ``data`` as a bare list (quirk 3)."""
+        """Accept ``data.result``, ``data.results`` or ``data`` as a bare list (Z3)."""
         if isinstance(data, list):
             raw_hits, usage = data, Usage()
         elif isinstance(data, Mapping):
@@ -185,7 +186,7 @@ class ImageIngestionResult(_Model):
 class DeletionResult(_Model):
     """A deletion run: ``num_deleted`` reads ``num_deleted_entities`` or ``num_deleted_chunks``.
 
-    Zero is not an error: deleting a document that is not there is silent (quirk 18).
+    Zero is not an error: deleting a document that is not there is silent (Z18).
     """
 
     num_deleted: int = Field(
@@ -207,7 +208,7 @@ def _with_usage(data: Any) -> Any:
 
 
 def _enum(value: Any) -> Any:
-    """Enum values may carry stray spaces or case (quirk 13): ``"PURGE_TEXT_INDEX "``."""
+    """Enum values may carry stray spaces or case (Z13): ``"PURGE_TEXT_INDEX "``."""
     return value.strip().upper() if isinstance(value, str) else value
 
 
@@ -296,7 +297,7 @@ class Pipeline(_Model):
     @field_validator("functions", mode="before")
     @classmethod
     def _functions(cls, value: Any) -> Any:
-        """``functions`` arrives as a list, or as one bare object (quirk 11)."""
+        """``functions`` arrives as a list, or as one bare object (Z11)."""
         if value is None:
             return []
         if isinstance(value, Mapping):
@@ -306,7 +307,7 @@ class Pipeline(_Model):
     @field_validator("total_usage", mode="before")
     @classmethod
     def _total_usage(cls, value: Any) -> Any:
-        """Typed array, returned as an object (quirk 7); a bare number is embedding tokens."""
+        """Typed array, returned as an object (Z7); a bare number is embedding tokens."""
         if value is None:
             return {}
         if isinstance(value, list):
@@ -327,7 +328,7 @@ class Pipeline(_Model):
     @field_validator("collection_name", "cluster_id", mode="before")
     @classmethod
     def _names(cls, value: Any) -> Any:
-        """``collectionName: " my_collection"`` has a stray space in the docs (quirk 13)."""
+        """``collectionName: " my_collection"`` has a stray space in the docs (Z13)."""
         return _strip(value)
 
     @property
@@ -340,5 +341,5 @@ class Pipeline(_Model):
 
     @property
     def is_serving(self) -> bool:
-        """Anything but ``SERVING`` means the pipeline does not work (quirk 35)."""
+        """Anything but ``SERVING`` means the pipeline does not work (Z35)."""
         return self.status in (None, "SERVING")

@@ -1,6 +1,6 @@
 """What a search pipeline's action decides: the text field of a hit and the largest ``limit``.
 
-Shared by the LangChain and LlamaIndex retrievers (quirk 4: the field is chosen by the function's
+Shared by the LangChain and LlamaIndex retrievers (Z4: the field is chosen by the function's
 action from ``describe``, never by probing the hit).
 """
 
@@ -19,20 +19,20 @@ __all__ = [
     "max_limit",
 ]
 
-#: Where each search function puts the hit's text (quirk 4: chosen by action, not by probing).
+#: Where each search function puts the hit's text (Z4: chosen by action, not by probing).
 CONTENT_FIELDS = {
     "SEARCH_TEXT": "text",
     "SEARCH_DOC_CHUNK": "chunk_text",
     "SEARCH_IMAGE_BY_IMAGE": "image_title",
     "SEARCH_IMAGE_BY_TEXT": "image_title",
 }
-#: Image-by-text searches allow at most 100 results (quirk 22).
+#: Image-by-text searches allow at most 100 results (Z22).
 MAX_LIMITS = {"SEARCH_IMAGE_BY_TEXT": 100}
 _DEFAULT_MAX_LIMIT = 500
 
 
 class PipelineNotServingError(ZillizBailianError):
-    """The pipeline's status is not ``SERVING``, so it cannot run (quirk 35)."""
+    """The pipeline's status is not ``SERVING``, so it cannot run (Z35)."""
 
 
 def check_serving(pipeline: Pipeline) -> Pipeline:
@@ -57,7 +57,7 @@ def max_limit(pipeline: Pipeline | None) -> int:
     return MAX_LIMITS.get(action or "", _DEFAULT_MAX_LIMIT)
 
 
-#: Misspellings of a content field seen in the published schema (quirk 4: ``chuck_text``).
+#: Misspellings of a content field seen in the published schema (Z4: ``chuck_text``).
 _SPELLINGS = {"chunk_text": ("chunk_text", "chuck_text")}
 
 

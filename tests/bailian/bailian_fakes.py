@@ -21,9 +21,6 @@ import httpx
 
 from langchain_zilliz_bailian._retry import RetryPolicy
 
-RECORDINGS = (
-    Path(__file__).resolve().parents[3] / "shared" / "reference" / "recordings" / "bailian-app"
-)
 APP_ID = "5ccc140108fd4b2ea5e6101fbada7583"
 API_KEY = "sk-test-0123456789abcdef"
 BASE_URL = "https://dashscope.aliyuncs.com/api/v1"
@@ -264,19 +261,14 @@ class FakeApp:
 # -- helpers for fixtures ------------------------------------------------------------------------
 
 
-RECORDINGS = (
-    Path(__file__).resolve().parents[3] / "shared" / "reference" / "recordings" / "bailian-app"
-)
+#: Real DashScope exchanges (MIT, cnblogs/dashscope-sdk test data), kept in the repository.
+RECORDINGS = Path(__file__).resolve().parents[1] / "fixtures" / "bailian-recordings"
 #: Retries without waiting, so retry tests take no time.
 NO_WAIT = RetryPolicy(max_retries=2, initial_delay=0.0, max_delay=0.0)
 
 
 def read_recording(name: str) -> bytes:
-    """A recorded file's bytes, byte-order mark stripped (skips where ../shared is absent)."""
-    if not RECORDINGS.is_dir():
-        import pytest
-
-        pytest.skip("the reference recordings (../shared/reference) are not beside this clone")
+    """A recorded file's bytes, byte-order mark stripped."""
     data = (RECORDINGS / name).read_bytes()
     return data.removeprefix(b"\xef\xbb\xbf")
 

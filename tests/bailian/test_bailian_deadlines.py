@@ -1,4 +1,4 @@
-"""When an app call is repeated, and how long a call or stream may take in all (quirks 12, 18).
+"""When an app call is repeated, and how long a call or stream may take in all (B12, B18).
 
 An app call is a generation: it may run an agent's side effects and adds a session turn. It is
 repeated when the server refused it (throttling, 408, 5xx) or nothing was sent, never after a

@@ -1,4 +1,4 @@
-"""One named test per quirk in ``bailian-app-api.md`` §9 (``test_quirk_<n>_<short>``)."""
+"""One test per entry B<n> of ``docs/contract/bailian.md``, named ``test_b<n>_<short>``."""
 
 from __future__ import annotations
 
@@ -35,7 +35,6 @@ from tests.bailian.bailian_fakes import (
     APP_ID,
     JSON_HEADERS,
     NO_WAIT,
-    RECORDINGS,
     SSE_HEADERS,
     Recorder,
     event,
@@ -46,7 +45,13 @@ from tests.bailian.bailian_fakes import (
 )
 
 CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "test_bailian_recordings"
-SEED = RECORDINGS.parents[1] / "seeds" / "bailian-app-completion.zh.txt"
+#: The seed document's ``biz_params`` example, verbatim (B26).
+SEED = (
+    Path(__file__).resolve().parents[1]
+    / "fixtures"
+    / "seeds"
+    / "bailian-app-completion.biz-params-example.zh.txt"
+)
 
 
 def client_for(*responses, **kwargs) -> tuple[BailianAppClient, Recorder]:
@@ -67,7 +72,7 @@ def ok_json(text: str = "ok", **output):
     return respond(200, result(text, finish="stop", **output), **JSON_HEADERS)
 
 
-def test_quirk_1_finish_reason_string_null() -> None:
+def test_b1_finish_reason_string_null() -> None:
     for value in (None, "", "null", "NULL"):
         assert normalize_finish_reason(value) is None
     assert normalize_finish_reason("stop") == "stop"
@@ -79,7 +84,7 @@ def test_quirk_1_finish_reason_string_null() -> None:
     ]
 
 
-def test_quirk_2_http_status_comment_is_kept() -> None:
+def test_b2_http_status_comment_is_kept() -> None:
     body = sse(result("a")) + event(
         {"code": "Mystery", "message": "m"}, name="error", id=2, status=503
     )
@@ -90,7 +95,7 @@ def test_quirk_2_http_status_comment_is_kept() -> None:
     assert caught.value.status_code == 503  # an unknown code falls back to the comment's status
 
 
-def test_quirk_3_field_spacing_crlf_and_multiline_data() -> None:
+def test_b3_field_spacing_crlf_and_multiline_data() -> None:
     first = json.dumps(result("a"))
     second = json.dumps(result("b", finish="stop"), indent=1).split("\n")
     body = (
@@ -104,7 +109,7 @@ def test_quirk_3_field_spacing_crlf_and_multiline_data() -> None:
     assert completion.finish_reason == "stop"
 
 
-def test_quirk_4_no_done_sentinel_stop_plus_eof() -> None:
+def test_b4_no_done_sentinel_stop_plus_eof() -> None:
     body = sse(result("a"), result("", finish="stop"))
     assert run(body)[0] == ["a", ""]
     # an unknown "done" event or a stray [DONE] is ignored, not parsed as data
@@ -113,7 +118,7 @@ def test_quirk_4_no_done_sentinel_stop_plus_eof() -> None:
         run(body)
 
 
-def test_quirk_5_cumulative_text_prefix_diff_never_replace() -> None:
+def test_b5_cumulative_text_prefix_diff_never_replace() -> None:
     # str.replace(previous, "") would turn "abab" into "" and lose text (the ChatTongyi bug)
     deltas, completion = run(
         sse(result("ab"), result("abab"), result("abab!", finish="stop")), incremental=False
@@ -127,7 +132,7 @@ def test_quirk_5_cumulative_text_prefix_diff_never_replace() -> None:
     assert deltas == ["The cat", "r is red", ""]
 
 
-def test_quirk_6_incremental_output_only_when_streaming() -> None:
+def test_b6_incremental_output_only_when_streaming() -> None:
     client, recorder = client_for(
         ok_json(), respond(200, sse(result("", finish="stop")), **SSE_HEADERS)
     )
@@ -137,7 +142,7 @@ def test_quirk_6_incremental_output_only_when_streaming() -> None:
     assert recorder.bodies[1]["parameters"]["incremental_output"] is True
 
 
-def test_quirk_7_doc_references_replace_never_append() -> None:
+def test_b7_doc_references_replace_never_append() -> None:
     ref1 = {"index_id": "1", "doc_id": "d", "title": "one"}
     ref2 = {"index_id": "2", "doc_id": "d", "title": "two"}
     body = sse(
@@ -154,7 +159,7 @@ def test_quirk_7_doc_references_replace_never_append() -> None:
     ]
 
 
-def test_quirk_8_citation_markers_split_and_loose_ids() -> None:
+def test_b8_citation_markers_split_and_loose_ids() -> None:
     body = sse(
         result("See <ref>["), result("3]</ref> and <ref>[1][4]</"), result("ref>.", finish="stop")
     )
@@ -171,7 +176,7 @@ def test_quirk_8_citation_markers_split_and_loose_ids() -> None:
     ]
 
 
-def test_quirk_9_usage_cumulative_last_wins_sum_models() -> None:
+def test_b9_usage_cumulative_last_wins_sum_models() -> None:
     def usage(out: int) -> dict:
         return {
             "models": [
@@ -193,7 +198,7 @@ def test_quirk_9_usage_cumulative_last_wins_sum_models() -> None:
     assert completion.usage.models == []
 
 
-def test_quirk_10_code_and_message_only_on_failure() -> None:
+def test_b10_code_and_message_only_on_failure() -> None:
     success = {**result("fine", finish="stop"), "code": "", "message": ""}
     client, _ = client_for(respond(200, success, **JSON_HEADERS))
     assert client.call("q").text == "fine"
@@ -203,7 +208,7 @@ def test_quirk_10_code_and_message_only_on_failure() -> None:
         client.call("q")
 
 
-def test_quirk_11_four_error_channels() -> None:
+def test_b11_four_error_channels() -> None:
     envelope = {"code": "InvalidApiKey", "message": "Invalid API-key provided."}
     client, _ = client_for(respond(401, envelope))  # JSON without a Content-Type
     with pytest.raises(AuthenticationError):
@@ -232,7 +237,7 @@ def test_quirk_11_four_error_channels() -> None:
     assert caught.value.code == "Unknown"
 
 
-def test_quirk_12_classify_by_code_not_status() -> None:
+def test_b12_classify_by_code_not_status() -> None:
     throttled, _ = client_for(respond(429, {"code": "Throttling.RateQuota", "message": "m"}))
     billing, billing_log = client_for(respond(429, {"code": "PostpaidBillOverdue", "message": "m"}))
     with pytest.raises(RateLimitError):
@@ -247,7 +252,7 @@ def test_quirk_12_classify_by_code_not_status() -> None:
         assert len(log.requests) == 1
 
 
-def test_quirk_13_request_id_first_non_empty_and_header_kept() -> None:
+def test_b13_request_id_first_non_empty_and_header_kept() -> None:
     body = sse(
         result("a", request_id=""),
         result("b", request_id="body-1"),
@@ -262,7 +267,7 @@ def test_quirk_13_request_id_first_non_empty_and_header_kept() -> None:
     assert completion.request_id == "header-9"
 
 
-def test_quirk_14_session_id_last_non_empty() -> None:
+def test_b14_session_id_last_non_empty() -> None:
     body = sse(
         result("a", session_id="s1"),
         result("b", session_id=""),
@@ -272,7 +277,7 @@ def test_quirk_14_session_id_last_non_empty() -> None:
     assert run(sse(result("a", finish="stop", session_id="")))[1].session_id is None
 
 
-def test_quirk_15_thoughts_are_loosely_typed() -> None:
+def test_b15_thoughts_are_loosely_typed() -> None:
     thoughts = [
         {
             "action_type": "agentRag",
@@ -291,7 +296,7 @@ def test_quirk_15_thoughts_are_loosely_typed() -> None:
     assert parsed[2].model_extra == {"brand_new_key": [1, 2]}
 
 
-def test_quirk_16_events_with_empty_text_are_kept() -> None:
+def test_b16_events_with_empty_text_are_kept() -> None:
     node = {
         "node_id": "n1",
         "node_name": "Start",
@@ -311,7 +316,7 @@ def test_quirk_16_events_with_empty_text_are_kept() -> None:
     assert chunks[1].event.output.workflow_message.node_name == "Start"
 
 
-def test_quirk_17_region_bound_base_url_and_header_casing() -> None:
+def test_b17_region_bound_base_url_and_header_casing() -> None:
     client, recorder = client_for(ok_json(), base_url=INTL_BASE_URL, workspace="ws_123")
     client.call("q")
     request = recorder.requests[0]
@@ -319,14 +324,14 @@ def test_quirk_17_region_bound_base_url_and_header_casing() -> None:
     assert (b"X-DashScope-WorkSpace", b"ws_123") in request.headers.raw
 
 
-def test_quirk_18_connect_and_idle_read_timeouts() -> None:
+def test_b18_connect_and_idle_read_timeouts() -> None:
     timeout = BailianAppClient(APP_ID, api_key=API_KEY)._adapter.timeout
     assert timeout.connect == 5.0
     assert timeout.read > 180  # above the server's own 180 s, so its error arrives first
     assert BailianAppClient(APP_ID, api_key=API_KEY, timeout=20)._adapter.timeout.read == 20
 
 
-def test_quirk_19_only_set_keys_sent_unknown_passed_through() -> None:
+def test_b19_only_set_keys_sent_unknown_passed_through() -> None:
     client, recorder = client_for(ok_json())
     client.call("q", parameters={"enable_premium": True, "mcp_servers": ["s1"]})
     assert recorder.bodies[0] == {
@@ -335,7 +340,7 @@ def test_quirk_19_only_set_keys_sent_unknown_passed_through() -> None:
     }  # no "workspace": null, no "stream"
 
 
-def test_quirk_20_prompt_with_messages_is_the_last_user_turn() -> None:
+def test_b20_prompt_with_messages_is_the_last_user_turn() -> None:
     client, recorder = client_for(ok_json())
     client.call(
         "and now?",
@@ -350,7 +355,7 @@ def test_quirk_20_prompt_with_messages_is_the_last_user_turn() -> None:
     }
 
 
-def test_quirk_21_cumulative_mode_is_reassembled_into_the_same_text() -> None:
+def test_b21_cumulative_mode_is_reassembled_into_the_same_text() -> None:
     cumulative = sse(result("土豆"), result("土豆炖"), result("土豆炖猪脚", finish="stop"))
     incremental = sse(result("土豆"), result("炖"), result("猪脚"), result("", finish="stop"))
     cum_deltas, cum = run(cumulative, incremental=False)
@@ -359,7 +364,7 @@ def test_quirk_21_cumulative_mode_is_reassembled_into_the_same_text() -> None:
     assert "".join(cum_deltas) == "".join(inc_deltas)
 
 
-def test_quirk_22_parser_gaps_the_sdk_has() -> None:
+def test_b22_parser_gaps_the_sdk_has() -> None:
     error = '{"code": "InternalError", "message": "boom"}'
     body = sse(result("a")) + f"id:2\nevent: error\n:HTTP_STATUS/500\ndata: {error}\n\n".encode()
     with pytest.raises(InternalServerError) as caught:  # "event: error" with a space is an error
@@ -369,7 +374,7 @@ def test_quirk_22_parser_gaps_the_sdk_has() -> None:
     assert run(body)[0] == ["", "x", ""]  # output: null does not crash
 
 
-def test_quirk_23_prompt_or_messages_required() -> None:
+def test_b23_prompt_or_messages_required() -> None:
     client, recorder = client_for(ok_json())
     with pytest.raises(InvalidInputError, match="prompt"):
         client.call()
@@ -382,7 +387,7 @@ def test_quirk_23_prompt_or_messages_required() -> None:
         client.call("q")
 
 
-def test_quirk_24_history_is_never_sent() -> None:
+def test_b24_history_is_never_sent() -> None:
     recorder = Recorder([ok_json()])
     model = ChatBailianApp(app_id=APP_ID, api_key=API_KEY, session_id="s1", **mock_http(recorder))
     model.invoke([HumanMessage("a"), AIMessage("b"), HumanMessage("c")])
@@ -391,15 +396,13 @@ def test_quirk_24_history_is_never_sent() -> None:
     assert body["input"] == {"prompt": "c", "session_id": "s1"}
 
 
-def test_quirk_25_debug_is_not_sent() -> None:
+def test_b25_debug_is_not_sent() -> None:
     client, recorder = client_for(ok_json())
     client.call("q")
     assert set(recorder.bodies[0]) == {"input", "parameters"}
 
 
-def test_quirk_26_seed_example_is_invalid_json_ours_is_valid() -> None:
-    if not SEED.is_file():
-        pytest.skip("the seed documents (../shared/reference) are not beside this clone")
+def test_b26_seed_example_is_invalid_json_ours_is_valid() -> None:
     seed = SEED.read_text(encoding="utf-8")
     start = seed.index('"biz_params": {\n"city"')
     snippet = "{" + seed[start : seed.index("}", start) + 1] + "}"
@@ -413,7 +416,7 @@ def test_quirk_26_seed_example_is_invalid_json_ours_is_valid() -> None:
     }
 
 
-def test_quirk_27_workflow_message_and_reject_status() -> None:
+def test_b27_workflow_message_and_reject_status() -> None:
     node = {
         "node_id": "End_1",
         "node_name": "End",
@@ -436,12 +439,12 @@ def test_quirk_27_workflow_message_and_reject_status() -> None:
     "content_type",
     ["text/event-stream;charset=UTF-8", "text/event-stream", "Text/Event-Stream; charset=utf-8"],
 )
-def test_quirk_28_event_stream_media_type_by_prefix(content_type: str) -> None:
+def test_b28_event_stream_media_type_by_prefix(content_type: str) -> None:
     deltas, _ = run(sse(result("a"), result("", finish="stop")), **{"content-type": content_type})
     assert deltas == ["a", ""]
 
 
-def test_quirk_29_finished_header_is_not_trusted() -> None:
+def test_b29_finished_header_is_not_trusted() -> None:
     body = sse(result("a"))
     with pytest.raises(StreamInterruptedError):
         run(body, **{"x-dashscope-finished": "true"})
@@ -451,7 +454,7 @@ def test_quirk_29_finished_header_is_not_trusted() -> None:
     assert completion.finish_reason == "stop"
 
 
-def test_quirk_30_gzip_json_decoded_and_cassettes_stored_decoded() -> None:
+def test_b30_gzip_json_decoded_and_cassettes_stored_decoded() -> None:
     payload = json.dumps(result("压缩", finish="stop")).encode()
     compressed = respond(
         200, gzip.compress(payload), **{**JSON_HEADERS, "content-encoding": "gzip"}

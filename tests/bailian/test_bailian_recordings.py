@@ -155,7 +155,7 @@ def test_client_call_single_generation() -> None:
     assert [r.model_dump(exclude_defaults=True) for r in completion.doc_references] == [
         {k: v for k, v in ref.items() if v != []} for ref in output["doc_references"]
     ]
-    # thoughts arrive although has_thoughts was not sent (quirk 15)
+    # thoughts arrive although has_thoughts was not sent (B15)
     assert [t.action_type for t in completion.thoughts] == [
         t["action_type"] for t in output["thoughts"]
     ]

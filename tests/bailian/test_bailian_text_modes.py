@@ -1,4 +1,4 @@
-"""Deltas or cumulative text: the assembler reads each event against the stream so far (quirk 5).
+"""Deltas or cumulative text: the assembler reads each event against the stream so far (B5).
 
 The rule is in ``bailian/assembler.py``'s docstring. These cases come from a review: a decision
 taken once, at the second text event, duplicated repeated text ("Paris.Paris."), mangled

@@ -107,7 +107,7 @@ def test_sse_incremental_is_byte_exact_and_matches_json(
     assert [o["finish_reason"] for o in outs] == ["null"] * (len(outs) - 1) + ["stop"]
     assert outs[-1]["text"] == ""
     assert "".join(o["text"] for o in outs) == full["output"]["text"]
-    # A marker is split across events (quirk 8).
+    # A marker is split across events (B8).
     assert any(o["text"].endswith("</") or o["text"].endswith("<ref>[") for o in outs)
     # doc_references appear once the first marker is complete, then repeat in full.
     first_ref = next(i for i, o in enumerate(outs) if "doc_references" in o)

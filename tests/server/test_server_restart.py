@@ -60,7 +60,7 @@ def test_restart_keeps_pipelines_data_and_sessions(tmp_path: Path) -> None:
             )
         )
         assert set(ingest) == {"num_entities", "ids", "token_usage"}
-        # Legacy bad token: HTTP 200 with the success code and no data (quirk 2).
+        # Legacy bad token: HTTP 200 with the success code and no data (Z2).
         r = httpx.get(
             f"{srv.url}/v1/pipelines/{pipes['search']}", headers={"Authorization": "Bearer x"}
         )

@@ -411,7 +411,7 @@ def test_doc_ingestion_from_file_url_under_data_dir(
     top = hits[0]
     assert set(top) == {"id", "distance", "chunk_text", "chunk_id", "doc_name"}
     assert top["doc_name"] == "cluster guide.md" and isinstance(top["chunk_id"], int)
-    # Header path prefixed to the chunk text (quirk 29).
+    # Header path prefixed to the chunk text (Z29).
     assert top["chunk_text"].startswith("# Cluster guide\n## Collection\n### Fields\n")
     assert "primary key" in top["chunk_text"]
 

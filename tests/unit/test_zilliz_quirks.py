@@ -1,4 +1,4 @@
-"""One named test per quirk of the Zilliz Pipelines contract (zilliz-pipelines-api.md, section 12)."""
+"""One test per entry Z<n> of ``docs/contract/zilliz.md``, named ``test_z<n>_<short>``."""
 
 from __future__ import annotations
 
@@ -62,12 +62,12 @@ HIT = {"id": BIG, "distance": 0.7, "text": "hello"}
 
 
 @pytest.mark.parametrize("code", [0, 200, "200"])
-def test_quirk_1_success_code_0_or_200(code):
+def test_z1_success_code_0_or_200(code):
     script = Script([ok({"result": [HIT]}, code=code)])
     assert client(script).search(PIPE, "q").hits[0].fields["text"] == "hello"
 
 
-def test_quirk_2_error_with_success_code_and_no_data():
+def test_z2_error_with_success_code_and_no_data():
     script = Script([fail(200, "The token is illegal.")])
     with pytest.raises(AuthenticationError) as info:
         client(script).search(PIPE, "q")
@@ -78,7 +78,7 @@ def test_quirk_2_error_with_success_code_and_no_data():
 @pytest.mark.parametrize(
     "data", [{"result": [HIT]}, {"results": [HIT]}, [HIT]], ids=["result", "results", "bare-list"]
 )
-def test_quirk_3_result_results_or_bare_list(data):
+def test_z3_result_results_or_bare_list(data):
     result = client(Script([ok(data)])).search(PIPE, "q")
     assert [hit.id for hit in result.hits] == [str(BIG)]
 
@@ -92,7 +92,7 @@ def test_quirk_3_result_results_or_bare_list(data):
         ("SEARCH_IMAGE_BY_IMAGE", {"id": "image-101", "distance": 0.1, "image_id": "i"}, ""),
     ],
 )
-def test_quirk_4_content_field_chosen_by_action_not_probing(action, hit, content):
+def test_z4_content_field_chosen_by_action_not_probing(action, hit, content):
     script = Script([ok(describe(action)), ok({"result": [hit]})])
     doc = retriever(script).invoke("q")[0]
     assert doc.page_content == content
@@ -103,19 +103,19 @@ def test_quirk_4_content_field_chosen_by_action_not_probing(action, hit, content
     ("raw", "expected"),
     [(BIG, str(BIG)), (str(BIG), str(BIG)), ("image-101", "image-101"), (7, "7")],
 )
-def test_quirk_5_ids_int_numeric_string_or_free_string(raw, expected):
+def test_z5_ids_int_numeric_string_or_free_string(raw, expected):
     result = client(Script([ok({"result": [{"id": raw, "distance": 1}]})])).search(PIPE, "q")
     assert result.hits[0].id == expected
 
 
-def test_quirk_5_int64_ids_keep_every_digit_on_the_wire():
+def test_z5_int64_ids_keep_every_digit_on_the_wire():
     body = '{"code":200,"data":{"num_entities":2,"ids":[450524927755105900,450524927755105901]}}'
     script = Script([httpx.Response(200, content=body.encode())])
     result = client(script).ingest_texts(PIPE, ["a", "b"])
     assert result.ids == ["450524927755105900", "450524927755105901"]
 
 
-def test_quirk_6_distance_as_string():
+def test_z6_distance_as_string():
     result = client(Script([ok({"result": [{"id": 1, "distance": "0.9997"}]})])).search(PIPE, "q")
     assert result.hits[0].distance == pytest.approx(0.9997)
 
@@ -129,7 +129,7 @@ def test_quirk_6_distance_as_string():
         ({}, 0, 0),
     ],
 )
-def test_quirk_7_usage_shapes(data, embedding, rerank):
+def test_z7_usage_shapes(data, embedding, rerank):
     usage = Usage.from_data(data)
     assert (usage.embedding, usage.rerank, usage.total) == (embedding, rerank, embedding + rerank)
 
@@ -142,17 +142,17 @@ def test_quirk_7_usage_shapes(data, embedding, rerank):
         {"totalTokenUsage": 5},
     ],
 )
-def test_quirk_7_total_usage_shapes(raw):
+def test_z7_total_usage_shapes(raw):
     assert Pipeline.model_validate({"pipelineId": PIPE, **raw}).total_usage == {"embedding": 5}
 
 
-def test_quirk_8_run_path_is_plural():
+def test_z8_run_path_is_plural():
     script = Script([ok({"result": []})])
     client(script).search(PIPE, "q")
     assert script.requests[0].url.path == f"/v1/pipelines/{PIPE}/run"
 
 
-def test_quirk_9_any_host_through_base_url_and_the_documented_default(monkeypatch):
+def test_z9_any_host_through_base_url_and_the_documented_default(monkeypatch):
     monkeypatch.delenv("ZILLIZ_PIPELINES_BASE_URL", raising=False)
     monkeypatch.delenv("ZILLIZ_CLOUD_REGION", raising=False)
     default = ZillizPipelinesClient(api_key="k")
@@ -163,7 +163,7 @@ def test_quirk_9_any_host_through_base_url_and_the_documented_default(monkeypatc
     assert cn.base_url == "https://controller.api.ali-cn-hangzhou.zilliz.com.cn"
 
 
-def test_quirk_10_every_recorded_json_body_is_valid_json():
+def test_z10_every_recorded_json_body_is_valid_json():
     import yaml
 
     cassettes = sorted(Path(__file__).resolve().parents[2].joinpath("cassettes").rglob("*.yaml"))
@@ -182,7 +182,7 @@ def test_quirk_10_every_recorded_json_body_is_valid_json():
     assert checked > 0
 
 
-def test_quirk_11_functions_object_and_input_field_variants():
+def test_z11_functions_object_and_input_field_variants():
     pipeline = Pipeline.model_validate(
         {
             "pipelineId": PIPE,
@@ -202,7 +202,7 @@ def test_quirk_11_functions_object_and_input_field_variants():
     assert [f.input_fields for f in doc.functions] == [["doc_url"], []]
 
 
-def test_quirk_12_new_collection_name_is_read_collection_name_is_sent():
+def test_z12_new_collection_name_is_read_collection_name_is_sent():
     assert (
         Pipeline.model_validate({"pipelineId": PIPE, "newCollectionName": "c"}).collection_name
         == "c"
@@ -223,7 +223,7 @@ def test_quirk_12_new_collection_name_is_read_collection_name_is_sent():
     assert specs[0]["collectionName"] == "c"
 
 
-def test_quirk_13_schema_typos_are_tolerated():
+def test_z13_schema_typos_are_tolerated():
     pipeline = Pipeline.model_validate(
         {
             "pipelineId": PIPE,
@@ -248,13 +248,13 @@ def test_quirk_13_schema_typos_are_tolerated():
         ({"image_id": "img-1"}, {"image_id": "img-1"}, {"num_deleted_entities": 4}),
     ],
 )
-def test_quirk_14_deletion_sends_only_the_needed_key(kwargs, sent, answer):
+def test_z14_deletion_sends_only_the_needed_key(kwargs, sent, answer):
     script = Script([ok(answer)])
     assert client(script).delete(PIPE, **kwargs).num_deleted == 4
     assert script.bodies()[0] == {"data": sent}
 
 
-def test_quirk_15_drop_uses_delete_and_describe_is_by_id():
+def test_z15_drop_uses_delete_and_describe_is_by_id():
     script = Script([ok({"pipelineId": PIPE, "name": "p"})])
     c = client(script)
     c.drop(PIPE)
@@ -265,7 +265,7 @@ def test_quirk_15_drop_uses_delete_and_describe_is_by_id():
     ]
 
 
-def test_quirk_16_native_json_types_are_sent():
+def test_z16_native_json_types_are_sent():
     script = Script([ok({"num_entities": 1, "ids": [1]})])
     client(script).ingest_texts(PIPE, ["t"], metadata={"year": 2023, "ok": True, "score": 0.5})
     assert script.requests[0].content == (
@@ -273,7 +273,7 @@ def test_quirk_16_native_json_types_are_sent():
     )
 
 
-def test_quirk_17_image_ids_are_strings():
+def test_z17_image_ids_are_strings():
     script = Script([ok({"num_entities": 1})])
     client(script).ingest_image(PIPE, "https://x.test/cat.png", "my-img-123456")
     assert script.bodies()[0]["data"]["image_id"] == "my-img-123456"
@@ -281,7 +281,7 @@ def test_quirk_17_image_ids_are_strings():
         client(script).ingest_image(PIPE, "https://x.test/cat.png", 123)  # type: ignore[arg-type]
 
 
-def test_quirk_18_deleting_a_missing_doc_is_not_an_error():
+def test_z18_deleting_a_missing_doc_is_not_an_error():
     result = client(Script([ok({"num_deleted_chunks": 0})])).delete(PIPE, doc_name="nope.md")
     assert result.num_deleted == 0
 
@@ -294,7 +294,7 @@ def test_quirk_18_deleting_a_missing_doc_is_not_an_error():
     ],
     ids=["5xx", "read-timeout"],
 )
-def test_quirk_19_ingestion_is_not_repeated_after_5xx_or_timeout(failure):
+def test_z19_ingestion_is_not_repeated_after_5xx_or_timeout(failure):
     script = Script([failure(), ok({"num_entities": 1, "ids": [1]})])
     with pytest.raises((InternalServerError, APITimeoutError)) as info:
         client(script, max_retries=5).ingest_texts(PIPE, ["once"])
@@ -304,19 +304,19 @@ def test_quirk_19_ingestion_is_not_repeated_after_5xx_or_timeout(failure):
 
 
 @pytest.mark.parametrize("key", ["text_list", "doc_url", "image_url", "image_id"])
-def test_quirk_20_metadata_cannot_shadow_inputs(key):
+def test_z20_metadata_cannot_shadow_inputs(key):
     script = Script([ok({})])
     with pytest.raises(InvalidInputError, match=key):
         client(script).ingest_texts(PIPE, ["t"], metadata={key: "x"})
     assert script.requests == []
 
 
-def test_quirk_20_preserved_values_are_scalars():
+def test_z20_preserved_values_are_scalars():
     with pytest.raises(InvalidInputError, match="one value per call"):
         client(Script([ok({})])).ingest_texts(PIPE, ["t"], metadata={"tags": ["a", "b"]})
 
 
-def test_quirk_21_all_search_params_are_sent():
+def test_z21_all_search_params_are_sent():
     script = Script([ok({"result": []})])
     client(script).search(PIPE, "q")
     assert script.bodies()[0] == {
@@ -335,14 +335,14 @@ def test_quirk_21_all_search_params_are_sent():
         (500, 525, 500, "<= 1024"),
     ],
 )
-def test_quirk_22_limit_bounds_checked_before_sending(limit, offset, max_limit, message):
+def test_z22_limit_bounds_checked_before_sending(limit, offset, max_limit, message):
     script = Script([ok({"result": []})])
     with pytest.raises(InvalidInputError, match=message):
         client(script).search(PIPE, "q", limit=limit, offset=offset, max_limit=max_limit)
     assert script.requests == []
 
 
-def test_quirk_23_output_fields_requested_and_returned_in_metadata():
+def test_z23_output_fields_requested_and_returned_in_metadata():
     hit = {"id": 1, "distance": 0.5, "chunk_text": "c", "doc_name": "a.md", "year": 2024}
     script = Script([ok(describe("SEARCH_DOC_CHUNK")), ok({"result": [hit]})])
     doc = retriever(script, output_fields=["year"]).invoke("q")[0]
@@ -350,7 +350,7 @@ def test_quirk_23_output_fields_requested_and_returned_in_metadata():
     assert doc.metadata == {"id": "1", "distance": 0.5, "doc_name": "a.md", "year": 2024}
 
 
-def test_quirk_24_search_pipelines_keep_cluster_inside_the_function():
+def test_z24_search_pipelines_keep_cluster_inside_the_function():
     specs = pipeline_set_specs(
         name="demo",
         project_id="proj-1",
@@ -370,7 +370,7 @@ def test_quirk_24_search_pipelines_keep_cluster_inside_the_function():
     assert parsed.functions[0].cluster_id == "in03-1"
 
 
-def test_quirk_25_create_pipeline_set_creates_three_with_one_model():
+def test_z25_create_pipeline_set_creates_three_with_one_model():
     answers = [ok({"pipelineId": f"pipe-{i}a", "name": "n"}) for i in range(3)]
     script = Script(answers)
     made = client(script).create_pipeline_set(
@@ -393,20 +393,20 @@ def test_quirk_25_create_pipeline_set_creates_three_with_one_model():
     ]
 
 
-def test_quirk_26_drop_returns_the_pipeline_and_sends_nothing_else():
+def test_z26_drop_returns_the_pipeline_and_sends_nothing_else():
     script = Script([ok({"pipelineId": PIPE, "name": "p", "collectionName": "c"})])
     dropped = client(script).drop(PIPE)
     assert dropped.collection_name == "c"
     assert len(script.requests) == 1
 
 
-def test_quirk_27_read_timeout_above_the_60s_server_limit():
+def test_z27_read_timeout_above_the_60s_server_limit():
     c = ZillizPipelinesClient(api_key="k")
     assert c.http.timeout.read > 60
     assert c.http.timeout.connect == 5
 
 
-def test_quirk_28_doc_url_is_sent_for_the_server_to_download():
+def test_z28_doc_url_is_sent_for_the_server_to_download():
     script = Script([ok({"doc_name": "a.md", "num_chunks": 3, "token_usage": 12})])
     result = client(script).ingest_doc_url(PIPE, "https://bucket.test/a.md?sig=1")
     assert script.bodies()[0] == {"data": {"doc_url": "https://bucket.test/a.md?sig=1"}}
@@ -415,7 +415,7 @@ def test_quirk_28_doc_url_is_sent_for_the_server_to_download():
         client(script).ingest_doc_url(PIPE, "/etc/passwd")
 
 
-def test_quirk_29_header_paths_in_chunk_text_pass_through_verbatim():
+def test_z29_header_paths_in_chunk_text_pass_through_verbatim():
     text = "# Cluster\n## Collection\n### Fields\nA field is..."
     script = Script(
         [
@@ -426,14 +426,14 @@ def test_quirk_29_header_paths_in_chunk_text_pass_through_verbatim():
     assert retriever(script).invoke("q")[0].page_content == text
 
 
-def test_quirk_30_ids_become_an_int64_expression():
+def test_z30_ids_become_an_int64_expression():
     assert ids_expression([BIG, str(BIG + 1)]) == f"id in [{BIG}, {BIG + 1}]"
     for bad in ([1.5], ["abc"], [], [True]):
         with pytest.raises(InvalidInputError):
             ids_expression(bad)
 
 
-def test_quirk_31_multipart_data_is_one_json_string_and_no_accept_multipart(tmp_path):
+def test_z31_multipart_data_is_one_json_string_and_no_accept_multipart(tmp_path):
     path = tmp_path / "notes.md"
     path.write_text("# Notes\nhello")
     script = Script([ok({"doc_name": "notes.md", "num_chunks": 1, "usage": {"embedding": 3}})])
@@ -445,7 +445,7 @@ def test_quirk_31_multipart_data_is_one_json_string_and_no_accept_multipart(tmp_
     assert "multipart" not in request.headers.get("accept", "")
 
 
-def test_quirk_32_list_needs_project_id_and_returns_an_array():
+def test_z32_list_needs_project_id_and_returns_an_array():
     script = Script(
         [ok([{"pipelineId": PIPE, "name": "a"}, {"pipelineId": "pipe-2", "name": "b"}])]
     )
@@ -456,7 +456,7 @@ def test_quirk_32_list_needs_project_id_and_returns_an_array():
         client(script).list("")
 
 
-def test_quirk_33_image_model_names_pass_through():
+def test_z33_image_model_names_pass_through():
     script = Script([ok({"pipelineId": PIPE})])
     spec = {
         "name": "img_search",
@@ -479,7 +479,7 @@ def test_quirk_33_image_model_names_pass_through():
     )
 
 
-def test_quirk_34_model_language_checked_before_create():
+def test_z34_model_language_checked_before_create():
     script = Script([ok({"pipelineId": PIPE})])
     spec = {
         "name": "ing",
@@ -501,13 +501,13 @@ def test_quirk_34_model_language_checked_before_create():
     assert script.requests == []
 
 
-def test_quirk_35_a_pipeline_not_serving_is_reported():
+def test_z35_a_pipeline_not_serving_is_reported():
     script = Script([ok({**describe("SEARCH_TEXT"), "status": "INDEXING"})])
     with pytest.raises(PipelineNotServingError, match="INDEXING"):
         retriever(script).invoke("q")
 
 
-def test_quirk_36_the_api_key_stays_hidden():
+def test_z36_the_api_key_stays_hidden():
     r = ZillizPipelineRetriever(
         pipeline_id=PIPE, api_key="zk-secret-xyz", base_url="http://127.0.0.1:1"
     )
@@ -519,7 +519,7 @@ def test_quirk_36_the_api_key_stays_hidden():
     assert "zk-secret-xyz" not in dumps(r)
 
 
-def test_quirk_37_unknown_keys_are_kept_not_rejected():
+def test_z37_unknown_keys_are_kept_not_rejected():
     result = SearchResult.from_data(
         {"result": [{"id": 1, "distance": 1, "new_field": "x"}], "extra": 1}
     )
@@ -542,7 +542,7 @@ def test_quirk_37_unknown_keys_are_kept_not_rejected():
     ],
     ids=["html-200", "no-code", "list", "empty", "html-502", "html-404", "410"],
 )
-def test_quirk_38_non_json_and_missing_keys_become_typed_errors(response, error):
+def test_z38_non_json_and_missing_keys_become_typed_errors(response, error):
     with pytest.raises(error) as info:
         client(Script([response]), max_retries=0).search(PIPE, "q")
     assert not isinstance(info.value, (KeyError, json.JSONDecodeError))
@@ -551,7 +551,7 @@ def test_quirk_38_non_json_and_missing_keys_become_typed_errors(response, error)
         assert "discontinued" in str(info.value) and "base_url" in str(info.value)
 
 
-def test_quirk_4_schema_spelling_chuck_text_is_read_too():
+def test_z4_schema_spelling_chuck_text_is_read_too():
     hit = {"id": 1, "distance": 0.5, "chuck_text": "C", "doc_name": "a.md"}
     script = Script([ok(describe("SEARCH_DOC_CHUNK")), ok({"result": [hit]})])
     doc = retriever(script).invoke("q")[0]
@@ -559,7 +559,7 @@ def test_quirk_4_schema_spelling_chuck_text_is_read_too():
     assert "chuck_text" not in doc.metadata
 
 
-def test_quirk_25_a_set_that_fails_part_way_names_what_it_created():
+def test_z25_a_set_that_fails_part_way_names_what_it_created():
     from langchain_zilliz_bailian.errors import PartialBatchError
 
     script = Script(
