@@ -30,6 +30,7 @@ os.environ["XDG_DATA_HOME"] = str(SANDBOX / "data")
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(SANDBOX, ignore_errors=True)
 
+
 #: Headers that identify an account or carry a credential; replaced in every cassette.
 FILTERED_HEADERS = [
     ("authorization", "PLACEHOLDER"),
