@@ -1,29 +1,389 @@
-"""The ``zilliz-bailian`` command: ``serve`` runs the local compatible server; ``demo`` runs the
+"""The ``zilliz-bailian`` command: ``serve`` runs the local compatible server; ``pipelines``
+creates and lists pipelines on a running server (or any Pipelines endpoint); ``demo`` runs the
 end-to-end demo (see :mod:`langchain_zilliz_bailian.demo`).
 
 Every ``serve`` flag also reads an environment variable (``ZILLIZ_BAILIAN_<FLAG>``), e.g.
 ``ZILLIZ_BAILIAN_API_KEY``; flags win. The default key ``local-dev-key`` is for loopback use only.
+A bad value, on the command line or in such a variable, is a one-line usage error (exit code 2).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
 
 from langchain_zilliz_bailian.demo.options import add_arguments as add_demo_arguments
 
 DEFAULT_PORT = 8765
+DEFAULT_API_KEY = "local-dev-key"
 ENV_PREFIX = "ZILLIZ_BAILIAN_"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
+FAULT_SCOPES = ("all", "zilliz", "bailian")
+#: PRESERVE field types of Zilliz Cloud Pipelines.
+FIELD_TYPES = ("Bool", "Int8", "Int16", "Int32", "Int64", "Float", "Double", "VarChar")
+#: Project and cluster ids ``pipelines`` uses by default: any well-formed ids work locally.
+LOCAL_PROJECT_ID = "proj-local"
+LOCAL_CLUSTER_ID = "in01-local"
+#: The variables ``pipelines create`` prints, e.g. ``ZILLIZ_DOC_SEARCH_PIPELINE_ID``.
+PIPELINE_ENV = "ZILLIZ_{kind}_{role}_PIPELINE_ID"
+
+_T = TypeVar("_T")
+_NAME = re.compile(r"^[A-Za-z0-9_]{3,54}$")  # + "_ingestion" stays within the 64-character limit
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+class _EnvValue(str):
+    """A flag's default read from an environment variable. argparse converts a string default
+    with the flag's ``type``, so a bad value is a usage error that names the variable."""
+
+    variable: str
+
+    def __new__(cls, value: str, variable: str) -> _EnvValue:
+        obj = super().__new__(cls, value)
+        obj.variable = variable
+        return obj
 
 
 def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(ENV_PREFIX + name, default)
+    """``ZILLIZ_BAILIAN_<name>`` (marked as coming from there), else ``default``."""
+    variable = ENV_PREFIX + name
+    value = os.environ.get(variable)
+    return default if value is None else _EnvValue(value, variable)
+
+
+def _checked(kind: str, convert: Callable[[str], _T]) -> Callable[[str], _T]:
+    """An argparse ``type``: ``convert``, its ``ValueError`` turned into a one-line usage error."""
+
+    def parse(value: str) -> _T:
+        try:
+            return convert(value)
+        except ValueError as exc:
+            source = f" (from {value.variable})" if isinstance(value, _EnvValue) else ""
+            raise argparse.ArgumentTypeError(f"invalid {kind} {value!r}{source}: {exc}") from None
+
+    parse.__name__ = kind
+    return parse
+
+
+def _int_at_least(low: int | None, high: int | None = None) -> Callable[[str], int]:
+    """An integer converter, bounded below by ``low`` (None: unbounded) and above by ``high``."""
+
+    def convert(value: str) -> int:
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise ValueError("expected an integer") from None
+        if low is None:
+            return number
+        if number < low or (high is not None and number > high):
+            raise ValueError(
+                f"expected {low}..{high}" if high is not None else f"expected >= {low}"
+            )
+        return number
+
+    return convert
+
+
+def _rate(value: str) -> float:
+    """A fault rate: a number in [0, 1] (NaN refused)."""
+    try:
+        rate = float(value.strip())
+    except ValueError:
+        raise ValueError("expected a number between 0 and 1") from None
+    if math.isnan(rate) or not 0.0 <= rate <= 1.0:
+        raise ValueError("expected a number between 0 and 1")
+    return rate
+
+
+def _one_of(options: Sequence[str]) -> Callable[[str], str]:
+    """A case-insensitive choice, returned lower-cased (uvicorn wants lower-case levels)."""
+
+    def convert(value: str) -> str:
+        if value.strip().lower() not in options:
+            raise ValueError(f"choose from {', '.join(options)}")
+        return value.strip().lower()
+
+    return convert
+
+
+def _switch(value: str) -> bool:
+    """A boolean environment value: true/false, 1/0, yes/no, on/off (empty is false)."""
+    if value.strip().lower() in _TRUE:
+        return True
+    if value.strip().lower() in _FALSE:
+        return False
+    raise ValueError(f"expected one of {', '.join(_TRUE)} or {', '.join(v for v in _FALSE if v)}")
+
+
+def _text(value: str) -> str:
+    """Any non-blank string."""
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _key(value: str) -> str:
+    """An API key: a Bearer token cannot hold whitespace."""
+    if not value or any(c.isspace() for c in value):
+        raise ValueError("must be non-empty, without spaces")
+    return value
+
+
+def _embedder_spec(value: str) -> str:
+    """``lexical`` or ``module:callable`` (loaded later, by ``serve``)."""
+    module, sep, attr = value.partition(":")
+    if value != "lexical" and not (sep and module and attr):
+        raise ValueError("expected 'lexical' or 'module:callable'")
+    return value
+
+
+def _pipeline_ids(value: str) -> str:
+    """Comma-separated pipeline ids, each ``pipe-...`` (kept as the string ``serve`` splits)."""
+    from langchain_zilliz_bailian._validation import PATTERNS
+
+    for pipeline_id in _ids(value):
+        if not PATTERNS["pipeline_id"].fullmatch(pipeline_id):
+            raise ValueError(f"{pipeline_id!r} is not a pipeline id (pipe-...)")
+    return value
+
+
+def _base_url(value: str) -> str:
+    """An http(s) base URL, checked as the clients check it."""
+    from langchain_zilliz_bailian._validation import check_base_url
+
+    return check_base_url(value)  # InvalidInputError is a ValueError
+
+
+def _id_of(kind: str) -> Callable[[str], str]:
+    """A project or cluster id, matched against the pattern the clients enforce."""
+
+    def convert(value: str) -> str:
+        from langchain_zilliz_bailian._validation import check_id
+
+        return check_id(kind, value)
+
+    return convert
+
+
+def _set_name(value: str) -> str:
+    """A pipeline set or collection name the server accepts once suffixed."""
+    if not _NAME.fullmatch(value):
+        raise ValueError("3-54 letters, digits or underscores")
+    return value
+
+
+def _preserve(value: str) -> tuple[str, str]:
+    """``FIELD:TYPE`` for a PRESERVE function, TYPE matched case-insensitively."""
+    field, sep, type_name = value.partition(":")
+    types = {t.lower(): t for t in FIELD_TYPES}
+    if not sep or not _FIELD.fullmatch(field) or type_name.lower() not in types:
+        raise ValueError(f"expected FIELD:TYPE, TYPE one of {', '.join(FIELD_TYPES)}")
+    return field, types[type_name.lower()]
 
 
 def _ids(value: str | None) -> list[str]:
+    """The ids of a comma-separated list, blanks dropped."""
     return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+class _Switch(argparse.Action):
+    """A flag without a value (like ``store_true``) whose default may come from the environment:
+    its ``type`` converts that string default (``true``/``false``, ``1``/``0``, ...)."""
+
+    def __init__(
+        self,
+        option_strings: Sequence[str],
+        dest: str,
+        default: Any = False,
+        type: Callable[[str], Any] | None = None,
+        help: str | None = None,
+    ) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=default, type=type, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, True)
+
+
+def _option(
+    group: Any,
+    flag: str,
+    convert: Callable[[str], Any],
+    default: str | None,
+    help: str | None = None,
+    *,
+    kind: str = "value",
+    metavar: str | None = None,
+) -> None:
+    """A ``serve`` flag whose default is ``ZILLIZ_BAILIAN_<FLAG>`` when set, checked either way."""
+    name = flag.removeprefix("--").replace("-", "_").upper()
+    group.add_argument(
+        flag,
+        type=_checked(kind, convert),
+        default=_env(name, default),
+        help=help,
+        metavar=metavar,
+    )
+
+
+def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
+    """Every ``serve`` flag, each with its ``ZILLIZ_BAILIAN_<FLAG>`` variable."""
+    _option(serve, "--host", _text, "127.0.0.1", "bind address", kind="host")
+    _option(serve, "--port", _int_at_least(1, 65535), str(DEFAULT_PORT), kind="port")
+    _option(
+        serve,
+        "--data-dir",
+        _text,
+        None,
+        "state directory (Milvus Lite DB, file:// root; one server process per directory); "
+        "default: the user cache dir",
+        kind="directory",
+    )
+    _option(
+        serve,
+        "--api-key",
+        _key,
+        DEFAULT_API_KEY,
+        "Bearer key for both APIs (default local-dev-key: loopback use only)",
+        kind="API key",
+    )
+    _option(serve, "--milvus-uri", _text, None, "remote Milvus/Zilliz URI", kind="URI")
+    _option(serve, "--milvus-token", _text, None, "remote Milvus token", kind="token")
+    _option(
+        serve,
+        "--embedder",
+        _embedder_spec,
+        "lexical",
+        "'lexical' (default, offline hashing) or 'module:callable' returning an Embedder",
+        kind="embedder",
+    )
+    _option(
+        serve,
+        "--default-pipeline-ids",
+        _pipeline_ids,
+        "",
+        "comma-separated search pipeline ids used by apps without rag_options.pipeline_ids",
+        kind="pipeline ids",
+    )
+    serve.add_argument(
+        "--legacy",
+        action=_Switch,
+        type=_checked("switch", _switch),
+        default=_env("LEGACY", None) or False,
+        help="emit legacy quirk variants (bad token as HTTP 200)",
+    )
+    _option(
+        serve, "--stream-interval-ms", _int_at_least(0), "5", "pause between SSE events", kind="ms"
+    )
+    _option(
+        serve,
+        "--log-level",
+        _one_of(LOG_LEVELS),
+        "info",
+        kind="log level",
+        metavar="{" + ",".join(LOG_LEVELS) + "}",
+    )
+    faults = serve.add_argument_group("fault injection (off by default)")
+    _option(faults, "--fault-latency-ms", _int_at_least(0), "0", kind="ms")
+    _option(faults, "--fault-rate-429", _rate, "0", "share of requests answered 429", kind="rate")
+    _option(faults, "--fault-rate-500", _rate, "0", "share of requests answered 500", kind="rate")
+    _option(faults, "--fault-retry-after", _int_at_least(0), "1", "Retry-After seconds", kind="s")
+    _option(faults, "--fault-stream-error-after", _int_at_least(0), None, kind="count", metavar="N")
+    _option(faults, "--fault-drop-after", _int_at_least(0), None, kind="count", metavar="N")
+    _option(faults, "--fault-seed", _int_at_least(None), None, kind="seed")
+    _option(
+        faults,
+        "--fault-scope",
+        _one_of(FAULT_SCOPES),
+        "all",
+        kind="scope",
+        metavar="{" + ",".join(FAULT_SCOPES) + "}",
+    )
+
+
+def _add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where ``pipelines`` commands go: the variables the Zilliz classes read, else the local
+    server's defaults."""
+    parser.add_argument(
+        "--base-url",
+        type=_checked("base URL", _base_url),
+        default=os.environ.get("ZILLIZ_PIPELINES_BASE_URL") or f"http://127.0.0.1:{DEFAULT_PORT}",
+        help="Pipelines endpoint (default: $ZILLIZ_PIPELINES_BASE_URL, else the local server "
+        f"on port {DEFAULT_PORT})",
+    )
+    parser.add_argument(
+        "--api-key",
+        type=_checked("API key", _key),
+        default=os.environ.get("ZILLIZ_CLOUD_API_KEY") or DEFAULT_API_KEY,
+        help=f"API key (default: $ZILLIZ_CLOUD_API_KEY, else {DEFAULT_API_KEY})",
+    )
+    parser.add_argument(
+        "--project-id",
+        type=_checked("project id", _id_of("project_id")),
+        default=os.environ.get("ZILLIZ_PROJECT_ID") or LOCAL_PROJECT_ID,
+        help=f"project (default: $ZILLIZ_PROJECT_ID, else {LOCAL_PROJECT_ID}: any proj-... id "
+        "works locally)",
+    )
+
+
+def _add_pipelines_arguments(pipelines: argparse.ArgumentParser) -> None:
+    """``pipelines create`` and ``pipelines list``."""
+    actions = pipelines.add_subparsers(dest="action", required=True)
+    create = actions.add_parser(
+        "create",
+        help="create an ingestion, a search and a deletion pipeline over one collection",
+        description="Create an ingestion, a search and a deletion pipeline over one collection "
+        "and print their ids, also as `export ZILLIZ_<KIND>_<ROLE>_PIPELINE_ID=...` lines "
+        '(so `eval "$(zilliz-bailian pipelines create ...)"` sets them).',
+    )
+    create.add_argument(
+        "--name", required=True, type=_checked("name", _set_name), help="name of the set"
+    )
+    create.add_argument(
+        "--kind",
+        type=_checked("kind", _one_of(("text", "doc"))),
+        default="doc",
+        metavar="{text,doc}",
+        help="text: texts and Documents (INDEX_TEXT); doc: files and doc URLs, chunked "
+        "(INDEX_DOC); default doc",
+    )
+    create.add_argument(
+        "--collection",
+        type=_checked("collection", _set_name),
+        default=None,
+        help="collection name (default: the name)",
+    )
+    create.add_argument(
+        "--preserve",
+        action="append",
+        type=_checked("preserve field", _preserve),
+        default=[],
+        metavar="FIELD:TYPE",
+        help=f"a metadata field to keep (repeatable), TYPE one of {', '.join(FIELD_TYPES)}",
+    )
+    create.add_argument(
+        "--cluster-id",
+        type=_checked("cluster id", _id_of("cluster_id")),
+        default=os.environ.get("ZILLIZ_CLUSTER_ID") or LOCAL_CLUSTER_ID,
+        help=f"cluster (default: $ZILLIZ_CLUSTER_ID, else {LOCAL_CLUSTER_ID}: any in..-... id "
+        "works locally)",
+    )
+    _add_endpoint_arguments(create)
+    listing = actions.add_parser("list", help="list the pipelines of a project")
+    _add_endpoint_arguments(listing)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,47 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Local compatible server for Zilliz Cloud Pipelines and Bailian apps.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the local compatible server (uvicorn)")
-    serve.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="bind address")
-    serve.add_argument(
-        "--port", type=int, default=int(_env("PORT", str(DEFAULT_PORT)) or DEFAULT_PORT)
+    _add_serve_arguments(sub.add_parser("serve", help="run the local compatible server (uvicorn)"))
+    _add_pipelines_arguments(
+        sub.add_parser("pipelines", help="create or list pipelines on a running server")
     )
-    serve.add_argument(
-        "--data-dir",
-        default=_env("DATA_DIR"),
-        help="state directory (Milvus Lite DB, file:// root); default: the user cache dir",
-    )
-    serve.add_argument(
-        "--api-key",
-        default=_env("API_KEY", "local-dev-key"),
-        help="Bearer key for both APIs (default local-dev-key: loopback use only)",
-    )
-    serve.add_argument("--milvus-uri", default=_env("MILVUS_URI"), help="remote Milvus/Zilliz URI")
-    serve.add_argument("--milvus-token", default=_env("MILVUS_TOKEN"), help="remote Milvus token")
-    serve.add_argument(
-        "--embedder",
-        default=_env("EMBEDDER", "lexical"),
-        help="'lexical' (default, offline hashing) or 'module:callable' returning an Embedder",
-    )
-    serve.add_argument(
-        "--default-pipeline-ids",
-        default=_env("DEFAULT_PIPELINE_IDS", ""),
-        help="comma-separated search pipeline ids used by apps without rag_options.pipeline_ids",
-    )
-    serve.add_argument(
-        "--legacy", action="store_true", help="emit legacy quirk variants (bad token as HTTP 200)"
-    )
-    serve.add_argument("--stream-interval-ms", type=int, default=5, help="pause between SSE events")
-    faults = serve.add_argument_group("fault injection (off by default)")
-    faults.add_argument("--fault-latency-ms", type=int, default=0)
-    faults.add_argument("--fault-rate-429", type=float, default=0.0)
-    faults.add_argument("--fault-rate-500", type=float, default=0.0)
-    faults.add_argument("--fault-retry-after", type=int, default=1, help="Retry-After seconds")
-    faults.add_argument("--fault-stream-error-after", type=int, default=None, metavar="N")
-    faults.add_argument("--fault-drop-after", type=int, default=None, metavar="N")
-    faults.add_argument("--fault-seed", type=int, default=None)
-    faults.add_argument("--fault-scope", choices=("all", "zilliz", "bailian"), default="all")
-    serve.add_argument("--log-level", default="info")
     add_demo_arguments(
         sub.add_parser(
             "demo",
@@ -84,12 +407,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _usage_error(prog: str, message: str) -> int:
+    """Report like argparse does (``prog: error: message``) and return its exit code, 2."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return 2
+
+
 def serve(args: argparse.Namespace) -> int:
     """Run uvicorn in the foreground until interrupted."""
+    prog = "zilliz-bailian serve"
     try:
         import uvicorn
 
-        from langchain_zilliz_bailian.server import FaultConfig, create_app
+        from langchain_zilliz_bailian.server import FaultConfig, create_app, load_embedder
     except ImportError as exc:
         print(f"the server needs the [server] extra: {exc}", file=sys.stderr)
         return 2
@@ -103,12 +433,25 @@ def serve(args: argparse.Namespace) -> int:
         seed=args.fault_seed,
         scope=args.fault_scope,
     )
+    try:
+        faults.validate()
+    except ValueError as exc:
+        return _usage_error(prog, f"fault flags: {exc}")
+    data_dir = Path(args.data_dir).expanduser() if args.data_dir is not None else None
+    if data_dir is not None and data_dir.exists() and not data_dir.is_dir():
+        return _usage_error(prog, f"argument --data-dir: {args.data_dir!r} is not a directory")
+    if args.milvus_token is not None and args.milvus_uri is None:
+        return _usage_error(prog, "argument --milvus-token: only with --milvus-uri")
+    try:
+        embedder = load_embedder(args.embedder)
+    except (ImportError, AttributeError, TypeError, ValueError) as exc:
+        return _usage_error(prog, f"argument --embedder: cannot load {args.embedder!r}: {exc}")
     app = create_app(
         data_dir=args.data_dir,
         api_key=args.api_key,
         milvus_uri=args.milvus_uri,
         milvus_token=args.milvus_token,
-        embedder=args.embedder,
+        embedder=embedder,
         default_pipeline_ids=_ids(args.default_pipeline_ids),
         legacy=args.legacy,
         stream_interval_ms=args.stream_interval_ms,
@@ -121,10 +464,68 @@ def serve(args: argparse.Namespace) -> int:
         f"http://{args.host}:{args.port}/api/v1), data dir {settings.data_dir}",
         file=sys.stderr,
     )
-    if args.api_key == "local-dev-key" and args.host not in ("127.0.0.1", "localhost", "::1"):
+    if args.api_key == DEFAULT_API_KEY and args.host not in ("127.0.0.1", "localhost", "::1"):
         print("warning: the default API key is meant for loopback use only", file=sys.stderr)
-    # One worker: Milvus Lite allows one process per data directory.
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, workers=1)
+    try:
+        # One worker: Milvus Lite allows one process per data directory.
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, workers=1)
+    except SystemExit:
+        error = getattr(app.state, "startup_error", None)
+        if error is None:
+            raise
+        if args.log_level == "critical":  # uvicorn's log (one line for a data dir in use) is off
+            print(f"{prog}: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _pipeline_exports(kind: str, made: Any) -> list[tuple[str, str]]:
+    """``(variable, pipeline id)`` for the three pipelines of a set."""
+    roles = (("INGESTION", made.ingestion), ("SEARCH", made.search), ("DELETION", made.deletion))
+    return [
+        (PIPELINE_ENV.format(kind=kind.upper(), role=role), pipe.pipeline_id)
+        for role, pipe in roles
+    ]
+
+
+def pipelines(args: argparse.Namespace) -> int:
+    """``pipelines create`` / ``pipelines list`` through :class:`ZillizPipelinesClient`."""
+    from langchain_zilliz_bailian.errors import ZillizBailianError
+    from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
+
+    try:
+        with ZillizPipelinesClient(base_url=args.base_url, api_key=args.api_key) as client:
+            if args.action == "create":
+                collection = args.collection or args.name
+                made = client.create_pipeline_set(
+                    name=args.name,
+                    project_id=args.project_id,
+                    cluster_id=args.cluster_id,
+                    collection_name=collection,
+                    kind=args.kind,
+                    preserve=dict(args.preserve),
+                )
+                print(f"# {args.kind} pipelines over collection {collection} at {args.base_url}")
+                for role, pipe in zip(
+                    ("ingestion", "search", "deletion"),
+                    (made.ingestion, made.search, made.deletion),
+                    strict=True,
+                ):
+                    print(f"# {role:<9} {pipe.pipeline_id}  {pipe.name}")
+                for variable, pipeline_id in _pipeline_exports(args.kind, made):
+                    print(f"export {variable}={pipeline_id}")
+            else:
+                found = client.list(args.project_id)
+                if not found:
+                    print(f"# no pipelines in {args.project_id} at {args.base_url}")
+                for pipe in found:
+                    collection = pipe.collection_name or next(
+                        (f.collection_name for f in pipe.functions if f.collection_name), ""
+                    )
+                    print(f"{pipe.pipeline_id}  {pipe.type:<9}  {pipe.name:<30}  {collection}")
+    except ZillizBailianError as exc:
+        print(f"zilliz-bailian pipelines {args.action}: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -133,6 +534,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "pipelines":
+        return pipelines(args)
     from langchain_zilliz_bailian.demo.options import options_from_args
     from langchain_zilliz_bailian.demo.runner import run
 

@@ -43,7 +43,7 @@ from langchain_zilliz_bailian.server.faults import Decision, FaultConfig, FaultI
 from langchain_zilliz_bailian.server.fetch import MAX_DOC_BYTES
 from langchain_zilliz_bailian.server.pipelines import PipelineService
 from langchain_zilliz_bailian.server.sse import EventStreamResponse, frame
-from langchain_zilliz_bailian.server.storage import Storage, default_data_dir
+from langchain_zilliz_bailian.server.storage import DataDirInUseError, Storage, default_data_dir
 
 DEFAULT_API_KEY = "local-dev-key"  # for loopback use only
 logger = logging.getLogger("langchain_zilliz_bailian.server")
@@ -54,6 +54,20 @@ class _DropNoise(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "without completing response" not in record.getMessage()
+
+
+class _OneLineDataDirError(logging.Filter):
+    """Log a data dir held by another server as its one-line message, not Starlette's traceback
+    (the caller reports it too: ``LocalServer.start`` raises it, the CLI exits with it)."""
+
+    marker = DataDirInUseError.__name__ + ": "
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if self.marker in text:
+            last = text.rstrip().splitlines()[-1]
+            record.msg, record.args, record.exc_info = last.split(self.marker, 1)[1], (), None
+        return True
 
 
 @dataclass
@@ -122,13 +136,21 @@ def create_app(
     )
     injector = faults if isinstance(faults, FaultInjector) else FaultInjector(faults)
     state = _State()
-    logging.getLogger("uvicorn.error").addFilter(_DropNoise())
+    uvicorn_error = logging.getLogger("uvicorn.error")
+    uvicorn_error.addFilter(_DropNoise())
+    if not any(isinstance(f, _OneLineDataDirError) for f in uvicorn_error.filters):
+        uvicorn_error.addFilter(_OneLineDataDirError())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        storage = await to_thread.run_sync(
-            lambda: Storage(settings.data_dir, settings.milvus_uri, settings.milvus_token)
-        )
+        try:
+            storage = await to_thread.run_sync(
+                lambda: Storage(settings.data_dir, settings.milvus_uri, settings.milvus_token)
+            )
+        except Exception as exc:
+            # uvicorn only logs a failed startup; LocalServer and the CLI report this error.
+            app.state.startup_error = exc
+            raise
         assert settings.embedder is not None
         state.storage = storage
         state.pipelines = PipelineService(

@@ -6,6 +6,7 @@ with LocalServer(data_dir=tmp_path) as server:
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -105,14 +106,19 @@ class LocalServer:
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="zb-server"
+            target=self._serve, args=(sock,), daemon=True, name="zb-server"
         )
         self._thread.start()
         deadline = time.monotonic() + self._startup_timeout
         while not self._server.started:
             if not self._thread.is_alive():
                 self._thread = None
+                self._socket = None
                 sock.close()
+                # The lifespan keeps the reason (a data dir in use, an unreachable Milvus, ...).
+                error: BaseException | None = getattr(self.app.state, "startup_error", None)
+                if error is not None:
+                    raise error
                 raise RuntimeError("the local server failed to start (see the log above)")
             if time.monotonic() > deadline:
                 self.stop()
@@ -120,6 +126,12 @@ class LocalServer:
             time.sleep(0.01)
         self.startup_seconds = time.perf_counter() - begin
         return self
+
+    def _serve(self, sock: socket.socket) -> None:
+        """uvicorn's loop, in the thread. A failed startup raises ``SystemExit`` (newer uvicorn),
+        which must end the thread, not reach its excepthook: :meth:`start` reports the cause."""
+        with contextlib.suppress(SystemExit):
+            self._server.run(sockets=[sock])
 
     def stop(self) -> None:
         """Ask uvicorn to exit, wait for the lifespan shutdown (closes Milvus), release the port."""

@@ -33,6 +33,52 @@ class StorageError(Exception):
     """A Milvus call failed (bad filter expression, unknown field, ...); message is Milvus's."""
 
 
+class DataDirInUseError(StorageError, RuntimeError):
+    """Another server holds the data dir: Milvus Lite allows one process (and here one server) per
+    data dir. A ``RuntimeError`` too, since starting a :class:`LocalServer` raised one before."""
+
+    def __init__(self, data_dir: Path, *, same_process: bool = False) -> None:
+        self.data_dir = data_dir
+        shown = data_dir.absolute()
+        holder = (
+            "another local server in this process"
+            if same_process
+            else "another server process (Milvus Lite allows one process per data dir)"
+        )
+        super().__init__(
+            f"The data dir {shown} is in use by {holder}. Stop that server, point your code at "
+            "its URL instead of starting a second one, or give this server another data dir "
+            "(zilliz-bailian serve --data-dir DIR, or LocalServer(data_dir=tempfile.mkdtemp()))."
+        )
+
+
+#: Milvus Lite directories opened by a Storage of this process (Milvus Lite would share one).
+_open_local_dirs: set[str] = set()
+_open_local_dirs_lock = threading.Lock()
+
+
+def _lock_held_elsewhere(db_dir: Path) -> bool | None:
+    """Whether another process holds Milvus Lite's advisory lock on ``db_dir``; None: unknown."""
+    try:
+        import fcntl
+
+        from milvus_lite.db import LOCK_FILENAME
+    except ImportError:  # no flock (Windows) or a Milvus Lite without that lock file
+        return None
+    lock_path = db_dir / LOCK_FILENAME
+    if not lock_path.exists():
+        return False
+    with lock_path.open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return None
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return False
+
+
 @dataclass
 class Hit:
     """One search hit: primary key, similarity and requested scalar fields."""
@@ -97,19 +143,40 @@ class Storage:
         else:
             uri = milvus_uri
         self.uri = uri
+        self._registered: str | None = None
+        if self.local:
+            # Milvus Lite hands a second client in this process the same in-process server, and
+            # closing either would stop it under the other: one Storage per directory.
+            key = os.path.realpath(uri)
+            with _open_local_dirs_lock:
+                if key in _open_local_dirs:
+                    raise DataDirInUseError(data_dir, same_process=True)
+                _open_local_dirs.add(key)
+            self._registered = key
         try:
-            self._client: Any = MilvusClient(uri=uri, token=milvus_token or "")
-        except Exception as exc:
-            if self.local:
-                raise StorageError(
-                    f"Cannot open Milvus Lite in {uri}: is another server process using this data "
-                    "directory? (Milvus Lite allows one process per directory.)"
-                ) from exc
-            raise StorageError(f"Cannot connect to Milvus at {uri}: {exc}") from exc
-        self._loaded: set[str] = set()
-        self._lock = threading.Lock()
-        self.ids = IdMinter()
-        self._ensure_meta()
+            try:
+                self._client: Any = MilvusClient(uri=uri, token=milvus_token or "")
+            except Exception as exc:
+                if not self.local:
+                    raise StorageError(f"Cannot connect to Milvus at {uri}: {exc}") from exc
+                if _lock_held_elsewhere(Path(uri)) is False:
+                    raise StorageError(f"Cannot open Milvus Lite in {uri}: {exc}") from exc
+                raise DataDirInUseError(data_dir) from exc
+            self._loaded: set[str] = set()
+            self._lock = threading.Lock()
+            self.ids = IdMinter()
+            self._ensure_meta()
+        except BaseException:
+            if hasattr(self, "_client"):
+                self.close()  # a half-opened Milvus Lite would keep the directory locked
+            self._unregister()
+            raise
+
+    def _unregister(self) -> None:
+        if self._registered is not None:
+            with _open_local_dirs_lock:
+                _open_local_dirs.discard(self._registered)
+            self._registered = None
 
     def close(self) -> None:
         """Close the client (releases the Milvus Lite directory lock)."""
@@ -123,6 +190,7 @@ class Storage:
                 server_manager_instance.release_server(self.uri)
         except Exception:  # closing is best effort
             logging.getLogger(__name__).debug("closing Milvus failed", exc_info=True)
+        self._unregister()
 
     # -- helpers -----------------------------------------------------------------------------------
 
