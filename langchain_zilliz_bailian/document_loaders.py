@@ -23,11 +23,14 @@ from langchain_zilliz_bailian.ingestion import (
     ImageSource,
     Stored,
     Unit,
+    adelete,
     aingest,
+    delete,
     ingest,
     plan_units,
 )
 from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
+from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
 from langchain_zilliz_bailian.zilliz.models import DeletionResult
 
 __all__ = ["ImageSource", "ZillizPipelineLoader"]
@@ -69,7 +72,9 @@ class ZillizPipelineLoader(BaseLoader):
     :class:`~langchain_zilliz_bailian.errors.PartialBatchError` names what was stored and what
     was not; everything stored before it was already yielded. If nothing was stored, the failure
     itself is raised (``AuthenticationError``, ``NotFoundError``, ...), its ``failed`` listing
-    every item.
+    every item. Each pipeline is described once before its first run: a SEARCH or DELETION id
+    as ``pipeline_id`` (or a non-DELETION one to delete through) raises
+    :class:`~langchain_zilliz_bailian.errors.PipelineTypeError` before anything is sent.
 
     Example:
         .. code-block:: python
@@ -136,6 +141,7 @@ class ZillizPipelineLoader(BaseLoader):
         )
         #: Tokens used by this loader's ingestion calls so far.
         self.total_tokens = 0
+        self._pipelines = DescribedPipelines()
 
     def __repr__(self) -> str:
         return (
@@ -171,7 +177,14 @@ class ZillizPipelineLoader(BaseLoader):
         """Ingest in order, yielding each stored unit as its request succeeds."""
         update, close = self._progress()
         try:
-            for stored in ingest(self.client, self.pipeline_id, self.units, progress=update):
+            batches = ingest(
+                self.client,
+                self.pipeline_id,
+                self.units,
+                progress=update,
+                pipelines=self._pipelines,
+            )
+            for stored in batches:
                 yield from self._documents(stored)
         finally:
             close()
@@ -185,6 +198,7 @@ class ZillizPipelineLoader(BaseLoader):
             self.units,
             max_concurrency=self.max_concurrency,
             progress=update,
+            pipelines=self._pipelines,
         )
         try:
             # aclosing: a consumer that stops early settles the writes in flight right away.
@@ -238,8 +252,14 @@ class ZillizPipelineLoader(BaseLoader):
         ``doc_name``, ``image_id`` or a Milvus ``expression``. A count of 0 is not an error.
         """
         target, ids, doc_name = self._deletion_target(pipeline_id, documents, ids, doc_name)
-        return self.client.delete(
-            target, ids=ids, doc_name=doc_name, image_id=image_id, expression=expression
+        return delete(
+            self.client,
+            self._pipelines,
+            target,
+            ids=ids,
+            doc_name=doc_name,
+            image_id=image_id,
+            expression=expression,
         )
 
     async def adelete(
@@ -254,6 +274,12 @@ class ZillizPipelineLoader(BaseLoader):
     ) -> DeletionResult:
         """Async twin of :meth:`delete`."""
         target, ids, doc_name = self._deletion_target(pipeline_id, documents, ids, doc_name)
-        return await self.client.adelete(
-            target, ids=ids, doc_name=doc_name, image_id=image_id, expression=expression
+        return await adelete(
+            self.client,
+            self._pipelines,
+            target,
+            ids=ids,
+            doc_name=doc_name,
+            image_id=image_id,
+            expression=expression,
         )

@@ -25,6 +25,7 @@ __all__ = [
     "NotFoundError",
     "PartialBatchError",
     "PermissionDeniedError",
+    "PipelineTypeError",
     "RateLimitError",
     "RequestTimeoutError",
     "ResponseFormatError",
@@ -58,6 +59,28 @@ class ZillizBailianError(Exception):
 
 class InvalidInputError(ZillizBailianError, ValueError):
     """Bad input caught before any request was sent."""
+
+
+class PipelineTypeError(InvalidInputError):
+    """A pipeline of the wrong type for the job, found by describing it before its first run.
+
+    ``expected`` is the type the job needs and ``actual`` the pipeline's (``INGESTION``,
+    ``SEARCH`` or ``DELETION``): an ingestion id given to a retriever, a search id given to a
+    loader, a search id given as ``deletion_pipeline_id``. Nothing was run.
+    """
+
+    def __init__(self, pipeline_id: str, expected: str, actual: str) -> None:
+        self.pipeline_id = pipeline_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"Pipeline {pipeline_id} is of type {actual}, but {expected} is expected here: pass "
+            f"the id of the {expected} pipeline (each pipeline set has one of each type)."
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Picklable with its fields (and any ``failed`` items an ingestion attached)."""
+        return (type(self), (self.pipeline_id, self.expected, self.actual), self.__dict__.copy())
 
 
 class APIError(ZillizBailianError):

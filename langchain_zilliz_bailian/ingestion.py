@@ -31,14 +31,29 @@ from langchain_zilliz_bailian.errors import (
     RateLimitError,
     ResponseFormatError,
 )
-from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient, check_preserved
+from langchain_zilliz_bailian.zilliz.client import (
+    ZillizPipelinesClient,
+    check_preserved,
+    deletion_data,
+)
+from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
 from langchain_zilliz_bailian.zilliz.models import (
+    DeletionResult,
     DocIngestionResult,
     ImageIngestionResult,
     TextIngestionResult,
 )
 
-__all__ = ["ImageSource", "Stored", "Unit", "aingest", "ingest", "plan_units"]
+__all__ = [
+    "ImageSource",
+    "Stored",
+    "Unit",
+    "adelete",
+    "aingest",
+    "delete",
+    "ingest",
+    "plan_units",
+]
 
 Kind = Literal["text", "doc_url", "file", "image"]
 logger = logging.getLogger("langchain_zilliz_bailian")
@@ -248,12 +263,20 @@ def ingest(
     units: Sequence[Unit],
     *,
     progress: Callable[[int], None] | None = None,
+    pipelines: DescribedPipelines | None = None,
 ) -> Iterator[Stored]:
     """Send the units in order, yielding what each stored.
 
-    A failure raises :class:`PartialBatchError` once something was stored, and the failure
-    itself (with ``failed`` attached) while nothing was.
+    With ``pipelines``, the pipeline is first described (once per ``pipelines``) and must be a
+    serving INGESTION one. A failure raises :class:`PartialBatchError` once something was
+    stored, and the failure itself (with ``failed`` attached) while nothing was.
     """
+    if units and pipelines is not None:
+        try:
+            pipelines.require(client, pipeline_id, "INGESTION")
+        except Exception as exc:
+            _stopped([], list(units), exc, [])  # nothing sent: every item goes on the error
+            raise
     done: list[Stored] = []
     for index, unit in enumerate(units):
         try:
@@ -277,14 +300,22 @@ async def aingest(
     *,
     max_concurrency: int = 4,
     progress: Callable[[int], None] | None = None,
+    pipelines: DescribedPipelines | None = None,
 ) -> AsyncGenerator[Stored, None]:
     """Send up to ``max_concurrency`` units at once, yielding results in input order.
 
     After a failure no new request starts; requests already in flight are awaited (cancelling a
     write would make its outcome unknown), and what they stored is yielded before the error:
-    :class:`PartialBatchError` if anything was stored, else the failure itself, as :func:`ingest`.
+    :class:`PartialBatchError` if anything was stored, else the failure itself, as :func:`ingest`
+    (which also describes the pipeline first when given ``pipelines``).
     """
     check_positive_int("max_concurrency", max_concurrency)
+    if units and pipelines is not None:
+        try:
+            await pipelines.arequire(client, pipeline_id, "INGESTION")
+        except Exception as exc:
+            _stopped([], list(units), exc, [])
+            raise
     gate = asyncio.Semaphore(max_concurrency)
     stop = asyncio.Event()
 
@@ -354,6 +385,45 @@ async def _settle(
                 str(r.get("id") or r.get("doc_name") or r.get("image_id")) for r in unreported
             ),
         )
+
+
+def delete(
+    client: ZillizPipelinesClient,
+    pipelines: DescribedPipelines,
+    pipeline_id: str,
+    *,
+    ids: Sequence[str | int] | None = None,
+    expression: str | None = None,
+    doc_name: str | None = None,
+    image_id: str | None = None,
+) -> DeletionResult:
+    """Delete through ``pipeline_id`` once it is known to be a serving DELETION pipeline.
+
+    Bad input fails before any request; the pipeline is described once per ``pipelines``.
+    """
+    deletion_data(ids=ids, expression=expression, doc_name=doc_name, image_id=image_id)
+    pipelines.require(client, pipeline_id, "DELETION")
+    return client.delete(
+        pipeline_id, ids=ids, expression=expression, doc_name=doc_name, image_id=image_id
+    )
+
+
+async def adelete(
+    client: ZillizPipelinesClient,
+    pipelines: DescribedPipelines,
+    pipeline_id: str,
+    *,
+    ids: Sequence[str | int] | None = None,
+    expression: str | None = None,
+    doc_name: str | None = None,
+    image_id: str | None = None,
+) -> DeletionResult:
+    """Async twin of :func:`delete`."""
+    deletion_data(ids=ids, expression=expression, doc_name=doc_name, image_id=image_id)
+    await pipelines.arequire(client, pipeline_id, "DELETION")
+    return await client.adelete(
+        pipeline_id, ids=ids, expression=expression, doc_name=doc_name, image_id=image_id
+    )
 
 
 def flatten(stored: Iterable[Stored]) -> Iterator[tuple[Stored, dict[str, Any]]]:

@@ -33,10 +33,10 @@ from langchain_zilliz_bailian.zilliz.client import (
     REGION_ENV,
     ZillizPipelinesClient,
 )
+from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
 from langchain_zilliz_bailian.zilliz.models import Pipeline, SearchHit, SearchResult
 from langchain_zilliz_bailian.zilliz.search import (
     PipelineNotServingError,
-    check_serving,
     content_field,
     content_of,
     max_limit,
@@ -89,7 +89,10 @@ class ZillizPipelineRetriever(BaseRetriever):
     query_type: Literal["text", "image_url"] = "text"
     """``"image_url"`` sends the query as ``query_image_url`` (SEARCH_IMAGE_BY_IMAGE)."""
     content_field: str | None = None
-    """Field that becomes ``page_content``; by default chosen from the pipeline's function."""
+    """Field that becomes ``page_content``; by default chosen from the pipeline's function.
+
+    Setting it skips the one describe call, and with it the checks that the pipeline is a
+    SEARCH one (:class:`PipelineTypeError`) and serving."""
     timeout: float | None = None
     """Read timeout in seconds (default 75 s, above the server's 60 s limit)."""
     max_retries: int = 2
@@ -100,7 +103,7 @@ class ZillizPipelineRetriever(BaseRetriever):
     """Optional ``httpx.AsyncClient``, likewise."""
 
     _client: ZillizPipelinesClient | None = PrivateAttr(default=None)
-    _pipeline: Pipeline | None = PrivateAttr(default=None)
+    _pipelines: DescribedPipelines = PrivateAttr(default_factory=DescribedPipelines)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     if not TYPE_CHECKING:  # type checkers keep pydantic's typed signature
@@ -144,15 +147,11 @@ class ZillizPipelineRetriever(BaseRetriever):
 
     # -- the pipeline's function, read once -----------------------------------------------------
 
-    def _remember(self, pipeline: Pipeline) -> Pipeline:
-        self._pipeline = check_serving(pipeline)
-        return pipeline
+    def _described(self) -> Pipeline | None:
+        return self._pipelines.get(self.pipeline_id)
 
-    def _content_field(self, pipeline: Pipeline | None) -> str:
-        return self.content_field or content_field(pipeline)
-
-    def _needs_describe(self) -> bool:
-        return self.content_field is None and self._pipeline is None
+    def _content_field(self) -> str:
+        return self.content_field or content_field(self._described())
 
     # -- search ---------------------------------------------------------------------------------
 
@@ -168,7 +167,7 @@ class ZillizPipelineRetriever(BaseRetriever):
             "offset": self.offset if offset is None else offset,
             "filter": self.filter if filter is None else filter,
             "output_fields": self.output_fields if output_fields is None else output_fields,
-            "max_limit": max_limit(self._pipeline),
+            "max_limit": max_limit(self._described()),
         }
 
     def _query(self, query: str) -> dict[str, Any]:
@@ -177,7 +176,7 @@ class ZillizPipelineRetriever(BaseRetriever):
         return {"query_text": query, "query_image_url": None}
 
     def _documents(self, result: SearchResult) -> list[Document]:
-        field = self._content_field(self._pipeline)
+        field = self._content_field()
         return [hit_to_document(hit, field) for hit in result.hits]
 
     def _get_relevant_documents(
@@ -190,8 +189,8 @@ class ZillizPipelineRetriever(BaseRetriever):
         offset: int | None = None,
         output_fields: list[str] | None = None,
     ) -> list[Document]:
-        if self._needs_describe():
-            self._remember(self.client.describe(self.pipeline_id))
+        if self.content_field is None:  # described once: a SEARCH pipeline that serves
+            self._pipelines.require(self.client, self.pipeline_id, "SEARCH")
         result = self.client.search(
             self.pipeline_id,
             **self._query(query),
@@ -209,8 +208,8 @@ class ZillizPipelineRetriever(BaseRetriever):
         offset: int | None = None,
         output_fields: list[str] | None = None,
     ) -> list[Document]:
-        if self._needs_describe():
-            self._remember(await self.client.adescribe(self.pipeline_id))
+        if self.content_field is None:
+            await self._pipelines.arequire(self.client, self.pipeline_id, "SEARCH")
         result = await self.client.asearch(
             self.pipeline_id,
             **self._query(query),

@@ -24,11 +24,14 @@ from langchain_zilliz_bailian.ingestion import (
     ImageSource,
     Stored,
     Unit,
+    adelete,
     aingest,
+    delete,
     ingest,
     plan_units,
 )
 from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
+from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
 from langchain_zilliz_bailian.zilliz.models import DeletionResult
 
 __all__ = ["ImageSource", "Sources", "ZillizPipelineReader"]
@@ -87,7 +90,9 @@ class ZillizPipelineReader(BaseReader):
     stored, a :class:`~langchain_zilliz_bailian.errors.PartialBatchError` names what was stored and
     what was not; the lazy loaders have already yielded everything stored before it. If nothing
     was stored, the failure itself is raised (``AuthenticationError``, ``NotFoundError``, ...), its
-    ``failed`` listing every item.
+    ``failed`` listing every item. Each pipeline is described once before its first run: a
+    SEARCH or DELETION id as ``pipeline_id`` (or a non-DELETION one to delete through) raises
+    :class:`~langchain_zilliz_bailian.errors.PipelineTypeError` before anything is sent.
 
     Example:
         .. code-block:: python
@@ -129,6 +134,7 @@ class ZillizPipelineReader(BaseReader):
         )
         #: Tokens used by this reader's ingestion calls so far.
         self.total_tokens = 0
+        self._pipelines = DescribedPipelines()
 
     def __repr__(self) -> str:
         return (
@@ -192,12 +198,16 @@ class ZillizPipelineReader(BaseReader):
     # -- loading is ingesting -------------------------------------------------------------------
 
     def _ingest(self, units: Sequence[Unit]) -> Iterator[Document]:
-        for stored in ingest(self.client, self.pipeline_id, units):
+        for stored in ingest(self.client, self.pipeline_id, units, pipelines=self._pipelines):
             yield from self._documents(stored)
 
     async def _aingest(self, units: Sequence[Unit]) -> AsyncIterator[Document]:
         batches = aingest(
-            self.client, self.pipeline_id, units, max_concurrency=self.max_concurrency
+            self.client,
+            self.pipeline_id,
+            units,
+            max_concurrency=self.max_concurrency,
+            pipelines=self._pipelines,
         )
         # aclosing: a consumer that stops early settles the writes in flight right away.
         async with aclosing(batches):
@@ -258,7 +268,9 @@ class ZillizPipelineReader(BaseReader):
 
         A count of 0 is not an error (deleting what is not there is silent).
         """
-        return self.client.delete(
+        return delete(
+            self.client,
+            self._pipelines,
             self._deletion_pipeline(pipeline_id),
             ids=ids,
             doc_name=doc_name,
@@ -276,7 +288,9 @@ class ZillizPipelineReader(BaseReader):
         pipeline_id: str | None = None,
     ) -> DeletionResult:
         """Async twin of :meth:`delete`."""
-        return await self.client.adelete(
+        return await adelete(
+            self.client,
+            self._pipelines,
             self._deletion_pipeline(pipeline_id),
             ids=ids,
             doc_name=doc_name,

@@ -21,13 +21,9 @@ from pydantic import SecretStr
 from langchain_zilliz_bailian._validation import check_id, check_search_window
 from langchain_zilliz_bailian.errors import InvalidInputError
 from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
+from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
 from langchain_zilliz_bailian.zilliz.models import Pipeline, SearchHit, SearchResult
-from langchain_zilliz_bailian.zilliz.search import (
-    check_serving,
-    content_field,
-    content_of,
-    max_limit,
-)
+from langchain_zilliz_bailian.zilliz.search import content_field, content_of, max_limit
 from llama_index_ext.filters import combine_expressions, to_milvus_expression
 
 __all__ = ["ZillizPipelineRetriever", "hit_to_node"]
@@ -48,7 +44,10 @@ class ZillizPipelineRetriever(BaseRetriever):
     ``api_key`` falls back to ``ZILLIZ_CLOUD_API_KEY``, ``cloud_region`` to
     ``ZILLIZ_CLOUD_REGION`` and ``base_url`` to ``ZILLIZ_PIPELINES_BASE_URL``. ``filter`` is a
     Milvus boolean expression; ``filters`` (LlamaIndex ``MetadataFilters``) is translated to one
-    and ANDed with it.
+    and ANDed with it. The pipeline is described once, on the first query, to pick the text field
+    and check it is a serving SEARCH pipeline
+    (:class:`~langchain_zilliz_bailian.errors.PipelineTypeError` otherwise); setting
+    ``content_field`` skips that call and its checks.
 
     Example:
         .. code-block:: python
@@ -103,7 +102,7 @@ class ZillizPipelineRetriever(BaseRetriever):
             "http_async_client": http_async_client,
         }
         self._client: ZillizPipelinesClient | None = None
-        self._pipeline: Pipeline | None = None
+        self._pipelines = DescribedPipelines()
         self._lock = threading.Lock()
         super().__init__(callback_manager=callback_manager, verbose=verbose)
 
@@ -128,8 +127,8 @@ class ZillizPipelineRetriever(BaseRetriever):
 
     # -- one search -----------------------------------------------------------------------------
 
-    def _needs_describe(self) -> bool:
-        return self.content_field is None and self._pipeline is None
+    def _described(self) -> Pipeline | None:
+        return self._pipelines.get(self.pipeline_id)
 
     def _search_args(self, query_bundle: QueryBundle, expression: str | None) -> dict[str, Any]:
         query = query_bundle.query_str
@@ -138,27 +137,27 @@ class ZillizPipelineRetriever(BaseRetriever):
             "offset": self.offset,
             "filter": expression,
             "output_fields": self.output_fields,
-            "max_limit": max_limit(self._pipeline),
+            "max_limit": max_limit(self._described()),
         }
         if self.query_type == "image_url":
             return {**args, "query_image_url": query}
         return {**args, "query_text": query}
 
     def _nodes(self, result: SearchResult) -> list[NodeWithScore]:
-        field = self.content_field or content_field(self._pipeline)
+        field = self.content_field or content_field(self._described())
         return [hit_to_node(hit, field) for hit in result.hits]
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         expression = self.expression()  # an untranslatable filter fails before any request
-        if self._needs_describe():
-            self._pipeline = check_serving(self.client.describe(self.pipeline_id))
+        if self.content_field is None:  # described once: a SEARCH pipeline that serves
+            self._pipelines.require(self.client, self.pipeline_id, "SEARCH")
         args = self._search_args(query_bundle, expression)
         return self._nodes(self.client.search(self.pipeline_id, **args))
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         expression = self.expression()
-        if self._needs_describe():
-            self._pipeline = check_serving(await self.client.adescribe(self.pipeline_id))
+        if self.content_field is None:
+            await self._pipelines.arequire(self.client, self.pipeline_id, "SEARCH")
         args = self._search_args(query_bundle, expression)
         return self._nodes(await self.client.asearch(self.pipeline_id, **args))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -11,15 +11,48 @@ import httpx
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-class Script:
-    """Answers requests from a list of responses/exceptions in order; records every request."""
+#: The main action of a pipeline of each type, as a describe call reports it.
+ACTIONS = {"INGESTION": "INDEX_TEXT", "SEARCH": "SEARCH_TEXT", "DELETION": "PURGE_TEXT_INDEX"}
 
-    def __init__(self, answers: Iterable[httpx.Response | Exception | Handler]) -> None:
+
+def described(pipeline_id: str, kind: str, *, status: str = "SERVING") -> httpx.Response:
+    """A describe answer for a pipeline of type ``kind`` (``INGESTION``, ``SEARCH``, ...)."""
+    function = {"name": "main", "action": ACTIONS.get(kind, kind)}
+    return ok({"pipelineId": pipeline_id, "type": kind, "status": status, "functions": [function]})
+
+
+def describe_path(request: httpx.Request) -> str | None:
+    """The pipeline id a request describes (``GET /v1/pipelines/{id}``), else ``None``."""
+    parts = request.url.path.strip("/").split("/")
+    if request.method == "GET" and len(parts) == 3 and parts[:2] == ["v1", "pipelines"]:
+        return parts[2]
+    return None
+
+
+class Script:
+    """Answers requests from a list of responses/exceptions in order; records every request.
+
+    ``pipelines`` (id -> type) answers describe calls for those pipelines apart from the script:
+    they are listed in ``described``, not in ``requests``.
+    """
+
+    def __init__(
+        self,
+        answers: Iterable[httpx.Response | Exception | Handler],
+        *,
+        pipelines: Mapping[str, str] | None = None,
+    ) -> None:
         self.answers = list(answers)
         self.requests: list[httpx.Request] = []
+        self.pipelines = dict(pipelines or {})
+        self.described: list[str] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         request.read()
+        pipeline_id = describe_path(request)
+        if pipeline_id in self.pipelines:
+            self.described.append(pipeline_id)
+            return described(pipeline_id, self.pipelines[pipeline_id])
         self.requests.append(request)
         if not self.answers:
             raise AssertionError(f"unexpected request {request.method} {request.url}")

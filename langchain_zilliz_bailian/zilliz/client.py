@@ -498,7 +498,7 @@ class ZillizPipelinesClient(Closeable):
         if not isinstance(image_url, str) or not re.match(r"^https?://", image_url):
             raise InvalidInputError(f"image_url must be an http(s) URL, got {image_url!r}.")
         if not isinstance(image_id, str) or not image_id.strip():
-            raise InvalidInputError("image_id must be a non-empty string (Z17).")
+            raise InvalidInputError("image_id must be a non-empty string.")
         data = {"image_url": image_url, "image_id": image_id, **check_preserved(metadata)}
         return self._run_call(
             pipeline_id,
@@ -540,25 +540,7 @@ class ZillizPipelinesClient(Closeable):
         doc_name: str | None,
         image_id: str | None,
     ) -> _Call[DeletionResult]:
-        given = [v for v in (ids, expression, doc_name, image_id) if v is not None]
-        if len(given) != 1:
-            raise InvalidInputError("Pass exactly one of ids, expression, doc_name or image_id.")
-        data: dict[str, Any]
-        if ids is not None:
-            data = {"expression": ids_expression(ids)}
-        elif expression is not None:
-            if not isinstance(expression, str) or not expression.strip():
-                raise InvalidInputError("expression must be a non-empty Milvus expression.")
-            data = {"expression": expression}
-        elif doc_name is not None:
-            if not isinstance(doc_name, str) or not doc_name.strip():
-                raise InvalidInputError("doc_name must be a non-empty string.")
-            data = {"doc_name": doc_name}
-        else:
-            if not isinstance(image_id, str) or not image_id.strip():
-                raise InvalidInputError("image_id must be a non-empty string.")
-            data = {"image_id": image_id}
-        # Only the key the function needs is sent (Z14).
+        data = deletion_data(ids=ids, expression=expression, doc_name=doc_name, image_id=image_id)
         return self._run_call(
             pipeline_id, data, None, kind=RequestKind.WRITE, read=DeletionResult.model_validate
         )
@@ -814,6 +796,32 @@ def check_preserved(metadata: Mapping[str, Any] | None) -> dict[str, Scalar]:
             raise InvalidInputError(f"Preserved field {key!r} is longer than {MAX_VARCHAR} chars.")
         out[key] = value
     return out
+
+
+def deletion_data(
+    *,
+    ids: Sequence[str | int] | None = None,
+    expression: str | None = None,
+    doc_name: str | None = None,
+    image_id: str | None = None,
+) -> dict[str, Any]:
+    """The ``data`` of a deletion run, checked: exactly one target, and only its key (Z14)."""
+    given = [v for v in (ids, expression, doc_name, image_id) if v is not None]
+    if len(given) != 1:
+        raise InvalidInputError("Pass exactly one of ids, expression, doc_name or image_id.")
+    if ids is not None:
+        return {"expression": ids_expression(ids)}
+    if expression is not None:
+        if not isinstance(expression, str) or not expression.strip():
+            raise InvalidInputError("expression must be a non-empty Milvus expression.")
+        return {"expression": expression}
+    if doc_name is not None:
+        if not isinstance(doc_name, str) or not doc_name.strip():
+            raise InvalidInputError("doc_name must be a non-empty string.")
+        return {"doc_name": doc_name}
+    if not isinstance(image_id, str) or not image_id.strip():
+        raise InvalidInputError("image_id must be a non-empty string.")
+    return {"image_id": image_id}
 
 
 def ids_expression(ids: Sequence[str | int]) -> str:

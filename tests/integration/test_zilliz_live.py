@@ -112,7 +112,11 @@ def test_ingestion_is_not_repeated_after_a_server_500(local_server):
             collection_name="fault_once_col",
             kind="text",
         )
-    local_server.faults.update({"fail_next": {"kind": "500", "count": 1, "scope": "zilliz"}})
+    # The loader's first request describes the pipeline: a no-op fault lets it through, the 500
+    # hits the ingestion run.
+    no_op = {"kind": "latency", "ms": 0, "count": 1, "scope": "zilliz"}
+    fault = {"kind": "500", "count": 1, "scope": "zilliz"}
+    local_server.faults.update({"fail_next": [no_op, fault]})
     try:
         with pytest.raises(InternalServerError) as info:  # nothing stored: the cause itself
             ZillizPipelineLoader(

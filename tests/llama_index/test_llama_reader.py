@@ -12,7 +12,7 @@ from llama_index.core.schema import Document, MetadataMode
 
 from langchain_zilliz_bailian.errors import InvalidInputError, PartialBatchError
 from llama_index_ext import ImageSource, ZillizPipelineReader
-from tests.helpers import Script, fail, ok
+from tests.helpers import Script, describe_path, described, fail, ok
 
 PIPE = "pipe-0123456789abcdef012345"
 DEL = "pipe-fedcba9876543210fedcba"
@@ -31,7 +31,12 @@ def store_texts(request: httpx.Request) -> httpx.Response:
     )
 
 
+#: What each pipeline answers to the reader's describe call (made once, before its first run).
+TYPES = {PIPE: "INGESTION", DEL: "DELETION"}
+
+
 def reader(script: Script, **kwargs) -> ZillizPipelineReader:
+    script.pipelines = {**TYPES, **script.pipelines}
     return ZillizPipelineReader(
         PIPE,
         api_key="zk-secret-key",
@@ -164,6 +169,8 @@ async def test_async_loading_is_native_concurrent_and_ordered():
 
     async def handler(request):
         nonlocal in_flight, peak
+        if describe_path(request):
+            return described(PIPE, "INGESTION")
         in_flight += 1
         peak = max(peak, in_flight)
         texts = json.loads(await request.aread())["data"]["text_list"]
@@ -197,6 +204,8 @@ async def test_async_loading_is_native_concurrent_and_ordered():
 
 async def test_async_partial_failure_reports_everything():
     async def handler(request):
+        if describe_path(request):
+            return described(PIPE, "INGESTION")
         texts = json.loads(await request.aread())["data"]["text_list"]
         if texts == ["t2"]:
             return fail(80000, "rejected")

@@ -22,15 +22,17 @@ from langchain_zilliz_bailian.errors import (
     InvalidInputError,
     NotFoundError,
     PartialBatchError,
+    PipelineTypeError,
     ZillizBailianError,
 )
 from langchain_zilliz_bailian.llms import BailianAppLLM as LangChainLLM
 from langchain_zilliz_bailian.retrievers import ZillizPipelineRetriever as LangChainRetriever
+from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
+from langchain_zilliz_bailian.zilliz.search import PipelineNotServingError
 from llama_index_ext import BailianAppLLM as LlamaLLM
 from llama_index_ext import ZillizPipelineReader
-from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
 from llama_index_ext import ZillizPipelineRetriever as LlamaRetriever
-from tests.helpers import Script, fail, ok
+from tests.helpers import Script, described, fail, ok
 
 PIPE = "pipe-0123456789abcdef012345"
 ZILLIZ = {"api_key": "zk-1", "base_url": "https://zilliz.example.test"}
@@ -173,14 +175,16 @@ async def drive(framework: str, method: str, target: Any) -> list[Any]:
     return list(result)
 
 
+@pytest.mark.parametrize("failing", ["describe", "first-run"])
 @pytest.mark.parametrize("cause", list(CAUSES))
 @pytest.mark.parametrize(("framework", "method"), LOADS)
 async def test_an_ingestion_that_stores_nothing_raises_its_cause_with_the_unsent_items(
-    framework: str, method: str, cause: str, monkeypatch: pytest.MonkeyPatch
+    framework: str, method: str, cause: str, failing: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ZILLIZ_CLOUD_API_KEY", raising=False)
     answer, expected = CAUSES[cause]
-    script = Script([answer()] if answer is not None else [])
+    described = {PIPE: "INGESTION"} if failing == "first-run" else {}
+    script = Script([answer()] if answer is not None else [], pipelines=described)
     target = writer(framework, script, None if answer is None else "zk-1")
     with pytest.raises(expected) as info:
         await drive(framework, method, target)
@@ -200,7 +204,7 @@ async def test_an_ingestion_that_stored_something_raises_partial_batch_error(
             return ok({"num_entities": 2, "ids": [1, 2]})
         return fail(200, "The token is illegal.")
 
-    script = Script([answer])
+    script = Script([answer], pipelines={PIPE: "INGESTION"})
     with pytest.raises(PartialBatchError) as info:
         await drive(framework, method, writer(framework, script, "zk-1"))
     assert [r["id"] for r in info.value.stored] == ["1", "2"]
@@ -224,3 +228,146 @@ async def test_a_pipeline_set_that_creates_nothing_raises_its_cause() -> None:
     with pytest.raises(AuthenticationError) as async_info:
         await client.acreate_pipeline_set(**args)
     assert async_info.value.failed == names
+
+
+# -- a pipeline of the wrong type fails before any run ---------------------------------------------
+
+OTHER = "pipe-fedcba9876543210fedcba"
+
+
+def clients(script: Script) -> dict[str, Any]:
+    return {"http_client": script.sync_client(), "http_async_client": script.async_client()}
+
+
+async def search(framework: str, mode: str, script: Script) -> object:
+    """One query through either framework's retriever, sync or async."""
+    if framework == "langchain":
+        retriever: Any = LangChainRetriever(pipeline_id=PIPE, **ZILLIZ, **clients(script))
+        return retriever.invoke("q") if mode == "sync" else await retriever.ainvoke("q")
+    llama: Any = LlamaRetriever(PIPE, **ZILLIZ, **clients(script))
+    return llama.retrieve("q") if mode == "sync" else await llama.aretrieve("q")
+
+
+@pytest.mark.parametrize("actual", ["INGESTION", "DELETION"])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("framework", ["langchain", "llama_index"])
+async def test_a_retriever_refuses_a_pipeline_that_is_not_a_search_one(
+    framework: str, mode: str, actual: str
+) -> None:
+    script = Script([ok({"result": []})], pipelines={PIPE: actual})
+    with pytest.raises(PipelineTypeError) as info:
+        await search(framework, mode, script)
+    assert (info.value.expected, info.value.actual, info.value.pipeline_id) == (
+        "SEARCH",
+        actual,
+        PIPE,
+    )
+    assert f"{PIPE} is of type {actual}, but SEARCH is expected" in str(info.value)
+    assert script.requests == []  # described, never run
+
+
+@pytest.mark.parametrize("actual", ["SEARCH", "DELETION"])
+@pytest.mark.parametrize(("framework", "method"), LOADS)
+async def test_a_loader_refuses_a_pipeline_that_is_not_an_ingestion_one(
+    framework: str, method: str, actual: str
+) -> None:
+    script = Script([ok({"num_entities": 1, "ids": [1]})], pipelines={PIPE: actual})
+    with pytest.raises(PipelineTypeError) as info:
+        await drive(framework, method, writer(framework, script, "zk-1"))
+    assert (info.value.expected, info.value.actual) == ("INGESTION", actual)
+    assert info.value.failed == TEXTS  # nothing stored: the items ride on the error
+    assert script.requests == []
+
+
+@pytest.mark.parametrize("actual", ["SEARCH", "INGESTION"])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("framework", ["langchain", "llama_index"])
+@pytest.mark.parametrize("given", ["deletion_pipeline_id", "per-call pipeline_id"])
+async def test_deleting_refuses_a_pipeline_that_is_not_a_deletion_one(
+    framework: str, mode: str, actual: str, given: str
+) -> None:
+    script = Script([ok({"num_deleted_entities": 1})], pipelines={OTHER: actual})
+    target = writer(framework, script, "zk-1")
+    call: dict[str, Any] = {"ids": [1]}
+    if given == "deletion_pipeline_id":
+        target.deletion_pipeline_id = OTHER
+    else:
+        call["pipeline_id"] = OTHER
+    with pytest.raises(PipelineTypeError) as info:
+        if mode == "sync":
+            target.delete(**call)
+        else:
+            await target.adelete(**call)
+    assert (info.value.expected, info.value.actual, info.value.pipeline_id) == (
+        "DELETION",
+        actual,
+        OTHER,
+    )
+    assert script.requests == []
+
+
+@pytest.mark.parametrize("framework", ["langchain", "llama_index"])
+async def test_each_pipeline_is_described_once_per_loader(framework: str) -> None:
+    def store(request: httpx.Request) -> httpx.Response:
+        data = json.loads(request.content)["data"]
+        if "text_list" not in data:
+            return ok({"num_deleted_entities": 1})
+        return ok({"num_entities": 1, "ids": list(range(len(data["text_list"])))})
+
+    script = Script([store], pipelines={PIPE: "INGESTION", OTHER: "DELETION"})
+    target = writer(framework, script, "zk-1")
+    for method in ("load", "aload") if framework == "langchain" else ("load_data", "aload_data"):
+        await drive(framework, method, target)
+    target.delete(ids=[1], pipeline_id=OTHER)
+    await target.adelete(ids=[2], pipeline_id=OTHER)
+    assert script.described == [PIPE, OTHER]
+
+
+async def test_bad_delete_input_fails_before_the_describe_call() -> None:
+    script = Script([], pipelines={OTHER: "DELETION"})
+    for framework in ("langchain", "llama_index"):
+        target = writer(framework, script, "zk-1")
+        with pytest.raises(InvalidInputError, match="exactly one"):
+            target.delete(ids=[1], expression="year > 1", pipeline_id=OTHER)
+        with pytest.raises(InvalidInputError, match="exactly one"):
+            await target.adelete(pipeline_id=OTHER)
+    assert script.described == [] and script.requests == []
+
+
+def test_the_type_is_read_from_the_action_when_describe_leaves_it_out() -> None:
+    untyped = ok({"pipelineId": PIPE, "functions": [{"action": "INDEX_DOC"}]})
+    script = Script([untyped, ok({"result": []})])
+    with pytest.raises(PipelineTypeError, match="of type INGESTION, but SEARCH"):
+        LangChainRetriever(pipeline_id=PIPE, **ZILLIZ, **clients(script)).invoke("q")
+    unknown = ok({"pipelineId": PIPE, "status": "SERVING"})  # nothing to tell: not refused
+    script = Script([unknown, ok({"result": []})])
+    assert LangChainRetriever(pipeline_id=PIPE, **ZILLIZ, **clients(script)).invoke("q") == []
+
+
+def test_a_loader_refuses_a_pipeline_that_is_not_serving_and_describes_it_again() -> None:
+    script = Script([described(PIPE, "INGESTION", status="INDEXING")])
+    loader = writer("langchain", script, "zk-1")
+    with pytest.raises(PipelineNotServingError, match="INDEXING"):
+        loader.load()
+    script.answers = [described(PIPE, "INGESTION"), ok({"num_entities": 2, "ids": [1, 2]})]
+    script.answers.append(ok({"num_entities": 1, "ids": [3]}))
+    assert [d.metadata["id"] for d in loader.load()] == ["1", "2", "3"]
+
+
+def test_pipeline_type_error_is_an_invalid_input_error_that_pickles() -> None:
+    import pickle
+
+    from langchain_zilliz_bailian import errors
+
+    assert "PipelineTypeError" in errors.__all__
+    error = PipelineTypeError(PIPE, "SEARCH", "INGESTION")
+    error.failed = ["a"]
+    copy = pickle.loads(pickle.dumps(error))
+    assert isinstance(copy, InvalidInputError) and isinstance(copy, ValueError)
+    assert (copy.pipeline_id, copy.expected, copy.actual, copy.failed) == (
+        PIPE,
+        "SEARCH",
+        "INGESTION",
+        ["a"],
+    )
+    assert str(copy) == str(error)

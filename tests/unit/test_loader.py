@@ -16,7 +16,7 @@ from langchain_zilliz_bailian.errors import (
     PartialBatchError,
     ResponseFormatError,
 )
-from tests.helpers import Script, fail, ok
+from tests.helpers import Script, describe_path, described, fail, ok
 
 PIPE = "pipe-0123456789abcdef012345"
 DEL = "pipe-fedcba9876543210fedcba"
@@ -36,7 +36,12 @@ def stored_ids(request: httpx.Request) -> httpx.Response:
     )
 
 
+#: What each pipeline answers to the loader's describe call (made once, before its first run).
+TYPES = {PIPE: "INGESTION", DEL: "DELETION"}
+
+
 def loader(script: Script, **kwargs) -> ZillizPipelineLoader:
+    script.pipelines = {**TYPES, **script.pipelines}
     return ZillizPipelineLoader(
         PIPE,
         api_key="zk-1",
@@ -196,6 +201,8 @@ async def test_alazy_load_runs_batches_concurrently_and_yields_in_order():
 
     async def handler(request):
         nonlocal in_flight, peak
+        if describe_path(request):
+            return described(PIPE, "INGESTION")
         in_flight += 1
         peak = max(peak, in_flight)
         texts = json.loads(await request.aread())["data"]["text_list"]
@@ -220,6 +227,8 @@ async def test_alazy_load_runs_batches_concurrently_and_yields_in_order():
 
 async def test_alazy_load_partial_failure_reports_everything():
     async def handler(request):
+        if describe_path(request):
+            return described(PIPE, "INGESTION")
         texts = json.loads(await request.aread())["data"]["text_list"]
         if texts == ["t2"]:
             return fail(80000, "rejected")
@@ -330,6 +339,8 @@ async def test_stopping_alazy_load_early_waits_for_writes_in_flight_and_reports_
     sent = []
 
     async def handler(request):
+        if describe_path(request):
+            return described(PIPE, "INGESTION")
         texts = json.loads(await request.aread())["data"]["text_list"]
         sent.append(texts[0])
         await asyncio.sleep(0.01)

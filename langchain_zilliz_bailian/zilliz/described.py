@@ -1,0 +1,82 @@
+"""Describe each pipeline once, before its first run, and check it can do the job it is given.
+
+Shared by the retrievers (a SEARCH pipeline, whose function also picks a hit's text field), the
+loader and the reader (an INGESTION pipeline, and a DELETION one for deletes). A pipeline of the
+wrong type fails here with :class:`~langchain_zilliz_bailian.errors.PipelineTypeError`, naming
+both types, instead of with the server's misleading answer to the run (``data.doc_url is
+required`` for an ingestion id given to a retriever); one that is not ``SERVING`` fails with
+:class:`~langchain_zilliz_bailian.zilliz.search.PipelineNotServingError`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langchain_zilliz_bailian.errors import PipelineTypeError
+from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
+from langchain_zilliz_bailian.zilliz.models import Pipeline
+from langchain_zilliz_bailian.zilliz.search import check_serving
+
+__all__ = ["DescribedPipelines", "PipelineType", "check_type", "pipeline_type"]
+
+PipelineType = Literal["INGESTION", "SEARCH", "DELETION"]
+
+#: The type a function's action implies, for a server whose describe leaves ``type`` out.
+_TYPE_OF_ACTION = (("INDEX_", "INGESTION"), ("SEARCH_", "SEARCH"), ("PURGE_", "DELETION"))
+
+
+def pipeline_type(pipeline: Pipeline) -> str | None:
+    """The pipeline's declared type, else the one its action implies (``None``: unknown)."""
+    if pipeline.type:
+        return pipeline.type
+    action = pipeline.action or ""
+    for prefix, kind in _TYPE_OF_ACTION:
+        if action.startswith(prefix):
+            return kind
+    return None
+
+
+def check_type(pipeline: Pipeline, expected: PipelineType) -> Pipeline:
+    """``pipeline`` itself, or :class:`PipelineTypeError` when its type is known and differs."""
+    actual = pipeline_type(pipeline)
+    if actual is not None and actual != expected:
+        raise PipelineTypeError(pipeline.pipeline_id, expected, actual)
+    return pipeline
+
+
+class DescribedPipelines:
+    """The pipelines one retriever, loader or reader uses, each described once, on first use.
+
+    A pipeline is remembered only once it passed its checks, so one that was not ``SERVING`` yet
+    is described again next time. Two first uses at once may both describe it (a harmless read).
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[str, Pipeline] = {}
+
+    def get(self, pipeline_id: str) -> Pipeline | None:
+        """The pipeline as described, or ``None`` before its first use."""
+        return self._known.get(pipeline_id)
+
+    def require(
+        self, client: ZillizPipelinesClient, pipeline_id: str, expected: PipelineType
+    ) -> Pipeline:
+        """The pipeline (described on first use), if it is an ``expected`` one that serves."""
+        known = self._known.get(pipeline_id)
+        if known is None:
+            return self._remember(pipeline_id, client.describe(pipeline_id), expected)
+        return check_type(known, expected)
+
+    async def arequire(
+        self, client: ZillizPipelinesClient, pipeline_id: str, expected: PipelineType
+    ) -> Pipeline:
+        """Async twin of :meth:`require`."""
+        known = self._known.get(pipeline_id)
+        if known is None:
+            return self._remember(pipeline_id, await client.adescribe(pipeline_id), expected)
+        return check_type(known, expected)
+
+    def _remember(self, pipeline_id: str, pipeline: Pipeline, expected: PipelineType) -> Pipeline:
+        check_serving(check_type(pipeline, expected))
+        self._known[pipeline_id] = pipeline
+        return pipeline
