@@ -9,16 +9,19 @@ only in the ``:HTTP_STATUS/NNN`` comment, and gateway text or HTML. All end in
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
 from pydantic import ValidationError
 
 from langchain_zilliz_bailian._sse import SSEvent, iter_events
+from langchain_zilliz_bailian.bailian._constants import DEFAULT_BASE_URL
 from langchain_zilliz_bailian.bailian.models import AppCompletion, AppResponse
 from langchain_zilliz_bailian.errors import APIError, ResponseFormatError, classify
 
 __all__ = [
+    "base_url_hint",
     "error_from_data",
     "error_from_event",
     "error_from_response",
@@ -31,6 +34,8 @@ __all__ = [
 #: The code the official SDK gives an error body it cannot parse (gateway text or HTML).
 UNKNOWN_CODE = "Unknown"
 _SNIPPET = 300
+#: A completion URL: the base URL, then ``apps/{app_id}/completion``.
+_COMPLETION_PATH = re.compile(r"^(?P<base>.*)/apps/[^/]+/completion$")
 
 
 def is_event_stream(response: httpx.Response) -> bool:
@@ -85,8 +90,61 @@ def error_from_event(event: SSEvent, *, header_request_id: str | None) -> APIErr
     )
 
 
+def _is_envelope(data: dict[str, Any] | None) -> bool:
+    """Whether ``data`` is a DashScope error body: a ``code`` and a ``message`` (or ``msg``)."""
+    return (
+        data is not None and bool(data.get("code")) and bool(data.get("message") or data.get("msg"))
+    )
+
+
+def _base_url(response: httpx.Response) -> str | None:
+    """The base URL a completion request was sent under, or ``None`` if it cannot be told."""
+    try:
+        url = response.request.url
+    except RuntimeError:  # a response built without its request
+        return None
+    match = _COMPLETION_PATH.match(url.path)
+    if match is None:
+        return None
+    port = f":{url.port}" if url.port else ""
+    return f"{url.scheme}://{url.host}{port}{match['base']}"
+
+
+def base_url_hint(response: httpx.Response, data: dict[str, Any] | None) -> str:
+    """For a 404 that a wrong ``base_url`` explains, the sentence that says so; else ``""``.
+
+    DashScope serves apps under ``/api/v1``: a base URL without it (the bare host, or a local
+    server's root URL) answers 404 with a body that is no DashScope error at all.
+    """
+    if response.status_code != 404:
+        return ""
+    base = _base_url(response)
+    if base is not None and not base.rstrip("/").endswith("/api/v1"):
+        return (
+            f"The base_url {base!r} does not end with /api/v1: DashScope's base_url should "
+            f"end with /api/v1, e.g. {DEFAULT_BASE_URL}."
+        )
+    if not _is_envelope(data):
+        return (
+            "This 404 is not a DashScope error answer: check base_url (it should end with "
+            f"/api/v1, e.g. {DEFAULT_BASE_URL})."
+        )
+    return ""
+
+
+def _with_hint(error: APIError, hint: str) -> APIError:
+    if hint:
+        error.message = f"{error.message.rstrip('. ')}. {hint}"
+        error.args = (error.message,)
+    return error
+
+
 def error_from_response(response: httpx.Response) -> APIError:
-    """The typed error for a non-2xx response whose body has been read (JSON, SSE or text)."""
+    """The typed error for a non-2xx response whose body has been read (JSON, SSE or text).
+
+    A 404 that a wrong ``base_url`` explains says so (:func:`base_url_hint`); it stays a
+    :class:`NotFoundError`.
+    """
     text = response.text
     header_request_id = response.headers.get("x-request-id")
     status = response.status_code
@@ -97,16 +155,21 @@ def error_from_response(response: httpx.Response) -> APIError:
             if found is not None and (found.get("code") or event.event == "error"):
                 data = found
                 break
+    hint = base_url_hint(response, data)
     if data is None:
         snippet = " ".join(text.split())[:_SNIPPET] or "(empty body)"
-        return classify(
+        error = classify(
             message=f"HTTP {status} {response.reason_phrase}: {snippet}",
             status_code=status,
             code=UNKNOWN_CODE,
             request_id=header_request_id,
             body=text,
         )
-    return error_from_data(data, status_code=status, header_request_id=header_request_id, body=text)
+        return _with_hint(error, hint)
+    error = error_from_data(
+        data, status_code=status, header_request_id=header_request_id, body=text
+    )
+    return _with_hint(error, hint)
 
 
 def parse_response(response: httpx.Response) -> AppResponse:

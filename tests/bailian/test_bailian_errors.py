@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -248,3 +250,75 @@ def test_max_retries_zero(make_client) -> None:
     with pytest.raises(RateLimitError):
         client.call("x")
     assert len(recorder.requests) == 1
+
+
+# -- a 404 that a wrong base_url explains ------------------------------------------------------
+
+WRONG_BASES = [
+    ("https://dashscope.aliyuncs.com", "<html><body>404 page not found</body></html>"),
+    ("http://127.0.0.1:8765", "Not Found"),  # the local server's root instead of bailian_base_url
+    ("https://dashscope.aliyuncs.com/compatible-mode/v1", '{"code":"NotFound","message":"x"}'),
+]
+
+
+async def complete(client: Any, how: str) -> object:
+    """One completion through ``client``, as ``call``, ``acall``, ``stream`` or ``astream``."""
+    if how == "call":
+        return client.call("x")
+    if how == "acall":
+        return await client.acall("x")
+    if how == "stream":
+        return list(client.stream("x"))
+    return [chunk async for chunk in client.astream("x")]
+
+
+@pytest.mark.parametrize("how", ["call", "acall", "stream", "astream"])
+@pytest.mark.parametrize(("base_url", "body"), WRONG_BASES)
+async def test_a_404_under_a_base_url_without_api_v1_says_so(
+    make_client, base_url: str, body: str, how: str
+) -> None:
+    client, recorder = make_client(respond(404, body), base_url=base_url)
+    with pytest.raises(NotFoundError) as caught:
+        await complete(client, how)
+    message = str(caught.value)
+    assert "base_url should end with /api/v1, e.g. https://dashscope.aliyuncs.com/api/v1" in message
+    assert repr(base_url) in message
+    assert caught.value.status_code == 404 and not caught.value.retryable
+    assert len(recorder.requests) == 1
+
+
+@pytest.mark.parametrize("how", ["call", "acall", "stream", "astream"])
+async def test_a_404_that_is_not_a_dashscope_answer_says_to_check_base_url(
+    make_client, how: str
+) -> None:
+    proxy = respond(404, "<html>no such route</html>", **{"content-type": "text/html"})
+    client, _ = make_client(proxy, base_url="https://gateway.example.test/api/v1")
+    with pytest.raises(NotFoundError, match="not a DashScope error answer: check base_url"):
+        await complete(client, how)
+
+
+def test_a_dashscope_404_under_a_right_base_url_is_left_as_the_server_said(make_client) -> None:
+    client, _ = make_client(respond(404, envelope("WorkSpaceNotFound"), **JSON_HEADERS))
+    with pytest.raises(NotFoundError) as caught:
+        client.call("x")
+    assert caught.value.message == "WorkSpaceNotFound happened"
+    assert "base_url" not in str(caught.value)
+
+
+def test_both_frameworks_carry_the_hint(make_model) -> None:
+    from llama_index_ext import BailianAppLLM as LlamaLLM
+    from tests.bailian.bailian_fakes import API_KEY, APP_ID, Recorder, mock_http
+
+    model, _ = make_model(respond(404, "Not Found"), base_url="http://127.0.0.1:8765")
+    with pytest.raises(NotFoundError, match="should end with /api/v1"):
+        model.invoke("x")
+    recorder = Recorder([respond(404, "Not Found")])
+    llm = LlamaLLM(
+        app_id=APP_ID,
+        api_key=API_KEY,
+        base_url="http://127.0.0.1:8765",
+        max_retries=0,
+        **mock_http(recorder),
+    )
+    with pytest.raises(NotFoundError, match="should end with /api/v1"):
+        llm.complete("x")
