@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from langchain_zilliz_bailian.server.fetch import MAX_DOC_BYTES
 from langchain_zilliz_bailian.server.pipelines import PipelineService
 from langchain_zilliz_bailian.server.sse import EventStreamResponse, frame
 from langchain_zilliz_bailian.server.storage import DataDirInUseError, Storage, default_data_dir
+from langchain_zilliz_bailian.server.strict_json import loads as strict_loads
 
 DEFAULT_API_KEY = "local-dev-key"  # for loopback use only
 logger = logging.getLogger("langchain_zilliz_bailian.server")
@@ -201,6 +201,8 @@ def create_app(
             return zilliz_fault(decision)
         try:
             data = await handler()
+            # Rendered here so that even an unsendable value (NaN) gets the JSON envelope.
+            return JSONResponse({"code": 200, "data": data})
         except ZillizError as exc:
             return zilliz_error(exc)
         except Exception:
@@ -208,13 +210,12 @@ def create_app(
             return JSONResponse(
                 {"code": ZILLIZ_INTERNAL, "message": "Internal server error."}, status_code=500
             )
-        return JSONResponse({"code": 200, "data": data})
 
     async def json_body(request: Request) -> Any:
         try:
-            return await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise bad_param("The request body is not valid JSON.") from None
+            return strict_loads(await request.body())
+        except ValueError as exc:  # also NaN/Infinity literals and numbers beyond a double
+            raise bad_param(f"The request body is not valid JSON: {exc}") from None
 
     async def create_pipeline(request: Request) -> Response:
         async def handler() -> Any:
@@ -326,9 +327,9 @@ def create_app(
             return bailian_error(err, request_id, streaming)
         try:
             try:
-                body = await request.json()
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                raise invalid_parameter("The request body is not valid JSON.") from None
+                body = strict_loads(await request.body())
+            except ValueError as exc:  # also NaN/Infinity literals and numbers beyond a double
+                raise invalid_parameter(f"The request body is not valid JSON: {exc}") from None
             app_id = request.path_params["app_id"]
             parsed = state.apps.parse(app_id, body, streaming)
             result = await to_thread.run_sync(state.apps.answer, parsed)

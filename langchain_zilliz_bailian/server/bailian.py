@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -27,12 +26,13 @@ from langchain_zilliz_bailian.server.answer import (
     split_deltas,
 )
 from langchain_zilliz_bailian.server.errors import BailianError, ZillizError, invalid_parameter
+from langchain_zilliz_bailian.server.expr import ExpressionError, all_of, field_equals
 from langchain_zilliz_bailian.server.faults import Decision
+from langchain_zilliz_bailian.server.ids import IdKind, InvalidIdError, check_id, new_session_id
 from langchain_zilliz_bailian.server.pipelines import PipelineService
 from langchain_zilliz_bailian.server.sse import DROP, _Drop, frame
 from langchain_zilliz_bailian.server.text import count_tokens
 
-APP_ID_RE = re.compile(r"^[0-9A-Za-z_-]+$")
 MODEL_ID = "local-extractive-rag"
 MAX_SESSION_TURNS = 20
 TOP_K = 5
@@ -71,6 +71,14 @@ def new_request_id() -> str:
     return str(uuid.uuid4())
 
 
+def _checked(kind: IdKind, value: object, where: str) -> str:
+    """:func:`.ids.check_id` answering a malformed id with 400 ``InvalidParameter``."""
+    try:
+        return check_id(kind, value)
+    except InvalidIdError as exc:
+        raise invalid_parameter(f"{where}: {exc.message}") from None
+
+
 class AppService:
     """The built-in RAG app behind every app id."""
 
@@ -89,8 +97,7 @@ class AppService:
 
     def parse(self, app_id: str, body: Any, streaming: bool) -> ParsedRequest:
         """Validate the request like the real service (B6, B19, B20, B23, B25)."""
-        if not APP_ID_RE.match(app_id):
-            raise invalid_parameter(f"Invalid app id {app_id!r}.")
+        _checked("app", app_id, "app id")
         if not isinstance(body, dict):
             raise invalid_parameter("The request body must be a JSON object.")
         inp = body.get("input")
@@ -126,8 +133,11 @@ class AppService:
             raise invalid_parameter("The last message must come from the user.")
         query = history.pop()["content"]
         session_id = inp.get("session_id")
-        if session_id is not None and (not isinstance(session_id, str) or len(session_id) > 128):
-            raise invalid_parameter("input.session_id must be a string of at most 128 characters.")
+        if session_id is not None and session_id != "":
+            # Sessions are minted by this server; any other value is refused, never looked up.
+            _checked("session", session_id, "input.session_id")
+        if inp.get("memory_id") is not None:
+            _checked("memory", inp["memory_id"], "input.memory_id")
         incremental = params.get("incremental_output", False)
         if not isinstance(incremental, bool):
             raise invalid_parameter("parameters.incremental_output must be a boolean.")
@@ -144,6 +154,8 @@ class AppService:
             pipeline_ids = self.default_pipeline_ids
         if not isinstance(pipeline_ids, list) or not all(isinstance(p, str) for p in pipeline_ids):
             raise invalid_parameter("rag_options.pipeline_ids must be an array of strings.")
+        for pid in pipeline_ids:
+            _checked("pipeline", pid, "rag_options.pipeline_ids")
         filters: dict[str, Any] = {}
         for key in ("metadata_filter", "structured_filter"):
             value = rag.get(key)
@@ -174,13 +186,15 @@ class AppService:
         return history
 
     def save_turn(self, session_id: str, user: str, assistant: str) -> None:
-        """Append one exchange to the stored session (keeping the last 20 turns)."""
-        record = self.storage.get_meta("session", session_id) or {"turns": []}
-        turns = record["turns"][-(MAX_SESSION_TURNS - 1) :]
-        turns.append({"user": user[:1500], "assistant": MARKER_RE.sub("", assistant)[:1500]})
-        self.storage.put_meta(
-            "session", session_id, {"turns": turns, "updated": int(time.time() * 1000)}
-        )
+        """Append one exchange to the stored session (keeping the last 20 turns), atomically:
+        concurrent turns of one session each keep theirs."""
+        turn = {"user": user[:1500], "assistant": MARKER_RE.sub("", assistant)[:1500]}
+
+        def append(record: dict[str, Any] | None) -> dict[str, Any]:
+            turns = (record or {"turns": []})["turns"][-(MAX_SESSION_TURNS - 1) :]
+            return {"turns": [*turns, turn], "updated": int(time.time() * 1000)}
+
+        self.storage.update_meta("session", check_id("session", session_id), append)
 
     def _filter_expression(self, collection: str, filters: dict[str, Any]) -> str:
         """``rag_options`` filters become ``field == value`` terms (only for existing fields)."""
@@ -189,8 +203,11 @@ class AppService:
         for key, value in filters.items():
             if key not in fields or isinstance(value, dict | list) or value is None:
                 continue
-            clauses.append(f"{key} == {json.dumps(value, ensure_ascii=False)}")
-        return " and ".join(clauses)
+            try:
+                clauses.append(field_equals(key, value))
+            except ExpressionError as exc:
+                raise invalid_parameter(f"rag_options filter {key!r}: {exc}.") from None
+        return all_of(*clauses)
 
     def _targets(self, pipeline_ids: list[str]) -> list[tuple[str, str, str]]:
         """(pipeline_id, collection, kind) for each SEARCH or INGESTION text/doc pipeline."""
@@ -250,7 +267,7 @@ class AppService:
     def answer(self, req: ParsedRequest) -> Completion:
         """Blocking: load history, retrieve, compose the answer (called in a worker thread)."""
         request_id = new_request_id()
-        session_id = req.session_id or uuid.uuid4().hex
+        session_id = req.session_id or new_session_id()
         history = list(req.history)
         if req.use_session_history and req.session_id:
             history = self._session_history(req.session_id)

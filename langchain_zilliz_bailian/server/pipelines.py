@@ -8,9 +8,8 @@ Pipeline records are stored in Milvus (see :mod:`.storage`) as ``{"projectId", "
 from __future__ import annotations
 
 import json
+import math
 import re
-import secrets
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -31,14 +30,18 @@ from langchain_zilliz_bailian.server.errors import (
     ZillizError,
     bad_param,
 )
+from langchain_zilliz_bailian.server.expr import ExpressionError, all_of, field_equals, field_in
 from langchain_zilliz_bailian.server.fetch import fetch_document
+from langchain_zilliz_bailian.server.ids import IdKind, InvalidIdError, check_id, new_pipeline_id
 from langchain_zilliz_bailian.server.storage import (
     FIELD_TYPES,
+    FLOAT32_MAX,
     META_COLLECTION,
     VARCHAR_MAX,
     Storage,
     StorageError,
 )
+from langchain_zilliz_bailian.server.strict_json import loads as strict_loads
 from langchain_zilliz_bailian.server.text import count_tokens, terms
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_]{3,64}$")
@@ -121,6 +124,14 @@ def _require_str(obj: dict[str, Any], key: str, where: str = "") -> str:
     return value.strip()
 
 
+def checked_id(kind: IdKind, value: object) -> str:
+    """:func:`.ids.check_id` answering a malformed id with HTTP 400, code 80000."""
+    try:
+        return check_id(kind, value)
+    except InvalidIdError as exc:
+        raise bad_param(exc.message) from None
+
+
 def validate_preserved_value(field: str, field_type: str, value: Any) -> None:
     """Check one preserved value against its PRESERVE ``fieldType`` (Z16)."""
     if field_type == "Bool":
@@ -129,7 +140,14 @@ def validate_preserved_value(field: str, field_type: str, value: Any) -> None:
         low, high = INT_RANGES[field_type]
         ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
     elif field_type in ("Float", "Double"):
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        # Finite and within range: Float is float32 (the JSON parser already refuses NaN/Infinity).
+        limit = FLOAT32_MAX if field_type == "Float" else math.inf
+        ok = (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and abs(value) <= limit
+        )
     else:
         ok = isinstance(value, str) and len(value) <= VARCHAR_MAX
     if not ok:
@@ -150,13 +168,12 @@ class PipelineService:
         self.embedder = embedder
         self.data_dir = data_dir
         self.legacy = legacy
-        self._usage_lock = threading.Lock()
         self._fields_cache: dict[str, dict[str, str]] = {}
 
     # -- records ----------------------------------------------------------------------------------
 
     def _load(self, pipeline_id: str) -> dict[str, Any]:
-        record = self.storage.get_meta("pipeline", pipeline_id)
+        record = self.storage.get_meta("pipeline", checked_id("pipeline", pipeline_id))
         if record is None:
             raise ZillizError(
                 ZILLIZ_NOT_FOUND, f"Pipeline {pipeline_id} does not exist.", status=404
@@ -170,6 +187,7 @@ class PipelineService:
 
     def list_pipelines(self, project_id: str) -> list[dict[str, Any]]:
         """Pipelines of ``project_id``, oldest first."""
+        checked_id("project", project_id)
         records = [
             r
             for r in self.storage.list_meta("pipeline")
@@ -187,15 +205,17 @@ class PipelineService:
     def _add_usage(self, pipeline_id: str, embedding: int, rerank: int = 0) -> None:
         if not embedding and not rerank:
             return
-        with self._usage_lock:
-            record = self.storage.get_meta("pipeline", pipeline_id)
-            if record is None:
-                return
+
+        def add(record: dict[str, Any] | None) -> dict[str, Any] | None:
+            if record is None:  # dropped meanwhile: do not bring it back
+                return None
             usage = record["pipeline"]["totalUsage"]
             usage["embedding"] = int(usage.get("embedding", 0)) + embedding
             if "rerank" in usage:
                 usage["rerank"] = int(usage["rerank"]) + rerank
-            self.storage.put_meta("pipeline", pipeline_id, record)
+            return record
+
+        self.storage.update_meta("pipeline", pipeline_id, add)
 
     # -- create -----------------------------------------------------------------------------------
 
@@ -211,7 +231,7 @@ class PipelineService:
         ptype = _enum(body.get("type"))
         if ptype not in ("INGESTION", "SEARCH", "DELETION"):
             raise bad_param("type must be one of INGESTION, SEARCH, DELETION.")
-        project_id = _require_str(body, "projectId")
+        project_id = checked_id("project", _require_str(body, "projectId"))
         description = body.get("description", "")
         if not isinstance(description, str):
             raise bad_param("description must be a string.")
@@ -226,7 +246,7 @@ class PipelineService:
                 f"A project can hold at most {MAX_PIPELINES_PER_TYPE} {ptype} pipelines."
             )
         pipeline: dict[str, Any] = {
-            "pipelineId": "pipe-" + secrets.token_hex(11),
+            "pipelineId": new_pipeline_id(),
             "name": name,
             "type": ptype,
             "createTimestamp": int(time.time() * 1000),
@@ -253,7 +273,7 @@ class PipelineService:
         return fname
 
     def _cluster_and_collection(self, obj: dict[str, Any], where: str) -> tuple[str, str]:
-        cluster = _require_str(obj, "clusterId", where)
+        cluster = checked_id("cluster", _require_str(obj, "clusterId", where))
         collection = obj.get("collectionName", obj.get("newCollectionName"))
         if not isinstance(collection, str) or not collection.strip():
             raise bad_param(f"{where}collectionName is required and must be a non-empty string.")
@@ -552,9 +572,11 @@ class PipelineService:
         meta: Any = {}
         if data_json not in (None, ""):
             try:
-                meta = json.loads(data_json)
-            except json.JSONDecodeError:
-                raise bad_param("The multipart data part must be a JSON-encoded object.") from None
+                meta = strict_loads(data_json)
+            except ValueError as exc:
+                raise bad_param(
+                    f"The multipart data part must be a JSON-encoded object: {exc}"
+                ) from None
         if not isinstance(meta, dict):
             raise bad_param("The multipart data part must be a JSON-encoded object.")
         if "doc_url" in meta:
@@ -763,6 +785,10 @@ class PipelineService:
         filter_expr = params.get("filter") or ""
         if not isinstance(filter_expr, str):
             raise bad_param("params.filter must be a string (a Milvus boolean expression).")
+        try:
+            filter_expr = all_of(filter_expr)
+        except ExpressionError as exc:
+            raise bad_param(f"Invalid params.filter {filter_expr!r}: {exc}.") from None
         kind = "text" if fn["action"] == "SEARCH_TEXT" else "doc"
         results, rerank_tokens = self.search_collection(
             fn["collectionName"],
@@ -771,7 +797,7 @@ class PipelineService:
             limit,
             offset,
             output_fields,
-            filter_expr.strip(),
+            filter_expr,
             rerank="reranker" in fn,
         )
         tokens = count_tokens(query)
@@ -788,7 +814,10 @@ class PipelineService:
             doc_name = data.get("doc_name")
             if not isinstance(doc_name, str) or not doc_name:
                 raise bad_param("data.doc_name is required and must be a string.")
-            expression = f"doc_name == {json.dumps(doc_name, ensure_ascii=False)}"
+            try:
+                expression = field_equals("doc_name", doc_name)
+            except ExpressionError as exc:
+                raise bad_param(f"Invalid data.doc_name: {exc}.") from None
         elif action == "PURGE_TEXT_INDEX" and expression is None and "id" in data:
             raw_ids = data["id"] if isinstance(data["id"], list) else [data["id"]]
             try:
@@ -797,11 +826,17 @@ class PipelineService:
                 ids = []
             if not ids or len(ids) != len(raw_ids):
                 raise bad_param("data.id must be an int64 id or a list of them (never floats).")
-            expression = f"id in [{', '.join(str(i) for i in ids)}]"
+            try:
+                expression = field_in("id", ids)
+            except ExpressionError as exc:
+                raise bad_param(f"Invalid data.id: {exc}.") from None
         if not isinstance(expression, str) or not expression.strip():
             raise bad_param("data.expression is required and must be a non-empty string.")
         try:
-            deleted = self.storage.delete(collection, expression.strip())
+            # Parenthesised and self-contained; Milvus evaluates it on this collection only.
+            deleted = self.storage.delete(collection, all_of(expression))
+        except ExpressionError as exc:
+            raise bad_param(f"Invalid expression {expression!r}: {exc}.") from None
         except StorageError as exc:
             raise bad_param(f"Invalid expression {expression!r}: {exc}") from None
         key = "num_deleted_chunks" if action == "PURGE_DOC_INDEX" else "num_deleted_entities"

@@ -7,30 +7,68 @@ Server state (pipeline definitions, collection descriptors, Bailian sessions) li
 itself, in one small metadata collection ``zb_meta`` (``key`` VarChar primary key, ``kind``, JSON
 ``body``, a dummy 2-d vector), so several server processes sharing a remote Milvus also share state.
 
-All methods are blocking; the HTTP layer calls them from worker threads.
+All methods are blocking; the HTTP layer calls them from worker threads. Every write (insert,
+upsert, delete, collection create/load) runs under one lock: Milvus Lite 3.2.2 does not serialise
+its write-ahead log, and concurrent writers interleave their batches and corrupt it (rows
+acknowledged, then lost or garbled after a crash). Reads go through :meth:`Storage._call`, writes
+through :meth:`Storage._write`, and each refuses the other's methods, so no path skips the lock.
+When an insert returns, Milvus Lite has written the rows to its write-ahead log and flushed them to
+the operating system: they survive a crash or kill of the server process.
+
+Ids and values reach Milvus expressions only through :mod:`.expr` (escaped literals), and
+metadata keys are checked against a plain-token format on top of that.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import numbers
 import os
+import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from langchain_zilliz_bailian.server.expr import field_equals
+from langchain_zilliz_bailian.server.ids import is_valid
 
 META_COLLECTION = "zb_meta"
 FIELD_TYPES = ("Bool", "Int8", "Int16", "Int32", "Int64", "Float", "Double", "VarChar")
 VARCHAR_MAX = 4000
 TEXT_MAX = 65535
 _EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
+META_KINDS = frozenset({"pipeline", "collection", "session"})
+#: Metadata keys are ids and collection names: plain tokens only (checked on every access).
+META_KEY = re.compile(r"[A-Za-z0-9_-]{1,256}")
+FLOAT32_MAX = 3.4028234663852886e38
+#: pymilvus methods that change state: only :meth:`Storage._write` may call them.
+_WRITE_METHODS = frozenset(
+    {
+        "insert",
+        "upsert",
+        "delete",
+        "create_collection",
+        "create_index",
+        "load_collection",
+        "release_collection",
+        "drop_collection",
+        "flush",
+    }
+)
 
 
 class StorageError(Exception):
     """A Milvus call failed (bad filter expression, unknown field, ...); message is Milvus's."""
+
+
+class InvalidValueError(StorageError):
+    """A row or key was refused before reaching Milvus (non-finite number, malformed key)."""
 
 
 class DataDirInUseError(StorageError, RuntimeError):
@@ -163,7 +201,9 @@ class Storage:
                     raise StorageError(f"Cannot open Milvus Lite in {uri}: {exc}") from exc
                 raise DataDirInUseError(data_dir) from exc
             self._loaded: set[str] = set()
-            self._lock = threading.Lock()
+            self._float32_fields: dict[str, frozenset[str]] = {}
+            # The one write lock (re-entrant: update_meta writes while holding it).
+            self._write_lock = threading.RLock()
             self.ids = IdMinter()
             self._ensure_meta()
         except BaseException:
@@ -194,7 +234,7 @@ class Storage:
 
     # -- helpers -----------------------------------------------------------------------------------
 
-    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    def _invoke(self, method: str, *args: Any, **kwargs: Any) -> Any:
         from pymilvus.exceptions import MilvusException
 
         try:
@@ -202,16 +242,37 @@ class Storage:
         except MilvusException as exc:
             raise StorageError(str(getattr(exc, "message", exc))) from None
 
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A read-only Milvus call (no lock). Writes must use :meth:`_write`."""
+        if method in _WRITE_METHODS:
+            raise AssertionError(f"{method} changes state: call it through Storage._write")
+        return self._invoke(method, *args, **kwargs)
+
+    def _write(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A Milvus call that changes state, under the write lock (see the module docstring)."""
+        if method not in _WRITE_METHODS:
+            raise AssertionError(f"{method} is not a write: call it through Storage._call")
+        with self._write_lock:
+            return self._invoke(method, *args, **kwargs)
+
+    @staticmethod
+    def _check_name(name: str) -> str:
+        if not is_valid("collection", name):
+            raise InvalidValueError(f"invalid collection name {name!r}")
+        return name
+
     def _ensure_loaded(self, name: str) -> None:
-        if name in self._loaded:
+        if self._check_name(name) in self._loaded:
             return
-        self._call("load_collection", name)
-        self._loaded.add(name)
+        with self._write_lock:
+            if name not in self._loaded:
+                self._write("load_collection", name)
+                self._loaded.add(name)
 
     def _ensure_meta(self) -> None:
         from pymilvus import DataType, MilvusClient
 
-        with self._lock:
+        with self._write_lock:
             if not self._call("has_collection", META_COLLECTION):
                 schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
                 schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=512)
@@ -223,28 +284,60 @@ class Storage:
 
     # -- metadata ---------------------------------------------------------------------------------
 
+    @staticmethod
+    def _meta_key(kind: str, key: str) -> str:
+        """``kind:key``, after checking both are plain tokens (they end up in expressions)."""
+        if kind not in META_KINDS:
+            raise InvalidValueError(f"unknown metadata kind {kind!r}")
+        if not isinstance(key, str) or META_KEY.fullmatch(key) is None:
+            raise InvalidValueError(f"invalid metadata key {key!r}")
+        return f"{kind}:{key}"
+
     def put_meta(self, kind: str, key: str, body: dict[str, Any]) -> None:
         """Insert or replace one metadata record."""
-        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        full_key = self._meta_key(kind, key)
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         if len(text) > TEXT_MAX:
-            raise StorageError(f"metadata record {kind}:{key} is too large")
-        row = {"key": f"{kind}:{key}", "kind": kind, "body": text, "v": [0.0, 0.0]}
-        self._call("upsert", META_COLLECTION, [row])
+            raise StorageError(f"metadata record {full_key} is too large")
+        row = {"key": full_key, "kind": kind, "body": text, "v": [0.0, 0.0]}
+        self._write("upsert", META_COLLECTION, [row])
 
     def get_meta(self, kind: str, key: str) -> dict[str, Any] | None:
         """Fetch one metadata record, or None."""
-        rows = self._call("get", META_COLLECTION, ids=[f"{kind}:{key}"], output_fields=["body"])
+        rows = self._call(
+            "query",
+            META_COLLECTION,
+            filter=field_equals("key", self._meta_key(kind, key)),
+            output_fields=["body"],
+            limit=1,
+        )
         if not rows:
             return None
         body: dict[str, Any] = json.loads(rows[0]["body"])
         return body
 
+    def update_meta(
+        self,
+        kind: str,
+        key: str,
+        change: Callable[[dict[str, Any] | None], dict[str, Any] | None],
+    ) -> dict[str, Any] | None:
+        """Read-modify-write one record atomically: ``change(old)`` returns the new body, or
+        None to leave the record as it is (e.g. it was deleted meanwhile)."""
+        with self._write_lock:
+            new = change(self.get_meta(kind, key))
+            if new is not None:
+                self.put_meta(kind, key, new)
+            return new
+
     def list_meta(self, kind: str) -> list[dict[str, Any]]:
         """All metadata records of one kind."""
+        if kind not in META_KINDS:
+            raise InvalidValueError(f"unknown metadata kind {kind!r}")
         rows = self._call(
             "query",
             META_COLLECTION,
-            filter=f"kind == {json.dumps(kind)}",
+            filter=field_equals("kind", kind),
             output_fields=["body"],
             limit=16384,
         )
@@ -252,17 +345,18 @@ class Storage:
 
     def delete_meta(self, kind: str, key: str) -> None:
         """Remove one metadata record (no error when absent)."""
-        self._call("delete", META_COLLECTION, ids=[f"{kind}:{key}"])
+        key_filter = field_equals("key", self._meta_key(kind, key))
+        self._write("delete", META_COLLECTION, filter=key_filter)
 
     # -- data collections --------------------------------------------------------------------------
 
     def has_collection(self, name: str) -> bool:
         """Whether the collection exists in Milvus."""
-        return bool(self._call("has_collection", name))
+        return bool(self._call("has_collection", self._check_name(name)))
 
     def collection_fields(self, name: str) -> dict[str, str]:
         """Field name -> pipeline-style type name (``VarChar``, ``Int64``, ``FloatVector``...)."""
-        desc = self._call("describe_collection", name)
+        desc = self._call("describe_collection", self._check_name(name))
         out: dict[str, str] = {}
         for f in desc["fields"]:
             type_name = getattr(f["type"], "name", str(f["type"]))
@@ -277,6 +371,7 @@ class Storage:
         """Create a text or doc collection with the documented schema plus preserved fields."""
         from pymilvus import DataType, MilvusClient
 
+        self._check_name(name)
         types = {
             "Bool": DataType.BOOL,
             "Int8": DataType.INT8,
@@ -300,7 +395,7 @@ class Storage:
                 schema.add_field(field_name, DataType.VARCHAR, max_length=VARCHAR_MAX)
             else:
                 schema.add_field(field_name, types[field_type])
-        with self._lock:
+        with self._write_lock:
             if not self._call("has_collection", name):
                 self._create(name, schema, "embedding", "COSINE")
         self._ensure_loaded(name)
@@ -313,19 +408,53 @@ class Storage:
         """
         index = self._client.prepare_index_params()
         index.add_index(field_name=vector_field, index_type="AUTOINDEX", metric_type=metric)
-        self._call("create_collection", name, schema=schema)
-        self._call("create_index", name, index, sync=not self.local)
-        self._call("load_collection", name)
-        self._loaded.add(name)
+        with self._write_lock:
+            self._write("create_collection", name, schema=schema)
+            self._write("create_index", name, index, sync=not self.local)
+            self._write("load_collection", name)
+            self._loaded.add(name)
+            self._float32_fields.pop(name, None)
+
+    def _float32_names(self, name: str) -> frozenset[str]:
+        """Names of the FLOAT (float32) scalar fields of a collection (cached)."""
+        if name not in self._float32_fields:
+            desc = self._call("describe_collection", name)
+            self._float32_fields[name] = frozenset(
+                f["name"] for f in desc["fields"] if getattr(f["type"], "name", "") == "FLOAT"
+            )
+        return self._float32_fields[name]
+
+    def _check_finite(self, name: str, rows: list[dict[str, Any]]) -> None:
+        """Refuse NaN, infinities and float32 overflow in any field, vectors included."""
+        float32 = self._float32_names(name)
+        for row in rows:
+            for field_name, value in row.items():
+                if isinstance(value, float):
+                    limit = FLOAT32_MAX if field_name in float32 else math.inf
+                    if not (math.isfinite(value) and abs(value) <= limit):
+                        raise InvalidValueError(
+                            f"field {field_name!r} holds {value!r}, not a finite "
+                            f"{'Float' if limit != math.inf else 'number'}"
+                        )
+                elif _is_vector(value) and not all(
+                    math.isfinite(v) and abs(v) <= FLOAT32_MAX for v in map(float, value)
+                ):
+                    raise InvalidValueError(f"vector field {field_name!r} holds a non-finite value")
 
     def insert(self, name: str, rows: list[dict[str, Any]]) -> list[int]:
-        """Insert rows (ids are minted here) and return their ids."""
+        """Insert rows (ids are minted here) and return their ids once Milvus has them.
+
+        Rows with a non-finite number are refused (:class:`InvalidValueError`) before anything is
+        written, and the insert runs under the write lock (see the module docstring).
+        """
+        self._ensure_loaded(name)
+        if not rows:
+            return []
+        self._check_finite(name, rows)
         ids = self.ids.mint(len(rows))
         for row, new_id in zip(rows, ids, strict=True):
             row["id"] = new_id
-        self._ensure_loaded(name)
-        if rows:
-            self._call("insert", name, rows)
+        self._write("insert", name, rows)
         return ids
 
     def search(
@@ -351,8 +480,14 @@ class Storage:
         )
         hits: list[Hit] = []
         for raw in result[0] if result else []:
+            distance = float(raw["distance"])
+            if not math.isfinite(distance):  # a damaged vector: it cannot be ranked or sent
+                logging.getLogger(__name__).warning(
+                    "entity %s of %s has a non-finite distance; skipped", raw["id"], name
+                )
+                continue
             entity = dict(raw.get("entity") or {})
-            hits.append(Hit(int(raw["id"]), float(raw["distance"]), entity))
+            hits.append(Hit(int(raw["id"]), distance, entity))
         return hits
 
     def count(self, name: str, filter_expr: str) -> int:
@@ -364,10 +499,23 @@ class Storage:
     def delete(self, name: str, filter_expr: str) -> int:
         """Delete entities matching ``filter_expr``; returns how many there were."""
         self._ensure_loaded(name)
-        matched = self.count(name, filter_expr)
-        if matched:
-            self._call("delete", name, filter=filter_expr)
+        with self._write_lock:  # the count is exact: no insert can land between count and delete
+            matched = self.count(name, filter_expr)
+            if matched:
+                self._write("delete", name, filter=filter_expr)
         return matched
+
+
+def _is_vector(value: Any) -> bool:
+    """A dense vector as an embedder may return it: a list/tuple of numbers or a numpy array."""
+    if hasattr(value, "dtype") and hasattr(value, "shape"):
+        return True
+    return (
+        isinstance(value, list | tuple)
+        and bool(value)
+        and isinstance(value[0], numbers.Real)
+        and not isinstance(value[0], bool)
+    )
 
 
 _PIPELINE_TYPE_NAMES = {

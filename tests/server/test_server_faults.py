@@ -71,13 +71,16 @@ def test_rate_429_uses_throttling_envelope_with_retry_after(http: httpx.Client) 
     r = http.post(APP, json={"input": {"prompt": "hi"}})
     assert r.status_code == 429 and r.headers["retry-after"] == "2"
     assert r.json()["code"] == "Throttling.RateQuota"
-    assert http.get("/v1/pipelines", params={"projectId": "p"}).status_code == 200
+    assert http.get("/v1/pipelines", params={"projectId": "proj-empty"}).status_code == 200
 
 
 def test_seeded_rates_are_deterministic(http: httpx.Client) -> None:
     def pattern() -> list[int]:
         faults(http, reset=True, rate_500=0.4, rate_429=0.2, seed=1234)
-        return [http.get("/v1/pipelines", params={"projectId": "p"}).status_code for _ in range(12)]
+        return [
+            http.get("/v1/pipelines", params={"projectId": "proj-empty"}).status_code
+            for _ in range(12)
+        ]
 
     first, second = pattern(), pattern()
     assert first == second
@@ -87,7 +90,7 @@ def test_seeded_rates_are_deterministic(http: httpx.Client) -> None:
 def test_latency(http: httpx.Client) -> None:
     faults(http, latency_ms=250)
     start = time.perf_counter()
-    assert http.get("/v1/pipelines", params={"projectId": "p"}).status_code == 200
+    assert http.get("/v1/pipelines", params={"projectId": "proj-empty"}).status_code == 200
     assert time.perf_counter() - start >= 0.25
     faults(http, reset=True, fail_next={"kind": "latency", "ms": 200})
     start = time.perf_counter()
@@ -136,5 +139,5 @@ def test_dropped_connection_mid_stream(http: httpx.Client) -> None:
 def test_python_side_injector_is_the_same_state(server: LocalServer, http: httpx.Client) -> None:
     server.faults.update({"fail_next": {"kind": "500"}})
     assert http.get("/_admin/faults").json()["fail_next"][0]["kind"] == "500"
-    assert http.get("/v1/pipelines", params={"projectId": "p"}).status_code == 500
-    assert ok(http.get("/v1/pipelines", params={"projectId": "p"})) == []
+    assert http.get("/v1/pipelines", params={"projectId": "proj-empty"}).status_code == 500
+    assert ok(http.get("/v1/pipelines", params={"projectId": "proj-empty"})) == []
