@@ -26,7 +26,8 @@ RUNTIME_EXTRAS := langchain,llama-index,server
 # uv never downloads a Python (CI reaches only the package index) and links, not copies, from its cache.
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
-PYTEST_OFFLINE := --block-network --allowed-hosts=127.0.0.1,localhost,::1
+# -rs: every skip is listed with its reason (none is silent).
+PYTEST_OFFLINE := --block-network --allowed-hosts=127.0.0.1,localhost,::1 -rs
 
 .PHONY: install install-lowest test test-newest test-lowest lint typecheck lock cassettes bench \
         recall demo serve clean typecheck-lowest
