@@ -7,36 +7,46 @@ last value wins (B9); ``finish_reason`` is the string ``"null"`` until the end (
 (B13).
 
 Text (B5). Without ``incremental_output`` every event repeats the whole text so far; with it,
-events should carry deltas, but a server may ignore the flag, and some deltas look like
-cumulative text by chance (``"1"`` then ``"1. Milvus"``). A delta handed on cannot be taken back,
-so the assembler keeps the last raw text the server sent (``R``) and the text handed on (``A``)
-and reads each non-empty event text ``T`` like this:
+events carry deltas and the last event has empty text, but a server may ignore the flag, and some
+deltas look like cumulative text by chance (``"1"`` then ``"1. Milvus"``; ``"Ha"`` then ``"Ha"``;
+a hundred ``"tok "`` in a row). A delta handed on cannot be taken back, so the assembler keeps the
+last raw text the server sent (``R``) and the text handed on (``A``) and reads each non-empty
+event text ``T`` like this:
 
 * **Not asked for deltas** (``incremental=False``): every event is cumulative. The delta is
   ``T[len(R):]`` when ``T`` starts with ``R`` (nothing when ``T == R``); otherwise the server
   rewrote earlier text, and the part after the longest common prefix of ``R`` and ``T`` is
   handed on with a :class:`CumulativeStreamWarning`. Never ``str.replace``.
 * **Asked for deltas**, while the mode is still open: the first text is handed on as it is (both
-  readings agree). An event repeating the whole text (``T == A``) adds nothing and is evidence of
-  cumulative text. An event that does not start with ``R`` settles the stream as incremental. An
-  event that strictly extends ``R`` is ambiguous: it settles the stream as cumulative if a repeat
-  came before; otherwise it is **held back until the next text event**, which settles it: a next
-  text starting with the held one means cumulative (two extensions in a row), anything else, or
-  the final event with empty text, means incremental. The held delta and the new one are then
-  handed on together, so at most one event's text is ever held, and only in this ambiguous spot
-  (in practice the second text event).
-* **Incremental, settled**: every text is appended, except a repeat of the whole text so far
-  (``T == A``, e.g. a closing recap), which adds nothing. A delta that starts with the text so far
-  is appended as it is: once deltas have been seen, that is what it is.
+  readings agree). An event that does not start with ``R`` proves the stream incremental. An
+  event that repeats ``R`` or extends it is ambiguous, and the deliberate choice is that, deltas
+  having been asked for, it is **most likely a delta, not a repeat**: it is never dropped, only
+  **held back until the next text event**, which settles it:
+
+  - the next text does not start with the held one, or the stream ends with the empty final event
+    (B5): incremental, and the held text is handed on as a delta (``"Ha"``, ``"Ha"``, ``"!"``);
+  - the next text strictly extends the held one (two extensions in a row, or a repeat then
+    growth): cumulative (``"Hello"``, ``"Hello"``, ``"Hello world"``);
+  - the next text equals the held one: cumulative if the held text had grown (growth, then a
+    repeat), incremental if it was itself a repeat (the same token three times: ``"tok "``...);
+  - the final event carries text that repeats or extends the held one: cumulative, since an
+    incremental stream ends with empty text and a cumulative one with the whole answer.
+
+  A final event that is the first to repeat or extend ``R`` is read the same way: a repeat of the
+  text so far is a closing recap and adds nothing, an extension is the cumulative whole answer.
+* **Incremental, settled**: every text is appended, also one that starts with or equals the text
+  so far, except a final event repeating the whole text (``T == A``, a closing recap).
 * **Cumulative, settled** (warned once): as in the first case, the longest-common-prefix fallback
   included.
 
 Hence the final text is the server's last cumulative text in cumulative streams and the
-concatenation of the deltas in incremental streams, except for two cases that cannot be told
-apart from cumulative text and are read as such: a delta equal to the whole text so far (``"ha"``,
-``"ha"``), and, before the mode is settled, two deltas in a row that each start with the
-previous one. A stream that breaks off while a delta is held back drops that delta rather than
-guess (:attr:`StreamAssembler.holding` tells; the client's truncation and deadline errors say so).
+concatenation of the deltas in incremental streams, except for the patterns a cumulative stream
+also produces, which are read as cumulative: before the mode is settled, a delta that extends the
+previous one followed by a delta that extends or repeats it (``"1"``, ``"1. Milvus"``,
+``"1. Milvus the"``), or a repeated delta followed by a longer one starting with it (``"Ha"``,
+``"Ha"``, ``"Ha!"``). At most one event's text is ever held, only in this ambiguous spot. A stream
+that breaks off while a delta is held back drops that delta rather than guess
+(:attr:`StreamAssembler.holding` tells; the client's truncation and deadline errors say so).
 Every other event's delta is returned by :meth:`StreamAssembler.feed` as soon as the event is fed.
 """
 
@@ -98,7 +108,7 @@ class StreamAssembler:
         self._length = 0  # of the text handed on
         self._server_text = ""  # the last non-empty text the server sent
         self._held: str | None = None  # an ambiguous text, read once the next text arrives
-        self._repeated = False  # an event repeated the whole text: a sign of cumulative text
+        self._held_repeat = False  # the held text repeated the previous one (rather than grew)
         self._warned = False
         self.header_request_id = header_request_id
         self.request_id: str | None = None
@@ -201,36 +211,39 @@ class StreamAssembler:
         if self._mode == "cumulative":
             return self._cumulative(text) if text else ""
         if self._mode == "incremental":
-            return self._incremental(text) if text else ""
+            return self._incremental(text, final=final) if text else ""
         held = self._held
         if held is not None:
             if not text:
                 if not final:
                     return ""  # an event with thoughts only says nothing about the text
-                self._settle("incremental")  # an incremental stream ends with empty text
+                self._held = None
+                self._settle("incremental")  # an incremental stream ends with empty text (B5)
                 return self._incremental(held)
             self._held = None
-            if text.startswith(held):  # two extensions in a row: cumulative
+            if text.startswith(held) and (
+                final or len(text) > len(held) or not self._held_repeat
+            ):  # growth after a repeat or an extension, a repeat after growth, a closing text
                 self._settle("cumulative")
                 return self._cumulative(held) + self._cumulative(text)
-            self._settle("incremental")
-            return self._incremental(held) + self._incremental(text)
+            self._settle("incremental")  # not an extension, or the same text a third time
+            return self._incremental(held) + self._incremental(text, final=final)
         if not text:
             return ""
         if not self._length:  # the first text reads the same either way
             return self._incremental(text)
-        if self._is_whole(text):
-            self._repeated = True
-            self._warn_cumulative()
-            return ""
-        if text.startswith(self._server_text):
-            if self._repeated:
-                self._settle("cumulative")
-                return self._cumulative(text)
-            self._held = text  # "1" then "1. Milvus": a delta, or the text so far? Next event says.
-            return ""
-        self._settle("incremental")
-        return self._incremental(text)
+        if not text.startswith(self._server_text):
+            self._settle("incremental")
+            return self._incremental(text, final=final)
+        if final:
+            if self._is_whole(text):
+                return ""  # a closing recap: nothing new under either reading
+            self._settle("cumulative")  # an incremental stream would end with empty text (B5)
+            return self._cumulative(text)
+        # "Ha" then "Ha", "1" then "1. Milvus": a delta, or the text so far? The next text says.
+        self._held = text
+        self._held_repeat = text == self._server_text
+        return ""
 
     def _is_whole(self, text: str) -> bool:
         """Whether ``text`` is the whole text handed on so far (joined only when lengths match)."""
@@ -251,9 +264,9 @@ class StreamAssembler:
                 stacklevel=2,
             )
 
-    def _incremental(self, text: str) -> str:
-        """Append a delta, unless it repeats the whole text so far (a recap)."""
-        if self._is_whole(text):
+    def _incremental(self, text: str, *, final: bool = False) -> str:
+        """Append a delta, unless it is a final event repeating the whole text (a recap)."""
+        if final and self._is_whole(text):
             return ""
         self._length += len(text)
         self._server_text = text

@@ -17,7 +17,7 @@ import pytest
 from langchain_zilliz_bailian._sse import SSEvent
 from langchain_zilliz_bailian.bailian import CumulativeStreamWarning, StreamAssembler
 from langchain_zilliz_bailian.errors import StreamInterruptedError
-from tests.bailian.bailian_fakes import SSE_HEADERS, respond, result, sse
+from tests.bailian.bailian_fakes import SSE_HEADERS, incremental_stream, respond, result, sse
 
 STOP = object()  # the closing event with empty text
 
@@ -52,12 +52,20 @@ def feed(texts: list[object], *, incremental: bool = True) -> tuple[list[str], s
 # -- the reviewer's three streams -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("last", [STOP, ("Paris.", "stop")], ids=["empty-stop", "text-stop"])
-def test_a_repeated_first_text_is_not_appended_twice(last) -> None:
-    # a server ignoring incremental_output: "Paris.", "Paris.", stop
-    deltas, text = feed(["Paris.", "Paris.", last])
+def test_a_repeated_first_text_closed_by_the_whole_text_is_not_appended_twice() -> None:
+    # a server ignoring incremental_output: "Paris.", "Paris.", then the whole answer with stop
+    deltas, text = feed(["Paris.", "Paris.", ("Paris.", "stop")])
     assert text == "Paris."
     assert deltas == ["Paris.", "", ""]
+
+
+def test_a_repeated_first_text_closed_by_an_empty_event_is_two_deltas() -> None:
+    # Deltas were asked for and the stream ends as incremental streams do (empty text, B5): the
+    # repeat was a delta. (This test used to expect "Paris.", which dropped "Ha", "Ha" and "\n",
+    # "\n" from incremental answers.)
+    deltas, text = feed(["Paris.", "Paris.", STOP])
+    assert text == "Paris.Paris."
+    assert deltas == ["Paris.", "", "Paris."]
 
 
 def test_a_repeat_then_growth_is_read_as_cumulative() -> None:
@@ -180,8 +188,6 @@ def test_random_cumulative_streams_give_the_last_text(seed: int, asked_increment
 def test_random_incremental_streams_give_the_concatenation(seed: int) -> None:
     rng = random.Random(1000 + seed)
     pieces = [rng.choice(WORDS) for _ in range(rng.randint(1, 30))]
-    if len(pieces) > 1 and pieces[1] == pieces[0]:
-        pieces[1] += " x"  # a delta equal to the whole text so far is read as a repeat (documented)
     if len(pieces) > 2 and rng.random() < 0.5:
         pieces[1] = pieces[0] + pieces[1]  # the "1" / "1. Milvus" trap
     deltas, text = feed([*pieces, STOP])
@@ -189,12 +195,144 @@ def test_random_incremental_streams_give_the_concatenation(seed: int) -> None:
     assert sum(1 for d in deltas if d == "") <= 2  # at most one held event, plus the closing one
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_random_repeated_tokens_are_all_handed_on(seed: int) -> None:
+    # deltas repeating the previous one (and so the whole text at the start) are deltas
+    rng = random.Random(2000 + seed)
+    pieces = [rng.choice(["tok ", "Ha", "\n", "!"]) for _ in range(rng.randint(1, 40))]
+    assembler = StreamAssembler(incremental=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no CumulativeStreamWarning either
+        deltas = run(assembler, [*pieces, STOP])
+    assert assembler.text == "".join(pieces)
+    assert sum(1 for d in deltas if d == "") <= 2
+
+
+# -- asked for deltas, a delta equal to the text so far is a delta (issue 9) ---------------------
+
+
+def test_a_hundred_identical_deltas_give_four_hundred_characters() -> None:
+    assembler = StreamAssembler(incremental=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        deltas = run(assembler, [*["tok "] * 100, STOP])
+    assert assembler.text == "tok " * 100
+    assert len(assembler.text) == 400
+    assert deltas[:3] == ["tok ", "", "tok tok "]  # only the second is held, for one event
+    assert all(d == "tok " for d in deltas[3:-1])
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        (["Ha", "Ha", STOP], "HaHa"),
+        (["Ha", "Ha", "!", STOP], "HaHa!"),
+        (["Ha", "Ha", "Ha", STOP], "HaHaHa"),
+        (["\n", "\n", STOP], "\n\n"),
+        (["\n", "\n", "Hello", STOP], "\n\nHello"),
+        (["a", "ab", "ab", STOP], "ab"),  # growth then a repeat: cumulative (documented)
+    ],
+)
+def test_a_delta_repeating_the_text_so_far_is_handed_on(texts, expected) -> None:
+    assert feed(texts)[1] == expected
+
+
+def test_a_final_text_extending_the_first_is_the_cumulative_whole_answer() -> None:
+    # a final event of an incremental stream has empty text (B5); this one is a whole answer
+    deltas, text = feed(["1", ("1. Milvus", "stop")])
+    assert (deltas, text) == (["1", ". Milvus"], "1. Milvus")
+
+
 # -- through the client ---------------------------------------------------------------------------
+
+
+REPEATS = {
+    "tok " * 100: ["tok "] * 100,
+    "HaHa": ["Ha", "Ha"],
+    "\n\nHi": ["\n", "\n", "Hi"],
+}
+CUMULATIVE = sse(
+    result("Hello"),
+    result("Hello"),
+    result("Hello world"),
+    result("Hello world!"),
+    result("Hello world!", finish="stop"),
+)
+
+
+@pytest.mark.parametrize("expected", list(REPEATS), ids=["tok-x100", "Ha-Ha", "nl-nl"])
+def test_client_streams_hand_on_repeated_deltas(make_client, expected: str) -> None:
+    client, recorder = make_client(
+        respond(200, incremental_stream(REPEATS[expected]), **SSE_HEADERS)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stream = client.stream("q")
+        assert "".join(chunk.delta for chunk in stream) == stream.completion.text == expected
+    assert recorder.bodies[0]["parameters"]["incremental_output"] is True
+
+
+@pytest.mark.parametrize("expected", list(REPEATS), ids=["tok-x100", "Ha-Ha", "nl-nl"])
+async def test_client_astreams_hand_on_repeated_deltas(make_client, expected: str) -> None:
+    client, _ = make_client(respond(200, incremental_stream(REPEATS[expected]), **SSE_HEADERS))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stream = client.astream("q")
+        deltas = [chunk.delta async for chunk in stream]
+    assert "".join(deltas) == stream.completion.text == expected
+
+
+def test_client_still_turns_a_cumulative_stream_into_deltas(make_client) -> None:
+    client, _ = make_client(respond(200, CUMULATIVE, **SSE_HEADERS))
+    stream = client.stream("q")
+    with pytest.warns(CumulativeStreamWarning):
+        deltas = [chunk.delta for chunk in stream]
+    assert deltas == ["Hello", "", " world", "!", ""]
+    assert stream.completion.text == "Hello world!"
+
+
+@pytest.mark.parametrize("expected", list(REPEATS), ids=["tok-x100", "Ha-Ha", "nl-nl"])
+def test_chat_model_stream_hands_on_repeated_deltas(make_model, expected: str) -> None:
+    model, _ = make_model(respond(200, incremental_stream(REPEATS[expected]), **SSE_HEADERS))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CumulativeStreamWarning)
+        chunks = list(model.stream("q"))
+    assert "".join(str(c.content) for c in chunks) == expected
+
+
+def test_chat_model_stream_still_dedupes_a_cumulative_stream(make_model) -> None:
+    model, _ = make_model(respond(200, CUMULATIVE, **SSE_HEADERS))
+    with pytest.warns(CumulativeStreamWarning):
+        chunks = list(model.stream("q"))
+    assert "".join(str(c.content) for c in chunks) == "Hello world!"
+
+
+@pytest.mark.parametrize("expected", list(REPEATS), ids=["tok-x100", "Ha-Ha", "nl-nl"])
+def test_llama_index_stream_complete_hands_on_repeated_deltas(make_model, expected: str) -> None:
+    from llama_index_ext import BailianAppLLM
+
+    llm, _ = make_model(
+        respond(200, incremental_stream(REPEATS[expected]), **SSE_HEADERS), cls=BailianAppLLM
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CumulativeStreamWarning)
+        responses = list(llm.stream_complete("q"))
+    assert "".join(r.delta or "" for r in responses) == responses[-1].text == expected
+
+
+def test_llama_index_stream_complete_still_dedupes_a_cumulative_stream(make_model) -> None:
+    from llama_index_ext import BailianAppLLM
+
+    llm, _ = make_model(respond(200, CUMULATIVE, **SSE_HEADERS), cls=BailianAppLLM)
+    with pytest.warns(CumulativeStreamWarning):
+        responses = list(llm.stream_complete("q"))
+    assert responses[-1].text == "Hello world!"
 
 
 def test_client_stream_reads_the_reviewer_cases(make_client) -> None:
     cases = {
-        "Paris.": sse(result("Paris."), result("Paris."), result("", finish="stop")),
+        "Paris.": sse(result("Paris."), result("Paris."), result("Paris.", finish="stop")),
+        "Paris.Paris.": sse(result("Paris."), result("Paris."), result("", finish="stop")),
         "Hello world!": sse(
             result("Hello"),
             result("Hello"),
