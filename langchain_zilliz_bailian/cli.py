@@ -10,6 +10,7 @@ A bad value, on the command line or in such a variable, is a one-line usage erro
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import math
 import os
 import re
@@ -17,6 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from langchain_zilliz_bailian.demo.options import add_arguments as add_demo_arguments
 
@@ -36,6 +38,7 @@ PIPELINE_ENV = "ZILLIZ_{kind}_{role}_PIPELINE_ID"
 _T = TypeVar("_T")
 _NAME = re.compile(r"^[A-Za-z0-9_]{3,54}$")  # + "_ingestion" stays within the 64-character limit
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
@@ -59,15 +62,22 @@ def _env(name: str, default: str | None = None) -> str | None:
     return default if value is None else _EnvValue(value, variable)
 
 
-def _checked(kind: str, convert: Callable[[str], _T]) -> Callable[[str], _T]:
-    """An argparse ``type``: ``convert``, its ``ValueError`` turned into a one-line usage error."""
+def _checked(
+    kind: str, convert: Callable[[str], _T], *, secret: bool = False
+) -> Callable[[str], _T]:
+    """An argparse ``type``: ``convert``, its ``ValueError`` turned into a one-line usage error.
+
+    A ``secret`` value (a key, a token) is never repeated in the message: it would reach a
+    terminal or a CI log.
+    """
 
     def parse(value: str) -> _T:
         try:
             return convert(value)
         except ValueError as exc:
             source = f" (from {value.variable})" if isinstance(value, _EnvValue) else ""
-            raise argparse.ArgumentTypeError(f"invalid {kind} {value!r}{source}: {exc}") from None
+            shown = "" if secret else f" {value!r}"
+            raise argparse.ArgumentTypeError(f"invalid {kind}{shown}{source}: {exc}") from None
 
     parse.__name__ = kind
     return parse
@@ -135,6 +145,33 @@ def _key(value: str) -> str:
     if not value or any(c.isspace() for c in value):
         raise ValueError("must be non-empty, without spaces")
     return value
+
+
+def _host(value: str) -> str:
+    """An IP address or a host name (RFC 1123 labels, not all-numeric at the end)."""
+    host = value.strip()
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.rstrip(".").split(".")
+        if not host or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+            raise ValueError("expected an IP address or a host name") from None
+        if labels[-1].isdigit():
+            raise ValueError("expected an IP address or a host name") from None
+    return host
+
+
+def _milvus_uri(value: str) -> str:
+    """A Milvus endpoint pymilvus can open: http(s)://, tcp://, unix: or a local ``*.db`` file."""
+    uri = value.strip()
+    if uri.endswith(".db") and "://" not in uri:
+        return uri
+    parsed = urlsplit(uri)
+    if parsed.scheme == "unix" and (parsed.path or parsed.netloc):
+        return uri
+    if parsed.scheme not in ("http", "https", "tcp") or not parsed.hostname:
+        raise ValueError("expected http(s)://host:port, tcp://host:port, unix:PATH or a .db file")
+    return uri
 
 
 def _embedder_spec(value: str) -> str:
@@ -227,12 +264,13 @@ def _option(
     *,
     kind: str = "value",
     metavar: str | None = None,
+    secret: bool = False,
 ) -> None:
     """A ``serve`` flag whose default is ``ZILLIZ_BAILIAN_<FLAG>`` when set, checked either way."""
     name = flag.removeprefix("--").replace("-", "_").upper()
     group.add_argument(
         flag,
-        type=_checked(kind, convert),
+        type=_checked(kind, convert, secret=secret),
         default=_env(name, default),
         help=help,
         metavar=metavar,
@@ -241,7 +279,7 @@ def _option(
 
 def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     """Every ``serve`` flag, each with its ``ZILLIZ_BAILIAN_<FLAG>`` variable."""
-    _option(serve, "--host", _text, "127.0.0.1", "bind address", kind="host")
+    _option(serve, "--host", _host, "127.0.0.1", "bind address", kind="host")
     _option(serve, "--port", _int_at_least(1, 65535), str(DEFAULT_PORT), kind="port")
     _option(
         serve,
@@ -259,9 +297,10 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
         DEFAULT_API_KEY,
         "Bearer key for both APIs (default local-dev-key: loopback use only)",
         kind="API key",
+        secret=True,
     )
-    _option(serve, "--milvus-uri", _text, None, "remote Milvus/Zilliz URI", kind="URI")
-    _option(serve, "--milvus-token", _text, None, "remote Milvus token", kind="token")
+    _option(serve, "--milvus-uri", _milvus_uri, None, "remote Milvus/Zilliz URI", kind="URI")
+    _option(serve, "--milvus-token", _text, None, "remote Milvus token", kind="token", secret=True)
     _option(
         serve,
         "--embedder",
@@ -326,7 +365,7 @@ def _add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--api-key",
-        type=_checked("API key", _key),
+        type=_checked("API key", _key, secret=True),
         default=os.environ.get("ZILLIZ_CLOUD_API_KEY") or DEFAULT_API_KEY,
         help=f"API key (default: $ZILLIZ_CLOUD_API_KEY, else {DEFAULT_API_KEY})",
     )
@@ -407,6 +446,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unusable_dir(path: Path) -> str | None:
+    """Why ``path`` cannot serve as a state directory (created if missing), or None."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not os.access(path, os.W_OK | os.X_OK):
+        return "not writable"
+    return None
+
+
 def _usage_error(prog: str, message: str) -> int:
     """Report like argparse does (``prog: error: message``) and return its exit code, 2."""
     print(f"{prog}: error: {message}", file=sys.stderr)
@@ -440,6 +490,8 @@ def serve(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).expanduser() if args.data_dir is not None else None
     if data_dir is not None and data_dir.exists() and not data_dir.is_dir():
         return _usage_error(prog, f"argument --data-dir: {args.data_dir!r} is not a directory")
+    if data_dir is not None and (problem := _unusable_dir(data_dir)):
+        return _usage_error(prog, f"argument --data-dir: {args.data_dir!r}: {problem}")
     if args.milvus_token is not None and args.milvus_uri is None:
         return _usage_error(prog, "argument --milvus-token: only with --milvus-uri")
     try:
@@ -539,4 +591,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from langchain_zilliz_bailian.demo.options import options_from_args
     from langchain_zilliz_bailian.demo.runner import run
 
-    return run(options_from_args(args))
+    options = options_from_args(args)
+    if options.data_dir is not None and (problem := _unusable_dir(Path(options.data_dir))):
+        return _usage_error(
+            "zilliz-bailian demo", f"argument --data-dir: {str(options.data_dir)!r}: {problem}"
+        )
+    return run(options)

@@ -38,6 +38,10 @@ BAD_SERVE_VALUES = {
     "--fault-scope": "everywhere",
 }
 MORE_BAD_VALUES = [
+    ("--host", "1.2.3.4.5"),
+    ("--host", "bad_host!"),
+    ("--milvus-uri", "ftp://milvus:19530"),
+    ("--milvus-uri", "http://"),
     ("--port", "0"),
     ("--port", "65536"),
     ("--port", "80.5"),
@@ -185,6 +189,38 @@ def test_data_dir_that_is_a_file_is_a_usage_error(
     target.write_text("x")
     assert cli.main(["serve", "--data-dir", str(target)]) == 2
     assert "argument --data-dir:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["serve", "--api-key", "sk-SECRET-123 trailing"],
+        ["serve", "--milvus-uri", "http://m:19530", "--milvus-token", ""],
+        ["pipelines", "list", "--api-key", "sk-SECRET-123 trailing"],
+    ],
+)
+def test_a_bad_key_or_token_is_refused_without_repeating_it(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    line = _usage_error(capsys, argv)
+    assert "SECRET" not in line and "trailing" not in line
+    assert "invalid API key" in line or "invalid token" in line
+    # The same for a key read from the environment (a real cloud key with a stray space).
+    monkeypatch.setenv("ZILLIZ_CLOUD_API_KEY", "sk-SECRET-123 trailing")
+    line = _usage_error(capsys, ["pipelines", "list"])
+    assert "SECRET" not in line and line.endswith("must be non-empty, without spaces")
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_a_data_dir_that_cannot_be_created_is_a_usage_error(
+    command: str, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert cli.main([command, "--data-dir", str(blocker / "below")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"zilliz-bailian {command}: error: argument --data-dir:"), err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_demo_flags_are_checked_too(capsys: pytest.CaptureFixture[str]) -> None:
