@@ -18,6 +18,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -38,7 +39,14 @@ from langchain_zilliz_bailian.errors import (
     ZillizBailianError,
 )
 
-__all__ = ["Closeable", "HTTPAdapter", "TransportErrorHook", "default_timeout", "user_agent"]
+__all__ = [
+    "Closeable",
+    "Deadline",
+    "HTTPAdapter",
+    "TransportErrorHook",
+    "default_timeout",
+    "user_agent",
+]
 
 logger = logging.getLogger("langchain_zilliz_bailian")
 
@@ -55,6 +63,83 @@ _SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 def default_timeout(read: float) -> httpx.Timeout:
     """Connect within 5 s, then allow ``read`` seconds between bytes (server limit + margin)."""
     return httpx.Timeout(connect=5.0, read=read, write=read, pool=10.0)
+
+
+#: A timeout this close to the deadline is the deadline's (socket timeouts end a little late).
+_DEADLINE_SLACK = 0.01
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When (``time.monotonic()``) a whole call must be done, and the error to raise past it.
+
+    A blocking read cannot be cancelled as ``asyncio.wait_for`` cancels an async one, so the
+    adapter bounds sync calls the closest way a socket allows: no attempt or retry starts past
+    the deadline, every timeout of an attempt (connect, write, pool, read) is capped at the time
+    left when it starts, and the body is checked between reads, so a server that keeps bytes
+    flowing (``:keep-alive`` comments, a trickled JSON body) is stopped at the deadline.
+    """
+
+    at: float
+    overdue: Callable[[], Exception]
+
+    @classmethod
+    def after(cls, seconds: float | None, overdue: Callable[[], Exception]) -> Deadline | None:
+        """A deadline ``seconds`` from now, or ``None`` for no bound."""
+        return None if seconds is None else cls(time.monotonic() + seconds, overdue)
+
+    def remaining(self) -> float:
+        """Seconds left (negative once past)."""
+        return self.at - time.monotonic()
+
+    def check(self) -> None:
+        """Raise the overdue error once the deadline has passed."""
+        if time.monotonic() >= self.at:
+            raise self.overdue()
+
+    def limit(self, request: httpx.Request, timeouts: Mapping[str, float | None]) -> None:
+        """Cap every phase timeout of the next attempt at the time left (or raise if none)."""
+        left = self.remaining()
+        if left <= 0:
+            raise self.overdue()
+        request.extensions["timeout"] = {
+            phase: left if limit is None or limit > left else limit
+            for phase, limit in timeouts.items()
+        }
+
+    def timed_out(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is a timeout that the deadline caused (then raise :attr:`overdue`)."""
+        return isinstance(exc, httpx.TimeoutException) and self.remaining() <= _DEADLINE_SLACK
+
+
+class _DeadlineStream(httpx.SyncByteStream):
+    """A response body that raises the deadline's error when a read ends past it."""
+
+    def __init__(self, inner: httpx.SyncByteStream, deadline: Deadline) -> None:
+        self._inner = inner
+        self._deadline = deadline
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            self._deadline.check()
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _bound(response: httpx.Response, deadline: Deadline | None) -> None:
+    """Check ``deadline`` now that the headers are in, then between the reads of the body."""
+    if deadline is None:
+        return
+    deadline.check()
+    if isinstance(response.stream, httpx.SyncByteStream):
+        response.stream = _DeadlineStream(response.stream, deadline)
+
+
+def _timeouts(request: httpx.Request) -> dict[str, float | None]:
+    """The per-phase timeouts the client put on ``request`` (before any deadline capped them)."""
+    return dict(request.extensions.get("timeout") or {})
 
 
 def _sync_transport(proxy: str | None = None) -> httpx.HTTPTransport:
@@ -342,18 +427,25 @@ class HTTPAdapter(Closeable):
         files: Mapping[str, Any] | None = None,
         data: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        deadline: Deadline | None = None,
     ) -> T:
-        """Send a request, retrying as ``kind`` allows, and return ``parse(response)``."""
+        """Send a request, retrying as ``kind`` allows, and return ``parse(response)``.
+
+        With a ``deadline``, the body is read in chunks and the deadline checked between them.
+        """
         client = self.client
         request = self._build(
             client, method, path, json=json, params=params, files=files, data=data, headers=headers
         )
+        timeouts = _timeouts(request)
         attempt = 0
         while True:
+            if deadline is not None:
+                deadline.limit(request, timeouts)
             started = time.perf_counter()
             response: httpx.Response | None = None
             try:
-                response = client.send(request)
+                response = self._send(client, request, deadline)
                 logger.debug(
                     "%s %s -> %d in %.1f ms",
                     method,
@@ -363,6 +455,8 @@ class HTTPAdapter(Closeable):
                 )
                 return parse(response)
             except httpx.TransportError as exc:
+                if deadline is not None and deadline.timed_out(exc):
+                    raise deadline.overdue() from exc
                 delay = self._next_delay(kind, attempt, exc, None)
                 if delay is None:
                     raise self._transport_error(exc, request.url) from exc
@@ -374,9 +468,36 @@ class HTTPAdapter(Closeable):
                 if delay is None:
                     raise
                 error = exc
-            self._log_retry(request, attempt, delay, error)
+            self._wait(request, attempt, delay, error, deadline)
             time.sleep(delay)
             attempt += 1
+
+    def _send(
+        self, client: httpx.Client, request: httpx.Request, deadline: Deadline | None
+    ) -> httpx.Response:
+        """``client.send``; with a deadline, the body is read chunk by chunk against it."""
+        if deadline is None:
+            return client.send(request)
+        response = client.send(request, stream=True)
+        try:
+            _bound(response, deadline)
+            response.read()
+        finally:
+            response.close()
+        return response
+
+    def _wait(
+        self,
+        request: httpx.Request,
+        attempt: int,
+        delay: float,
+        error: BaseException,
+        deadline: Deadline | None,
+    ) -> None:
+        """Log the coming retry, or raise the deadline's error if it would start too late."""
+        if deadline is not None and delay >= deadline.remaining():
+            raise deadline.overdue() from error
+        self._log_retry(request, attempt, delay, error)
 
     async def arequest(
         self,
@@ -390,14 +511,18 @@ class HTTPAdapter(Closeable):
         files: Mapping[str, Any] | None = None,
         data: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        deadline: Deadline | None = None,
     ) -> T:
         """Async twin of :meth:`request`, on the native async client (no threads)."""
         client = self.async_client
         request = self._build(
             client, method, path, json=json, params=params, files=files, data=data, headers=headers
         )
+        timeouts = _timeouts(request)
         attempt = 0
         while True:
+            if deadline is not None:
+                deadline.limit(request, timeouts)
             started = time.perf_counter()
             response: httpx.Response | None = None
             try:
@@ -411,6 +536,8 @@ class HTTPAdapter(Closeable):
                 )
                 return parse(response)
             except httpx.TransportError as exc:
+                if deadline is not None and deadline.timed_out(exc):
+                    raise deadline.overdue() from exc
                 delay = self._next_delay(kind, attempt, exc, None)
                 if delay is None:
                     raise self._transport_error(exc, request.url) from exc
@@ -422,7 +549,7 @@ class HTTPAdapter(Closeable):
                 if delay is None:
                     raise
                 error = exc
-            self._log_retry(request, attempt, delay, error)
+            self._wait(request, attempt, delay, error, deadline)
             await asyncio.sleep(delay)
             attempt += 1
 
@@ -438,6 +565,7 @@ class HTTPAdapter(Closeable):
         check: Callable[[httpx.Response], None],
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        deadline: Deadline | None = None,
     ) -> Iterator[httpx.Response]:
         """Open a streamed response whose headers ``check`` accepted; close it on exit.
 
@@ -445,19 +573,26 @@ class HTTPAdapter(Closeable):
         with its body unread and raises the typed error for a non-2xx answer (it may read the
         body). Once the response is yielded, a transport failure becomes
         :class:`StreamInterruptedError` (or :class:`APITimeoutError`) and is never retried.
+        With a ``deadline``, every read of the body is checked against it.
         """
         client = self.client
         request = self._build(client, method, path, json=json, headers=headers)
+        timeouts = _timeouts(request)
         attempt = 0
         while True:
+            if deadline is not None:
+                deadline.limit(request, timeouts)
             response: httpx.Response | None = None
             try:
                 response = client.send(request, stream=True)
+                _bound(response, deadline)
                 check(response)
                 break
             except httpx.TransportError as exc:
                 if response is not None:
                     response.close()
+                if deadline is not None and deadline.timed_out(exc):
+                    raise deadline.overdue() from exc
                 delay = self._next_delay(kind, attempt, exc, None)
                 if delay is None:
                     raise self._transport_error(exc, request.url) from exc
@@ -473,12 +608,18 @@ class HTTPAdapter(Closeable):
                 if delay is None:
                     raise
                 error = exc
-            self._log_retry(request, attempt, delay, error)
+            except BaseException:  # the deadline passed while ``check`` read an error body
+                if response is not None:
+                    response.close()
+                raise
+            self._wait(request, attempt, delay, error, deadline)
             time.sleep(delay)
             attempt += 1
         try:
             yield response
         except httpx.TransportError as exc:
+            if deadline is not None and deadline.timed_out(exc):
+                raise deadline.overdue() from exc
             raise self._stream_error(exc, request.url) from exc
         except httpx.HTTPError as exc:
             raise _http_error(exc, request.url) from exc
@@ -495,12 +636,20 @@ class HTTPAdapter(Closeable):
         check: Callable[[httpx.Response], Any],
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        deadline: Deadline | None = None,
     ) -> AsyncIterator[httpx.Response]:
-        """Async twin of :meth:`stream`; ``check`` may be a coroutine function (to read a body)."""
+        """Async twin of :meth:`stream`; ``check`` may be a coroutine function (to read a body).
+
+        A ``deadline`` caps the timeouts of each attempt and stops retries; the caller cancels
+        reads of the body at the deadline (``asyncio.wait_for``).
+        """
         client = self.async_client
         request = self._build(client, method, path, json=json, headers=headers)
+        timeouts = _timeouts(request)
         attempt = 0
         while True:
+            if deadline is not None:
+                deadline.limit(request, timeouts)
             response: httpx.Response | None = None
             try:
                 response = await client.send(request, stream=True)
@@ -511,6 +660,8 @@ class HTTPAdapter(Closeable):
             except httpx.TransportError as exc:
                 if response is not None:
                     await response.aclose()
+                if deadline is not None and deadline.timed_out(exc):
+                    raise deadline.overdue() from exc
                 delay = self._next_delay(kind, attempt, exc, None)
                 if delay is None:
                     raise self._transport_error(exc, request.url) from exc
@@ -526,12 +677,14 @@ class HTTPAdapter(Closeable):
                 if delay is None:
                     raise
                 error = exc
-            self._log_retry(request, attempt, delay, error)
+            self._wait(request, attempt, delay, error, deadline)
             await asyncio.sleep(delay)
             attempt += 1
         try:
             yield response
         except httpx.TransportError as exc:
+            if deadline is not None and deadline.timed_out(exc):
+                raise deadline.overdue() from exc
             raise self._stream_error(exc, request.url) from exc
         except httpx.HTTPError as exc:
             raise _http_error(exc, request.url) from exc

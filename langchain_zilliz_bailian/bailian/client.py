@@ -9,17 +9,19 @@ before the body is handed on; a failure after the first byte raises
 valid.
 
 Three time limits (B18): connecting (5 s), the silence between two reads (``timeout``,
-200 s), and the whole call (``total_timeout``, 600 s). The total one is exact for async calls and
-async streams (every read waits at most the time left); a sync call cannot be interrupted, so
-there each read is bounded by the read timeout and the deadline is checked when the answer or
-the next event arrives.
+200 s), and the whole call (``total_timeout``, 600 s). The total one holds for sync and async
+calls and streams alike: no attempt or retry starts past it, each attempt's timeouts are capped
+at the time left, and async reads are cancelled at the deadline while sync ones are checked
+against it between reads of the body, so a server that keeps bytes flowing (``:keep-alive``
+comments, a trickled JSON body) cannot hold a call past it. A sync read that is waiting in
+silence cannot be interrupted; it ends at the read timeout set when the attempt started (never
+later than the deadline was then).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
 from types import TracebackType
 from typing import Any
@@ -30,7 +32,7 @@ from typing_extensions import Self, Unpack
 
 from langchain_zilliz_bailian._retry import RequestKind, RetryPolicy
 from langchain_zilliz_bailian._sse import SSEvent, aiter_events, iter_events
-from langchain_zilliz_bailian._transport import Closeable, HTTPAdapter, default_timeout
+from langchain_zilliz_bailian._transport import Closeable, Deadline, HTTPAdapter, default_timeout
 from langchain_zilliz_bailian._validation import check_base_url, check_id
 from langchain_zilliz_bailian.bailian._constants import (
     API_KEY_ENV,
@@ -155,13 +157,20 @@ class _StreamBase:
         """Whether the final event has arrived."""
         return self._assembler.done
 
+    def _deadline(self) -> Deadline | None:
+        """``total_timeout`` from now, raising the stream's overdue error."""
+        total = self._total
+        return Deadline.after(
+            total, lambda: _stream_overdue(self._url, total or 0.0, self._assembler)
+        )
+
 
 class AppStream(_StreamBase):
     """Iterate for :class:`AppStreamChunk` s as events arrive; then read :attr:`completion`.
 
     The request is sent on the first ``next()``. Use it as a context manager (or call
     :meth:`close`) to release the connection when leaving the loop early. ``total_timeout``
-    is checked whenever an event arrives (each read is bounded by the read timeout).
+    is checked between reads of the body, keep-alive comments included.
     """
 
     def __init__(
@@ -181,8 +190,6 @@ class AppStream(_StreamBase):
 
     def _run(self) -> Generator[AppStreamChunk, None, None]:
         assembler = self._assembler
-        total = self._total
-        deadline = None if total is None else time.monotonic() + total
         with self._adapter.stream(
             "POST",
             self._path,
@@ -190,6 +197,7 @@ class AppStream(_StreamBase):
             check=_check,
             json=self._body,
             headers=self._headers,
+            deadline=self._deadline(),
         ) as response:
             assembler.header_request_id = response.headers.get("x-request-id")
             if is_json(response):  # a server that ignored the SSE switch
@@ -202,8 +210,6 @@ class AppStream(_StreamBase):
                     yield chunk
                     if chunk.done:
                         return
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise _stream_overdue(self._url, total or 0.0, assembler)
             raise _truncated(self._url, assembler)
 
     def __iter__(self) -> Iterator[AppStreamChunk]:
@@ -261,6 +267,7 @@ class AsyncAppStream(_StreamBase):
             check=_acheck,
             json=self._body,
             headers=self._headers,
+            deadline=self._deadline(),
         ) as response:
             assembler.header_request_id = response.headers.get("x-request-id")
             if is_json(response):
@@ -382,24 +389,23 @@ class BailianAppClient(Closeable):
     def call(self, prompt: str | None = None, **options: Unpack[AppOptions]) -> AppCompletion:
         """One JSON call: the whole answer at once.
 
-        A sync call cannot be interrupted: each read is bounded by the read timeout, and an
-        answer that arrives after ``total_timeout`` raises :class:`APITimeoutError`, as the
-        async twin would have at the deadline.
+        ``total_timeout`` is checked between reads of the answer (and caps each attempt's
+        timeouts), so a body trickled past it raises :class:`APITimeoutError`.
         """
         body = build_body(prompt, options, stream=False)
-        started = time.monotonic()
-        completion = self._adapter.request(
+        return self._adapter.request(
             "POST",
             self.path,
             kind=RequestKind.GENERATION,
             parse=parse_completion,
             json=body,
             headers=self._headers(options, stream=False),
+            deadline=self._call_deadline(),
         )
+
+    def _call_deadline(self) -> Deadline | None:
         total = self.total_timeout
-        if total is not None and time.monotonic() - started > total:
-            raise _call_overdue(self._url, total)
-        return completion
+        return Deadline.after(total, lambda: _call_overdue(self._url, total or 0.0))
 
     async def acall(
         self, prompt: str | None = None, **options: Unpack[AppOptions]
@@ -412,6 +418,7 @@ class BailianAppClient(Closeable):
             parse=parse_completion,
             json=build_body(prompt, options, stream=False),
             headers=self._headers(options, stream=False),
+            deadline=self._call_deadline(),
         )
         total = self.total_timeout
         if total is None:

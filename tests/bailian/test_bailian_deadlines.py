@@ -8,6 +8,7 @@ read timeout or a reset. ``total_timeout`` bounds the whole call or stream.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -385,3 +386,215 @@ async def test_astream_total_timeout_over_a_real_socket_leaves_the_client_usable
         assert [c.delta async for c in client.astream("again")] == ["ok", ""]
     await asyncio.to_thread(thread.join, 10)
     assert not thread.is_alive()
+
+
+# -- sync total_timeout against a server that keeps bytes flowing (issue 9) ---------------------
+
+TOTAL = 1.0
+TRICKLE = 0.05  # seconds between two pieces the server sends
+
+
+class _KeepFlowing:
+    """A loopback server that never finishes: SSE keep-alive comments, or JSON a byte at a time.
+
+    Every connection gets its own thread; pieces go out every ``TRICKLE`` s until the client
+    hangs up (or 40 s pass). ``hangups`` records how long each connection lasted.
+    """
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.base_url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/api/v1"
+        self.stopped = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.accepter = threading.Thread(target=self._accept, daemon=True)
+        self.accepter.start()
+
+    def _accept(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            thread = threading.Thread(target=self._answer, args=(conn,), daemon=True)
+            self.threads.append(thread)
+            thread.start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(65536)
+            head, _, body = request.partition(b"\r\n\r\n")
+            length = int(
+                next(
+                    line.split(b":", 1)[1]
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+            )
+            while len(body) < length:
+                body += conn.recv(65536)
+            streamed = b"x-dashscope-sse: enable" in head.lower()
+            try:
+                if streamed:
+                    self._keep_alive(conn)
+                else:
+                    self._trickle_json(conn)
+            except OSError:  # the client gave up and closed the connection
+                pass
+
+    def _keep_alive(self, conn: socket.socket) -> None:
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream;charset=UTF-8\r\n"
+            b"transfer-encoding: chunked\r\n\r\n"
+        )
+        chunks = [event(result("first"), id=1)] + [b":keep-alive\n\n"] * int(40 / TRICKLE)
+        for chunk in chunks:
+            if self.stopped.is_set():
+                return
+            conn.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            time.sleep(TRICKLE)
+
+    def _trickle_json(self, conn: socket.socket) -> None:
+        body = json.dumps(result("a slow answer " + "x" * 2000, finish="stop")).encode()
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            + f"content-length: {len(body)}\r\n\r\n".encode()
+        )
+        for i in range(len(body)):
+            if self.stopped.is_set():
+                return
+            conn.sendall(body[i : i + 1])
+            time.sleep(TRICKLE)
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.listener.close()
+        self.accepter.join(5)
+        for thread in self.threads:
+            thread.join(5)
+
+
+@pytest.fixture
+def keep_flowing() -> Iterator[_KeepFlowing]:
+    server = _KeepFlowing()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def _flowing_client(server: _KeepFlowing) -> BailianAppClient:
+    return BailianAppClient(APP_ID, api_key=API_KEY, base_url=server.base_url, total_timeout=TOTAL)
+
+
+def _assert_on_time(started: float, caught: pytest.ExceptionInfo[APITimeoutError]) -> float:
+    elapsed = time.monotonic() - started
+    assert TOTAL <= elapsed < TOTAL + 0.5, elapsed
+    assert "total_timeout=1 s" in str(caught.value)
+    return elapsed
+
+
+def test_sync_call_with_a_trickled_json_body_stops_at_the_total_timeout(keep_flowing) -> None:
+    with _flowing_client(keep_flowing) as client:
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError) as caught:
+            client.call("q")
+        _assert_on_time(started, caught)
+
+
+async def test_async_call_with_a_trickled_json_body_stops_at_the_total_timeout(
+    keep_flowing,
+) -> None:
+    async with _flowing_client(keep_flowing) as client:
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError) as caught:
+            await client.acall("q")
+        _assert_on_time(started, caught)
+
+
+def test_sync_stream_with_keep_alive_comments_stops_at_the_total_timeout(keep_flowing) -> None:
+    got: list[str] = []
+    with _flowing_client(keep_flowing) as client:
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError) as caught:
+            for chunk in client.stream("q"):
+                got.append(chunk.delta)
+        _assert_on_time(started, caught)
+    assert got == ["first"]
+    assert "already delivered" in str(caught.value)
+
+
+async def test_async_stream_with_keep_alive_comments_stops_at_the_total_timeout(
+    keep_flowing,
+) -> None:
+    got: list[str] = []
+    async with _flowing_client(keep_flowing) as client:
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError) as caught:
+            async for chunk in client.astream("q"):
+                got.append(chunk.delta)
+        _assert_on_time(started, caught)
+    assert got == ["first"]
+
+
+@pytest.mark.parametrize("how", ["invoke", "stream"])
+def test_chat_model_sync_calls_stop_at_the_total_timeout(keep_flowing, how: str) -> None:
+    from langchain_zilliz_bailian import ChatBailianApp
+
+    model = ChatBailianApp(
+        app_id=APP_ID, api_key=API_KEY, base_url=keep_flowing.base_url, total_timeout=TOTAL
+    )
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError) as caught:
+        if how == "invoke":
+            model.invoke("q")
+        else:
+            list(model.stream("q"))
+    _assert_on_time(started, caught)
+
+
+def test_each_attempt_caps_its_timeouts_at_the_time_left() -> None:
+    seen: list[dict[str, float]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(dict(request.extensions["timeout"]))
+        return httpx.Response(200, headers=JSON_HEADERS, json=result("ok", finish="stop"))
+
+    client = BailianAppClient(
+        APP_ID,
+        api_key=API_KEY,
+        total_timeout=2.0,
+        http_client=httpx.Client(
+            transport=httpx.MockTransport(handler), timeout=httpx.Timeout(200.0, connect=0.5)
+        ),
+    )
+    assert client.call("q").text == "ok"
+    assert seen[0]["connect"] == 0.5  # below the time left: kept
+    assert 1.5 < seen[0]["read"] <= 2.0  # the 200 s read timeout capped at the time left
+    assert 1.5 < seen[0]["pool"] <= 2.0
+
+
+def test_sync_retry_that_would_start_past_the_deadline_is_not_made() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(503, headers=JSON_HEADERS, json=envelope("ServiceUnavailable"))
+
+    client = BailianAppClient(
+        APP_ID,
+        api_key=API_KEY,
+        total_timeout=0.25,
+        retry_policy=RetryPolicy(max_retries=5, initial_delay=0.2, max_delay=0.2),
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError, match="total_timeout"):
+        client.call("q")
+    assert time.monotonic() - started < 0.25
+    assert calls == 2
