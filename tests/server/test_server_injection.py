@@ -30,7 +30,7 @@ from tests.server.conftest import (
 
 OTHER_PROJECT = "proj-victim0000000000"
 APP = "/api/v1/apps/0123456789abcdef0123456789abcdef/completion"
-SECRET = "the door code is 4321"
+SECRET = "the door code is 4321"  # look for "is 4321": a random request id may hold "4321"
 
 #: The probe's payloads, then variants. None contains "/" (it would change the route).
 PAYLOADS = [
@@ -327,7 +327,7 @@ def test_malformed_session_ids_are_400_and_leak_nothing(
     body = {"input": {"prompt": "What is the door code?", "session_id": session_id}}
     for headers in ({}, {"X-DashScope-SSE": "enable"}):
         resp = http.post(APP, json=body, headers=headers)
-        assert resp.status_code == 400 and "4321" not in resp.text
+        assert resp.status_code == 400 and "is 4321" not in resp.text
         if not headers:
             assert "input.session_id" in _bailian_400(resp)["message"]
     assert snapshot(world) == before
@@ -338,9 +338,9 @@ def test_sessions_are_found_only_by_their_exact_id(world: dict[str, Any]) -> Non
     own = http.post(
         APP, json={"input": {"prompt": "What did I say?", "session_id": world["session"]}}
     )
-    assert own.status_code == 200 and "4321" in own.text
+    assert own.status_code == 200 and "is 4321" in own.text
     stranger = http.post(APP, json={"input": {"prompt": "What did I say?", "session_id": "f" * 32}})
-    assert stranger.status_code == 200 and "4321" not in stranger.text
+    assert stranger.status_code == 200 and "is 4321" not in stranger.text
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
