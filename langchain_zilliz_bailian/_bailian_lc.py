@@ -19,7 +19,12 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.utils.utils import from_env, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from langchain_zilliz_bailian._validation import check_base_url, check_id, typed_construction
+from langchain_zilliz_bailian._validation import (
+    check_base_url,
+    check_id,
+    insecure_url_reported,
+    typed_construction,
+)
 from langchain_zilliz_bailian.bailian import AppCompletion, AppOptions, BailianAppClient
 from langchain_zilliz_bailian.bailian._constants import (
     API_KEY_ENV,
@@ -143,7 +148,7 @@ class BailianAppMixin(BaseModel):
         if not self.app_id:
             raise InvalidInputError(f"No app id: pass app_id=... or set {APP_ID_ENV}.")
         check_id("app_id", self.app_id)
-        self.base_url = check_base_url(self.base_url)
+        self.base_url = check_base_url(self.base_url, stacklevel=6)  # the user's line
         if self.workspace:
             check_id("workspace", self.workspace)
         return self
@@ -201,7 +206,7 @@ class BailianAppMixin(BaseModel):
     def client(self) -> BailianAppClient:
         """The app client, built on first use and reused (one connection pool per instance)."""
         if self._app_client is None:
-            with _CLIENT_LOCK:
+            with _CLIENT_LOCK, insecure_url_reported():  # warned at construction
                 if self._app_client is None:
                     self._app_client = BailianAppClient(
                         self.app_id,

@@ -11,6 +11,7 @@ import re
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import httpx
 from pydantic import ValidationError
@@ -23,6 +24,7 @@ __all__ = [
     "check_id",
     "check_positive_int",
     "check_search_window",
+    "insecure_url_reported",
     "invalid_arguments",
     "typed_construction",
 ]
@@ -49,8 +51,29 @@ def check_id(kind: str, value: object) -> str:
     return value
 
 
-def check_base_url(base_url: str) -> str:
-    """Validate a base URL (http or https, a host, no query) and warn on plain http off loopback."""
+#: Set while a framework class builds its client from a base URL it has already checked.
+_REPORTED: ContextVar[bool] = ContextVar("insecure_url_reported", default=False)
+
+
+@contextmanager
+def insecure_url_reported() -> Iterator[None]:
+    """Within it, :func:`check_base_url` does not warn again (the caller already warned).
+
+    A framework class warns once, where the user constructs it; the client it builds later
+    checks the same URL. A context variable, unlike a warnings filter, is thread- and task-safe.
+    """
+    token = _REPORTED.set(True)
+    try:
+        yield
+    finally:
+        _REPORTED.reset(token)
+
+
+def check_base_url(base_url: str, *, stacklevel: int = 3) -> str:
+    """Validate a base URL (http or https, a host, no query) and warn on plain http off loopback.
+
+    ``stacklevel`` points the warning at the user's line (the default: the caller's caller).
+    """
     try:
         url = httpx.URL(base_url)
     except (httpx.InvalidURL, TypeError) as exc:
@@ -61,18 +84,23 @@ def check_base_url(base_url: str) -> str:
         )
     if url.query or url.fragment:
         raise InvalidInputError(f"Invalid base_url {base_url!r}: no query or fragment allowed.")
-    if url.scheme == "http" and not _is_loopback(url.host):
+    if url.scheme == "http" and not _is_loopback(url.host) and not _REPORTED.get():
         warnings.warn(
             f"base_url {base_url!r} uses plain http to a non-loopback host; the API key would "
             "travel unencrypted. Use https.",
             InsecureBaseURLWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     return base_url.rstrip("/")
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
+    """``localhost``, ``127.0.0.0/8`` or ``::1``; a name under ``.localhost`` is not trusted to be.
+
+    (RFC 6761 lets resolvers send ``*.localhost`` to loopback, but a proxy, a hosts file or a DNS
+    server may not, and the warning is about where the key could go.)
+    """
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback

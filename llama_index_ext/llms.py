@@ -29,7 +29,12 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, mode
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import LLM
 
-from langchain_zilliz_bailian._validation import check_base_url, check_id, typed_construction
+from langchain_zilliz_bailian._validation import (
+    check_base_url,
+    check_id,
+    insecure_url_reported,
+    typed_construction,
+)
 from langchain_zilliz_bailian.bailian import (
     AppCompletion,
     AppOptions,
@@ -207,7 +212,7 @@ class BailianAppLLM(LLM):
         if not self.app_id:
             raise InvalidInputError(f"No app id: pass app_id=... or set {APP_ID_ENV}.")
         check_id("app_id", self.app_id)
-        self.base_url = check_base_url(self.base_url)
+        self.base_url = check_base_url(self.base_url, stacklevel=5)  # the user's line
         if self.workspace:
             check_id("workspace", self.workspace)
         return self
@@ -236,7 +241,7 @@ class BailianAppLLM(LLM):
     def client(self) -> BailianAppClient:
         """The app client, built on first use and reused (one connection pool per instance)."""
         if self._client is None:
-            with _CLIENT_LOCK:
+            with _CLIENT_LOCK, insecure_url_reported():  # warned at construction
                 if self._client is None:
                     self._client = BailianAppClient(
                         self.app_id,
