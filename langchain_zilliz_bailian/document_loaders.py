@@ -28,6 +28,7 @@ from langchain_zilliz_bailian.ingestion import (
     delete,
     ingest,
     plan_units,
+    report_unyielded,
 )
 from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
 from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
@@ -185,7 +186,12 @@ class ZillizPipelineLoader(BaseLoader):
                 pipelines=self._pipelines,
             )
             for stored in batches:
-                yield from self._documents(stored)
+                for n, document in enumerate(self._documents(stored), 1):
+                    try:
+                        yield document
+                    except BaseException:  # the consumer stopped inside this batch
+                        report_unyielded(stored.records[n:])
+                        raise
         finally:
             close()
 
@@ -204,8 +210,12 @@ class ZillizPipelineLoader(BaseLoader):
             # aclosing: a consumer that stops early settles the writes in flight right away.
             async with aclosing(batches):
                 async for stored in batches:
-                    for document in self._documents(stored):
-                        yield document
+                    for n, document in enumerate(self._documents(stored), 1):
+                        try:
+                            yield document
+                        except BaseException:  # the consumer stopped inside this batch
+                            report_unyielded(stored.records[n:])
+                            raise
         finally:
             close()
 

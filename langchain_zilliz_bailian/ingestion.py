@@ -318,6 +318,7 @@ async def aingest(
             raise
     gate = asyncio.Semaphore(max_concurrency)
     stop = asyncio.Event()
+    cut: list[Unit] = []  # writes cancelled after they were sent: outcome unknown
 
     async def run(unit: Unit) -> Stored | None:
         async with gate:
@@ -325,6 +326,10 @@ async def aingest(
                 return None
             try:
                 return _records(unit, await _asend(client, pipeline_id, unit))
+            except asyncio.CancelledError:
+                stop.set()
+                cut.append(unit)
+                raise
             except BaseException:
                 stop.set()
                 raise
@@ -352,7 +357,7 @@ async def aingest(
                 progress(len(unit.items))
             yield stored
     finally:
-        await _settle(tasks, units, stop, yielded=len(done) + len(not_stored))
+        await _settle(tasks, units, stop, cut, yielded=len(done) + len(not_stored))
     if first_error is not None:
         error = _stopped(done, not_stored, first_error, unknown)
         if error is first_error:
@@ -364,27 +369,56 @@ async def _settle(
     tasks: Sequence[asyncio.Future[Stored | None]],
     units: Sequence[Unit],
     stop: asyncio.Event,
+    cut: list[Unit],
     *,
     yielded: int,
 ) -> None:
     """After the consumer stopped early: start nothing new, let writes in flight finish (a
-    cancelled write has an unknown outcome) and say what they stored, since nobody will see it."""
+    cancelled write has an unknown outcome) and say what they stored, since nobody will see it.
+
+    The report is made even if this wait is cancelled, as ``asyncio.run`` does to every task
+    left when its main coroutine returns, before it closes a generator the consumer broke out
+    of: what had been stored by then is logged with its ids, and the writes cut off in flight
+    are logged as of unknown outcome.
+    """
     stop.set()
-    pending = [(unit, task) for unit, task in zip(units[yielded:], tasks[yielded:], strict=True)]
+    pending = list(tasks[yielded:])
     if not pending:
         return
-    results = await asyncio.gather(*(task for _, task in pending), return_exceptions=True)
-    unreported = [
-        record for result in results if isinstance(result, Stored) for record in result.records
-    ]
-    if unreported:
+    try:
+        await asyncio.wait(pending)
+    finally:
+        stored: list[dict[str, Any]] = []
+        for task in pending:
+            if task.done() and not task.cancelled() and task.exception() is None:
+                result = task.result()
+                if result is not None:
+                    stored.extend(result.records)
+        report_unyielded(stored)
+        if cut:
+            logger.warning(
+                "Ingestion was stopped early; %d write(s) were cancelled in flight and may have "
+                "stored: %s",
+                len(cut),
+                ", ".join(_describe_unit(unit) for unit in cut),
+            )
+
+
+def report_unyielded(records: Sequence[Mapping[str, Any]]) -> None:
+    """Log, with their ids, stored records that the consumer stopped before receiving."""
+    if records:
         logger.warning(
             "Ingestion was stopped early; %d item(s) were stored but not yielded: %s",
-            len(unreported),
-            ", ".join(
-                str(r.get("id") or r.get("doc_name") or r.get("image_id")) for r in unreported
-            ),
+            len(records),
+            ", ".join(str(r.get("id") or r.get("doc_name") or r.get("image_id")) for r in records),
         )
+
+
+def _describe_unit(unit: Unit) -> str:
+    """A short name for a unit's items (for logs): kind, count and the first one, cut short."""
+    first = unit.items[0] if unit.items else ""
+    name = first.id if isinstance(first, ImageSource) else str(first)[:40]
+    return f"{len(unit.items)} {unit.kind} item(s) from {name!r}"
 
 
 def delete(

@@ -29,6 +29,7 @@ from langchain_zilliz_bailian.ingestion import (
     delete,
     ingest,
     plan_units,
+    report_unyielded,
 )
 from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
 from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
@@ -199,7 +200,12 @@ class ZillizPipelineReader(BaseReader):
 
     def _ingest(self, units: Sequence[Unit]) -> Iterator[Document]:
         for stored in ingest(self.client, self.pipeline_id, units, pipelines=self._pipelines):
-            yield from self._documents(stored)
+            for n, document in enumerate(self._documents(stored), 1):
+                try:
+                    yield document
+                except BaseException:  # the consumer stopped inside this batch
+                    report_unyielded(stored.records[n:])
+                    raise
 
     async def _aingest(self, units: Sequence[Unit]) -> AsyncIterator[Document]:
         batches = aingest(
@@ -212,8 +218,12 @@ class ZillizPipelineReader(BaseReader):
         # aclosing: a consumer that stops early settles the writes in flight right away.
         async with aclosing(batches):
             async for stored in batches:
-                for document in self._documents(stored):
-                    yield document
+                for n, document in enumerate(self._documents(stored), 1):
+                    try:
+                        yield document
+                    except BaseException:  # the consumer stopped inside this batch
+                        report_unyielded(stored.records[n:])
+                        raise
 
     def lazy_load_data(self, **sources: Unpack[Sources]) -> Iterator[Document]:
         """Ingest in order, yielding each stored unit as its request succeeds.
