@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model
 
 from langchain_zilliz_bailian._validation import (
     check_base_url,
+    check_client_options,
     check_id,
     insecure_url_reported,
     typed_construction,
@@ -151,6 +152,12 @@ class BailianAppMixin(BaseModel):
         self.base_url = check_base_url(self.base_url, stacklevel=6)  # the user's line
         if self.workspace:
             check_id("workspace", self.workspace)
+        check_client_options(
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            http_client=self.http_client,
+            http_async_client=self.http_async_client,
+        )
         return self
 
     # -- serialization ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ value such as ``"../admin"`` or ``"evil.com/"`` cannot move a request (and the A
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import warnings
 from collections.abc import Iterator, Sequence
@@ -21,6 +22,7 @@ from langchain_zilliz_bailian.errors import InvalidInputError
 __all__ = [
     "InsecureBaseURLWarning",
     "check_base_url",
+    "check_client_options",
     "check_id",
     "check_positive_int",
     "check_search_window",
@@ -123,6 +125,48 @@ def check_search_window(
         raise InvalidInputError(
             f"Search limit + offset must be <= {max_window}, got {limit} + {offset} = "
             f"{limit + offset}."
+        )
+
+
+def _positive_seconds(value: object) -> bool:
+    """A finite int or float > 0 (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and value > 0
+
+
+def check_client_options(
+    *,
+    api_key: object = None,
+    timeout: object = None,
+    max_retries: object = 2,
+    http_client: object = None,
+    http_async_client: object = None,
+) -> None:
+    """The connection options every client and framework class takes, checked once, here.
+
+    Framework classes call it when they are constructed (they build their client later, on first
+    use), the clients when they are built, so a bad option is an :class:`InvalidInputError`
+    before any request, whichever class received it. Messages never show the key.
+    """
+    from pydantic import SecretStr
+
+    if api_key is not None and not isinstance(api_key, (str, SecretStr)):
+        raise InvalidInputError(f"api_key must be a string, got a {type(api_key).__name__}.")
+    if not (timeout is None or isinstance(timeout, httpx.Timeout) or _positive_seconds(timeout)):
+        raise InvalidInputError(
+            f"timeout must be seconds > 0, an httpx.Timeout or None, got {timeout!r}."
+        )
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise InvalidInputError(f"max_retries must be an int >= 0, got {max_retries!r}.")
+    if http_client is not None and not isinstance(http_client, httpx.Client):
+        raise InvalidInputError(
+            f"http_client must be an httpx.Client, got a {type(http_client).__name__}."
+        )
+    if http_async_client is not None and not isinstance(http_async_client, httpx.AsyncClient):
+        raise InvalidInputError(
+            "http_async_client must be an httpx.AsyncClient, got a "
+            f"{type(http_async_client).__name__}."
         )
 
 

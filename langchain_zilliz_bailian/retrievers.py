@@ -19,11 +19,14 @@ from langchain_core.callbacks import (
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever, LangSmithRetrieverParams
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, StrictInt, model_validator
 
 from langchain_zilliz_bailian._validation import (
+    check_base_url,
+    check_client_options,
     check_id,
     check_search_window,
+    insecure_url_reported,
     typed_construction,
 )
 from langchain_zilliz_bailian.zilliz.client import (
@@ -78,9 +81,9 @@ class ZillizPipelineRetriever(BaseRetriever):
     """Region used to build the default host; defaults to ``ZILLIZ_CLOUD_REGION``."""
     base_url: str | None = Field(default_factory=from_env(BASE_URL_ENV, default=None))
     """Full base URL (China hosts, the local server); defaults to ``ZILLIZ_PIPELINES_BASE_URL``."""
-    k: int = 4
+    k: StrictInt = 4
     """Number of documents to return."""
-    offset: int = 0
+    offset: StrictInt = 0
     """Number of hits to skip (``k + offset <= 1024``)."""
     filter: str | None = None
     """A Milvus boolean expression, e.g. ``'doc_name == "a.md" and year >= 2024'``."""
@@ -117,6 +120,15 @@ class ZillizPipelineRetriever(BaseRetriever):
     def _validate(self) -> ZillizPipelineRetriever:
         check_id("pipeline_id", self.pipeline_id)
         check_search_window(self.k, self.offset)
+        check_id("cloud_region", self.cloud_region)
+        if self.base_url is not None:
+            self.base_url = check_base_url(self.base_url, stacklevel=6)  # the user's line
+        check_client_options(
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            http_client=self.http_client,
+            http_async_client=self.http_async_client,
+        )
         return self
 
     @property
@@ -129,16 +141,20 @@ class ZillizPipelineRetriever(BaseRetriever):
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = ZillizPipelinesClient(
-                        api_key=self.api_key,
-                        cloud_region=self.cloud_region,
-                        base_url=self.base_url,
-                        timeout=self.timeout,
-                        max_retries=self.max_retries,
-                        http_client=self.http_client,
-                        http_async_client=self.http_async_client,
-                    )
+                    with insecure_url_reported():  # warned at construction
+                        self._client = self._build_client()
         return self._client
+
+    def _build_client(self) -> ZillizPipelinesClient:
+        return ZillizPipelinesClient(
+            api_key=self.api_key,
+            cloud_region=self.cloud_region,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            http_client=self.http_client,
+            http_async_client=self.http_async_client,
+        )
 
     def _get_ls_params(self, **kwargs: Any) -> LangSmithRetrieverParams:
         params = super()._get_ls_params(**kwargs)

@@ -18,7 +18,14 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.core.vector_stores.types import MetadataFilters
 from pydantic import SecretStr
 
-from langchain_zilliz_bailian._validation import check_id, check_search_window
+from langchain_zilliz_bailian._validation import (
+    check_base_url,
+    check_client_options,
+    check_id,
+    check_search_window,
+    check_str_list,
+    insecure_url_reported,
+)
 from langchain_zilliz_bailian.errors import InvalidInputError
 from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
 from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
@@ -79,6 +86,17 @@ class ZillizPipelineRetriever(BaseRetriever):
     ) -> None:
         self.pipeline_id = check_id("pipeline_id", pipeline_id)
         check_search_window(similarity_top_k, offset)
+        check_client_options(
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=http_client,
+            http_async_client=http_async_client,
+        )
+        if cloud_region is not None:
+            check_id("cloud_region", cloud_region)
+        if base_url is not None:
+            base_url = check_base_url(base_url)  # warns here, at the user's line
         if filter is not None and not isinstance(filter, str):
             raise InvalidInputError(f"filter must be a Milvus expression string: {filter!r}")
         if query_type not in ("text", "image_url"):
@@ -88,7 +106,9 @@ class ZillizPipelineRetriever(BaseRetriever):
         self.filter = filter
         self.filters = filters
         self.expression()  # an untranslatable filter fails here, not at the first query
-        self.output_fields = list(output_fields) if output_fields is not None else None
+        self.output_fields = (
+            check_str_list("output_fields", output_fields) if output_fields is not None else None
+        )
         self.query_type = query_type
         self.content_field = content_field
         self._client_args: dict[str, Any] = {
@@ -118,7 +138,8 @@ class ZillizPipelineRetriever(BaseRetriever):
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = ZillizPipelinesClient(**self._client_args)
+                    with insecure_url_reported():  # warned at construction
+                        self._client = ZillizPipelinesClient(**self._client_args)
         return self._client
 
     def expression(self) -> str | None:

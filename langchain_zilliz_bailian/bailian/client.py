@@ -33,7 +33,7 @@ from typing_extensions import Self, Unpack
 from langchain_zilliz_bailian._retry import RequestKind, RetryPolicy
 from langchain_zilliz_bailian._sse import SSEvent, aiter_events, iter_events
 from langchain_zilliz_bailian._transport import Closeable, Deadline, HTTPAdapter, default_timeout
-from langchain_zilliz_bailian._validation import check_base_url, check_id
+from langchain_zilliz_bailian._validation import check_base_url, check_client_options, check_id
 from langchain_zilliz_bailian.bailian._constants import (
     API_KEY_ENV,
     BASE_URL_ENV,
@@ -353,6 +353,13 @@ class BailianAppClient(Closeable):
         self.app_id = check_id("app_id", app_id)
         self.workspace = check_id("workspace", workspace) if workspace else None
         self.total_timeout = check_total_timeout(total_timeout)
+        check_client_options(
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=http_client,
+            http_async_client=http_async_client,
+        )
         if api_key is None:
             api_key = os.environ.get(API_KEY_ENV)
         key = api_key if isinstance(api_key, SecretStr) or api_key is None else SecretStr(api_key)

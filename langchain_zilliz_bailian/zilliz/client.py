@@ -24,6 +24,7 @@ from langchain_zilliz_bailian._retry import NOT_SENT, RequestKind
 from langchain_zilliz_bailian._transport import Closeable, HTTPAdapter, default_timeout
 from langchain_zilliz_bailian._validation import (
     check_base_url,
+    check_client_options,
     check_id,
     check_search_window,
     check_str_list,
@@ -138,6 +139,13 @@ class ZillizPipelinesClient(Closeable):
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
     ) -> None:
+        check_client_options(
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=http_client,
+            http_async_client=http_async_client,
+        )
         region = cloud_region or os.environ.get(REGION_ENV) or DEFAULT_REGION
         self.cloud_region = check_id("cloud_region", region)
         url = base_url or os.environ.get(BASE_URL_ENV)

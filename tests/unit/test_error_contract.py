@@ -67,7 +67,23 @@ def llama_llm(**kwargs: Any) -> object:
     return LlamaLLM(**{**BAILIAN, **kwargs})
 
 
+#: Connection options every class takes: refused at construction, never at the first request.
+CONNECTION = [
+    {"timeout": "x"},
+    {"timeout": 0},
+    {"timeout": float("nan")},
+    {"max_retries": -1},
+    {"http_client": "x"},
+    {"http_async_client": httpx.Client()},
+    {"base_url": "ftp://host.example.test"},
+]
 RETRIEVERS = [
+    *CONNECTION,
+    {"cloud_region": "evil.com/x"},
+    {"api_key": 123},
+    {"output_fields": "year"},
+    {"top_k": "3"},
+    {"top_k": True},
     {"pipeline_id": "not-a-pipe"},
     {"pipeline_id": "pipe-../../admin"},
     {"pipeline_id": 5},
@@ -78,6 +94,7 @@ RETRIEVERS = [
     {"offset": -1},
 ]
 WRITERS = [
+    *CONNECTION,
     {"pipeline_id": "not-a-pipe"},
     {"pipeline_id": None},
     {"deletion_pipeline_id": "pipe-x/y"},
@@ -87,6 +104,7 @@ WRITERS = [
     {"base_url": "ftp://zilliz.example.test"},
 ]
 APPS = [
+    *CONNECTION,
     {"app_id": ""},
     {"app_id": "../other"},
     {"workspace": "ws/../x"},
@@ -115,6 +133,16 @@ def test_the_same_bad_argument_raises_the_same_typed_error_in_both_frameworks(
         llama_index(**bad)
     assert type(in_langchain.value) is type(in_llama_index.value) is InvalidInputError
     assert isinstance(in_langchain.value, ValueError)  # ``except ValueError`` keeps working
+
+
+@pytest.mark.parametrize("bad", CONNECTION, ids=str)
+def test_the_framework_free_clients_refuse_the_same_options(bad: dict[str, Any]) -> None:
+    from langchain_zilliz_bailian.bailian import BailianAppClient
+
+    with pytest.raises(InvalidInputError):
+        ZillizPipelinesClient(**{**ZILLIZ, **bad})
+    with pytest.raises(InvalidInputError):
+        BailianAppClient("app1", **{"api_key": "sk-1", **bad})
 
 
 def test_a_validator_error_surfaces_as_raised_and_a_wrong_type_names_the_field() -> None:
