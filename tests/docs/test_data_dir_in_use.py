@@ -45,7 +45,10 @@ def serve_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     port = _free_port()
     cmd = [sys.executable, "-m", "langchain_zilliz_bailian", "serve", "--port", str(port)]
     cmd += ["--data-dir", str(data_dir), "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # The log goes to a file: a pipe nobody reads could fill and stall the server.
+    log = tmp_path_factory.mktemp("serve-log") / "stderr.txt"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -53,7 +56,7 @@ def serve_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                 httpx.get(f"http://127.0.0.1:{port}/health")
                 break
             except httpx.ConnectError:
-                assert proc.poll() is None, proc.communicate()[1]
+                assert proc.poll() is None, log.read_text()
                 assert time.monotonic() < deadline, "serve did not start"
                 time.sleep(0.05)
         yield data_dir
