@@ -134,7 +134,7 @@ class AppService:
         query = history.pop()["content"]
         session_id = inp.get("session_id")
         if session_id is not None and session_id != "":
-            # Sessions are minted by this server; any other value is refused, never looked up.
+            # A plain token, looked up exactly; anything else is refused before it reaches Milvus.
             _checked("session", session_id, "input.session_id")
         if inp.get("memory_id") is not None:
             _checked("memory", inp["memory_id"], "input.memory_id")

@@ -4,7 +4,8 @@ Ids end up in Milvus expressions and metadata keys, so one malformed id (``x'] o
 could otherwise rewrite a query. Every format is a short allow-list of ASCII characters, taken
 from the contracts where they give one: pipeline ids are ``pipe-`` + 22 hex characters (minted by
 :func:`new_pipeline_id`), project ids ``proj-…``, cluster ids ``in03-…`` (``inxx-xxxx`` in the
-describe seed), Bailian session ids are minted here (32 hex characters, :func:`new_session_id`).
+describe seed). Bailian session ids are minted here (32 hex characters, :func:`new_session_id`)
+or brought by the client as plain tokens.
 App and memory ids only have to be plain tokens: the server never stores them.
 """
 
@@ -27,7 +28,9 @@ _FORMATS: dict[IdKind, tuple[re.Pattern[str], str]] = {
         re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}"),
         "a letter or underscore, then letters, digits and underscores (at most 255)",
     ),
-    "session": (re.compile(r"[0-9a-f]{32}"), "32 hex characters, as minted by this server"),
+    # The server mints 32 hex characters; a client may bring its own plain-token id (the contract
+    # shows "5f0c2a9e"), which is only ever looked up exactly.
+    "session": (re.compile(r"[0-9A-Za-z_-]{1,128}"), "1-128 letters, digits, '_' or '-'"),
     "app": (re.compile(r"[0-9A-Za-z_-]{1,64}"), "1-64 letters, digits, '_' or '-'"),
     "memory": (re.compile(r"[0-9A-Za-z_-]{1,128}"), "1-128 letters, digits, '_' or '-'"),
 }

@@ -132,6 +132,15 @@ def checked_id(kind: IdKind, value: object) -> str:
         raise bad_param(exc.message) from None
 
 
+def _finite_within(value: float, limit: float) -> bool:
+    """``|value| <= limit`` and finite; an int too large for a double is neither."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return False
+    return math.isfinite(number) and abs(number) <= limit
+
+
 def validate_preserved_value(field: str, field_type: str, value: Any) -> None:
     """Check one preserved value against its PRESERVE ``fieldType`` (Z16)."""
     if field_type == "Bool":
@@ -145,8 +154,7 @@ def validate_preserved_value(field: str, field_type: str, value: Any) -> None:
         ok = (
             isinstance(value, int | float)
             and not isinstance(value, bool)
-            and math.isfinite(value)
-            and abs(value) <= limit
+            and _finite_within(value, limit)
         )
     else:
         ok = isinstance(value, str) and len(value) <= VARCHAR_MAX

@@ -83,6 +83,9 @@ def _stored(http: httpx.Client, pipes: dict[str, str]) -> int:
         ('{"data": {"text_list": ["value"], "f32": 1.0, "f64": 1e400}}', "out of range"),
         ('{"data": {"text_list": ["value"], "f32": 1e39, "f64": 1.0}}', "expected Float"),
         ('{"data": {"text_list": ["value"], "f32": -3.5e38, "f64": 1.0}}', "expected Float"),
+        # Integers too large for a double (float() overflows rather than giving inf).
+        ('{"data": {"text_list": ["value"], "f32": 1.0, "f64": 1' + "0" * 400 + "}}", "Double"),
+        ('{"data": {"text_list": ["value"], "f32": -1' + "0" * 39 + ', "f64": 1.0}}', "Float"),
     ],
 )
 def test_non_finite_numbers_are_refused_before_anything_is_stored(

@@ -84,7 +84,7 @@ def test_id_formats() -> None:
         "project": ["proj-0123456789abcdef", "proj-local", "proj-1"],
         "cluster": ["in03-0123456789abcdef", "inxx-xxxx", "in01-local"],
         "collection": ["my_docs", "_x", "zb_meta"],
-        "session": [new_session_id(), "9995da2046a04b448dc5a562563f4835"],
+        "session": [new_session_id(), "9995da2046a04b448dc5a562563f4835", "5f0c2a9e", "sess-1"],
         "app": ["0123456789abcdef0123456789abcdef", "restart_app", "my-app"],
         "memory": ["mem-1", "0123456789abcdef"],
     }
@@ -94,7 +94,7 @@ def test_id_formats() -> None:
         "project": ["p", "proj-", "PROJ-1"],
         "cluster": ["in03-", "cluster-1"],
         "collection": ["1abc", "a-b"],
-        "session": ["sess-1", "9995DA2046A04B448DC5A562563F4835", "9995da2046a04b448dc5a562563f48"],
+        "session": ["sess 1", "s" * 129, "a'b", "x'] or kind in ['session"],
         "app": ["a" * 65, "bad.app"],
         "memory": ["m" * 129],
     }
