@@ -494,9 +494,14 @@ class HTTPAdapter(Closeable):
         error: BaseException,
         deadline: Deadline | None,
     ) -> None:
-        """Log the coming retry, or raise the deadline's error if it would start too late."""
+        """Log the coming retry; if it could only start past the deadline, give up with the error
+        that called for it (the deadline has not passed, so a timeout would not be true)."""
         if deadline is not None and delay >= deadline.remaining():
-            raise deadline.overdue() from error
+            if deadline.remaining() <= 0:
+                raise deadline.overdue() from error
+            if isinstance(error, httpx.TransportError):
+                raise self._transport_error(error, request.url) from error
+            raise error
         self._log_retry(request, attempt, delay, error)
 
     async def arequest(
