@@ -313,6 +313,9 @@ class Storage:
             filter=field_equals("key", self._meta_key(kind, key)),
             output_fields=["body"],
             limit=1,
+            # A Milvus server reads with Bounded staleness by default: a record written a moment
+            # ago (by this process or another one) could be missed, and update_meta lose a change.
+            consistency_level="Strong",
         )
         if not rows:
             return None
@@ -343,6 +346,7 @@ class Storage:
             filter=field_equals("kind", kind),
             output_fields=["body"],
             limit=16384,
+            consistency_level="Strong",  # as in get_meta
         )
         return [json.loads(r["body"]) for r in rows]
 
