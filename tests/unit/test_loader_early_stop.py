@@ -100,6 +100,8 @@ def test_a_bare_break_right_before_asyncio_run_ends(caplog) -> None:
                 break  # and main returns at once: asyncio.run cancels and finalises
 
     asyncio.run(main())
+    assert len(yielded) == 3
+    assert len(server.stored) > len(yielded)  # the case at hand: more was stored than yielded
     missing = server.stored - set(yielded) - logged_ids(caplog)
     assert not missing, f"{len(missing)} stored id(s) neither yielded nor logged"
 
