@@ -470,9 +470,17 @@ def serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from langchain_zilliz_bailian.server import FaultConfig, create_app, load_embedder
+        from langchain_zilliz_bailian.server.ids import is_valid
     except ImportError as exc:
         print(f"the server needs the [server] extra: {exc}", file=sys.stderr)
         return 2
+    for pipeline_id in _ids(args.default_pipeline_ids):
+        if not is_valid("pipeline", pipeline_id):  # the server mints pipe- + 22 hex characters
+            return _usage_error(
+                prog,
+                f"argument --default-pipeline-ids: {pipeline_id!r} is not a pipeline id of this "
+                "server ('pipe-' followed by 22 hex characters)",
+            )
     faults = FaultConfig(
         latency_ms=args.fault_latency_ms,
         rate_429=args.fault_rate_429,

@@ -171,6 +171,7 @@ def test_variables_set_every_serve_flag_and_flags_win(monkeypatch: pytest.Monkey
         ),
         (["--embedder", "no_such_module_zb:Thing"], "argument --embedder: cannot load"),
         (["--milvus-token", "t"], "argument --milvus-token: only with --milvus-uri"),
+        (["--default-pipeline-ids", "pipe-ABC"], "argument --default-pipeline-ids: 'pipe-ABC'"),
     ],
 )
 def test_values_wrong_together_are_usage_errors_too(
