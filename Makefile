@@ -45,9 +45,10 @@ $(UV): requirements/tools.txt
 	$(TOOLS)/bin/python -m pip install --quiet "$$(grep '^uv==' requirements/tools.txt)"
 	touch $@
 
-# $(1) python, $(2) wanted version, $(3) variable to pass
+# Stop when Python $(2) was not found: $(1) is its full version (empty then), $(3) the variable
+# that chooses another.
 define need_python
-	@test -n "$(2)" || { echo "error: Python $(3) not found (pyenv or PATH); pass $(4)=/path/to/python$(3)" >&2; exit 2; }
+	@test -n "$(1)" || { echo "error: Python $(2) not found (pyenv or PATH); pass $(3)=/path/to/python$(2)" >&2; exit 2; }
 endef
 
 # A venv at $(1) running exactly Python $(3) (made from $(2)); another one there is replaced.
@@ -58,7 +59,7 @@ endef
 
 # Runtime layer: what the demo, the server and the classes need, nothing else.
 $(VENV)/.runtime-$(NEWEST_PY): pyproject.toml requirements/newest.txt requirements/build.txt | $(UV)
-	$(call need_python,$(PY_NEWEST),$(NEWEST_PY),$(NEWEST_VERSION),PY_NEWEST)
+	$(call need_python,$(NEWEST_PY),$(NEWEST_VERSION),PY_NEWEST)
 	$(call fresh_venv,$(VENV),$(PY_NEWEST),$(NEWEST_PY))
 	$(UV) pip install --quiet --python $(BIN)/python --build-constraints requirements/build.txt \
 	    -e '.[$(RUNTIME_EXTRAS)]' -c requirements/newest.txt
@@ -74,7 +75,7 @@ $(VENV)/.dev-$(NEWEST_PY): $(VENV)/.runtime-$(NEWEST_PY) requirements/tools.txt
 
 $(LOWEST)/.dev-$(LOWEST_PY): pyproject.toml requirements/lowest.txt requirements/tools-lowest.txt \
         requirements/build-lowest.txt | $(UV)
-	$(call need_python,$(PY_LOWEST),$(LOWEST_PY),$(LOWEST_VERSION),PY_LOWEST)
+	$(call need_python,$(LOWEST_PY),$(LOWEST_VERSION),PY_LOWEST)
 	$(call fresh_venv,$(LOWEST),$(PY_LOWEST),$(LOWEST_PY))
 	$(UV) pip sync --quiet --python $(LOWEST)/bin/python requirements/lowest.txt
 	$(UV) pip install --quiet --python $(LOWEST)/bin/python \

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 import httpx
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from langchain_zilliz_bailian.errors import InvalidInputError
 
@@ -149,8 +149,6 @@ def check_client_options(
     use), the clients when they are built, so a bad option is an :class:`InvalidInputError`
     before any request, whichever class received it. Messages never show the key.
     """
-    from pydantic import SecretStr
-
     if api_key is not None and not isinstance(api_key, (str, SecretStr)):
         raise InvalidInputError(f"api_key must be a string, got a {type(api_key).__name__}.")
     if not (timeout is None or isinstance(timeout, httpx.Timeout) or _positive_seconds(timeout)):

@@ -154,9 +154,7 @@ def _host(value: str) -> str:
         ipaddress.ip_address(host)
     except ValueError:
         labels = host.rstrip(".").split(".")
-        if not host or not all(_HOST_LABEL.fullmatch(label) for label in labels):
-            raise ValueError("expected an IP address or a host name") from None
-        if labels[-1].isdigit():
+        if not all(_HOST_LABEL.fullmatch(label) for label in labels) or labels[-1].isdigit():
             raise ValueError("expected an IP address or a host name") from None
     return host
 
