@@ -19,7 +19,7 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.utils.utils import from_env, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from langchain_zilliz_bailian._validation import (
+from langchain_zilliz_bailian._http.checks import (
     check_base_url,
     check_client_options,
     check_id,

@@ -182,7 +182,7 @@ def _embedder_spec(value: str) -> str:
 
 def _pipeline_ids(value: str) -> str:
     """Comma-separated pipeline ids, each ``pipe-...`` (kept as the string ``serve`` splits)."""
-    from langchain_zilliz_bailian._validation import PATTERNS
+    from langchain_zilliz_bailian._http.checks import PATTERNS
 
     for pipeline_id in _ids(value):
         if not PATTERNS["pipeline_id"].fullmatch(pipeline_id):
@@ -192,7 +192,7 @@ def _pipeline_ids(value: str) -> str:
 
 def _base_url(value: str) -> str:
     """An http(s) base URL, checked as the clients check it."""
-    from langchain_zilliz_bailian._validation import check_base_url
+    from langchain_zilliz_bailian._http.checks import check_base_url
 
     return check_base_url(value)  # InvalidInputError is a ValueError
 
@@ -201,7 +201,7 @@ def _id_of(kind: str) -> Callable[[str], str]:
     """A project or cluster id, matched against the pattern the clients enforce."""
 
     def convert(value: str) -> str:
-        from langchain_zilliz_bailian._validation import check_id
+        from langchain_zilliz_bailian._http.checks import check_id
 
         return check_id(kind, value)
 

@@ -17,9 +17,11 @@ from langchain_core.document_loaders import BaseLoader
 from langchain_core.documents import Document
 from pydantic import SecretStr
 
-from langchain_zilliz_bailian._validation import check_id, check_positive_int
+from langchain_zilliz_bailian._http.checks import check_id, check_positive_int
 from langchain_zilliz_bailian.errors import InvalidInputError
-from langchain_zilliz_bailian.ingestion import (
+from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
+from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
+from langchain_zilliz_bailian.zilliz.ingestion import (
     ImageSource,
     Stored,
     Unit,
@@ -30,8 +32,6 @@ from langchain_zilliz_bailian.ingestion import (
     plan_units,
     report_unyielded,
 )
-from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
-from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
 from langchain_zilliz_bailian.zilliz.models import DeletionResult
 
 __all__ = ["ImageSource", "ZillizPipelineLoader"]

@@ -1,10 +1,39 @@
-"""The package's typed error tree and the one table that classifies server errors.
+"""The package's public error and warning tree, and the one table that classifies server errors.
 
-Importable without LangChain or LlamaIndex. Both services are covered: Zilliz reports errors
-in-band with integer codes (often under HTTP 200), DashScope with string codes and real HTTP
-statuses. Errors are classified by ``code`` first and HTTP status second, because the status
-alone misleads (a DashScope 429 can be a permanent billing error; a Zilliz 200 can carry "The
-token is illegal.").
+Importable without LangChain or LlamaIndex. Every error the package raises is a
+:class:`ZillizBailianError`; every warning it emits is a ``UserWarning`` listed here::
+
+    ZillizBailianError
+    ├── InvalidInputError (also ValueError)        bad input, caught before any request
+    │   ├── PipelineTypeError                      a pipeline of the wrong type for the job
+    │   └── UnsupportedFilterError                 a LlamaIndex filter Milvus cannot express
+    ├── PipelineNotServingError                    the pipeline exists but is not SERVING
+    ├── APIError                                   the server answered with an error
+    │   ├── BadRequestError
+    │   ├── AuthenticationError
+    │   ├── PermissionDeniedError                  also billing (Arrearage, ...)
+    │   ├── NotFoundError
+    │   ├── RequestTimeoutError
+    │   ├── RateLimitError
+    │   ├── InternalServerError
+    │   └── ResponseFormatError                    an answer that breaks the contract
+    ├── APIConnectionError                         no answer: connect, read or protocol failure
+    │   ├── APITimeoutError                        a timeout or ``total_timeout`` passed
+    │   └── StreamInterruptedError                 a stream cut before its last event
+    ├── EndpointUnavailableError                   the hosted endpoint is gone (a 404 or no route)
+    └── PartialBatchError                          an ingestion stored some items, not all
+
+    UserWarning
+    ├── InsecureBaseURLWarning                     plain http to a host other than this machine
+    └── CumulativeStreamWarning                    cumulative text where deltas were asked for
+
+The local server's own errors (``langchain_zilliz_bailian.server``) are not part of this tree:
+they are answered to clients as envelopes, which the clients turn back into these.
+
+Both services are covered: Zilliz reports errors in-band with integer codes (often under HTTP
+200), DashScope with string codes and real HTTP statuses. Errors are classified by ``code`` first
+and HTTP status second, because the status alone misleads (a DashScope 429 can be a permanent
+billing error; a Zilliz 200 can carry "The token is illegal.").
 """
 
 from __future__ import annotations
@@ -19,17 +48,21 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CumulativeStreamWarning",
     "EndpointUnavailableError",
+    "InsecureBaseURLWarning",
     "InternalServerError",
     "InvalidInputError",
     "NotFoundError",
     "PartialBatchError",
     "PermissionDeniedError",
+    "PipelineNotServingError",
     "PipelineTypeError",
     "RateLimitError",
     "RequestTimeoutError",
     "ResponseFormatError",
     "StreamInterruptedError",
+    "UnsupportedFilterError",
     "ZillizBailianError",
     "classify",
 ]
@@ -81,6 +114,14 @@ class PipelineTypeError(InvalidInputError):
     def __reduce__(self) -> tuple[Any, ...]:
         """Picklable with its fields (and any ``failed`` items an ingestion attached)."""
         return (type(self), (self.pipeline_id, self.expected, self.actual), self.__dict__.copy())
+
+
+class UnsupportedFilterError(InvalidInputError):
+    """A metadata filter that has no exact Milvus equivalent (raised before any request)."""
+
+
+class PipelineNotServingError(ZillizBailianError):
+    """The pipeline's status is not ``SERVING``, so it cannot run (Z35)."""
 
 
 class APIError(ZillizBailianError):
@@ -232,6 +273,14 @@ def _rebuild_partial(message: str, state: dict[str, Any]) -> PartialBatchError:
 
 
 # --------------------------------------------------------------------------------------------------
+class InsecureBaseURLWarning(UserWarning):
+    """A plain-http base URL names a host other than this machine: the key would travel in clear."""
+
+
+class CumulativeStreamWarning(UserWarning):
+    """The server sent cumulative text where deltas were asked for, or rewrote earlier text."""
+
+
 # The classification table. One row per code (exact), code prefix, or HTTP status; first match wins
 # in that order. ``retryable`` says whether the same request may succeed later.
 

@@ -21,13 +21,19 @@ from langchain_core.retrievers import BaseRetriever, LangSmithRetrieverParams
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, StrictInt, model_validator
 
-from langchain_zilliz_bailian._validation import (
+from langchain_zilliz_bailian._http.checks import (
     check_base_url,
     check_client_options,
     check_id,
     check_search_window,
     insecure_url_reported,
     typed_construction,
+)
+from langchain_zilliz_bailian.errors import PipelineNotServingError
+from langchain_zilliz_bailian.zilliz.actions import (
+    content_field,
+    content_of,
+    max_limit,
 )
 from langchain_zilliz_bailian.zilliz.client import (
     API_KEY_ENV,
@@ -38,12 +44,6 @@ from langchain_zilliz_bailian.zilliz.client import (
 )
 from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
 from langchain_zilliz_bailian.zilliz.models import Pipeline, SearchHit, SearchResult
-from langchain_zilliz_bailian.zilliz.search import (
-    PipelineNotServingError,
-    content_field,
-    content_of,
-    max_limit,
-)
 
 __all__ = ["PipelineNotServingError", "ZillizPipelineRetriever", "hit_to_document"]
 

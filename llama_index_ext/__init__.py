@@ -8,9 +8,9 @@
 from __future__ import annotations
 
 from langchain_zilliz_bailian._version import __version__
-from langchain_zilliz_bailian.ingestion import ImageSource
-from langchain_zilliz_bailian.zilliz.search import PipelineNotServingError
-from llama_index_ext.filters import UnsupportedFilterError, to_milvus_expression
+from langchain_zilliz_bailian.errors import PipelineNotServingError, UnsupportedFilterError
+from langchain_zilliz_bailian.zilliz.ingestion import ImageSource
+from llama_index_ext.filters import to_milvus_expression
 from llama_index_ext.llms import BailianAppLLM
 from llama_index_ext.readers import ZillizPipelineReader
 from llama_index_ext.retrievers import ZillizPipelineRetriever

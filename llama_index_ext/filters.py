@@ -19,9 +19,9 @@ from llama_index.core.vector_stores.types import (
     MetadataFilters,
 )
 
-from langchain_zilliz_bailian.errors import InvalidInputError
+from langchain_zilliz_bailian.errors import UnsupportedFilterError
 
-__all__ = ["UnsupportedFilterError", "combine_expressions", "to_milvus_expression"]
+__all__ = ["combine_expressions", "to_milvus_expression"]
 
 #: A field name, optionally followed by JSON-path or array-index segments: ``meta["a"][0]``.
 _KEY = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*(?:\["[A-Za-z0-9_ .-]+"\]|\[[0-9]+\])*$')
@@ -43,10 +43,6 @@ _LIST_OPERATORS = {
 }
 #: ``like`` wildcards, which Milvus cannot escape; a backslash before them is ambiguous too.
 _LIKE_SPECIAL = ("%", "_", "\\")
-
-
-class UnsupportedFilterError(InvalidInputError):
-    """A metadata filter that has no exact Milvus equivalent (raised before any request)."""
 
 
 Scalar = int | float | str

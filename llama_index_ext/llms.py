@@ -29,7 +29,7 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, mode
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import LLM
 
-from langchain_zilliz_bailian._validation import (
+from langchain_zilliz_bailian._http.checks import (
     check_base_url,
     check_client_options,
     check_id,

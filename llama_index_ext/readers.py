@@ -1,8 +1,8 @@
 """``ZillizPipelineReader``: the write side of Zilliz Cloud Pipelines for LlamaIndex.
 
-Loading *is* ingesting, as with the LangChain loader: the sources given to ``load_data`` go to an
-ingestion pipeline through the shared planner (:mod:`langchain_zilliz_bailian.ingestion`), and one
-``Document`` comes back per stored unit, carrying what is needed to find or delete it later.
+Loading *is* ingesting, as with the LangChain loader: the sources given to ``load_data`` go to
+an ingestion pipeline through the shared planner (:mod:`langchain_zilliz_bailian.zilliz.ingestion`),
+and one ``Document`` comes back per stored unit, carrying what is needed to find or delete it later.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from llama_index.core.schema import Document
 from pydantic import SecretStr
 from typing_extensions import TypedDict, Unpack
 
-from langchain_zilliz_bailian._validation import check_id, check_positive_int
+from langchain_zilliz_bailian._http.checks import check_id, check_positive_int
 from langchain_zilliz_bailian.errors import InvalidInputError
-from langchain_zilliz_bailian.ingestion import (
+from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
+from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
+from langchain_zilliz_bailian.zilliz.ingestion import (
     ImageSource,
     Stored,
     Unit,
@@ -31,8 +33,6 @@ from langchain_zilliz_bailian.ingestion import (
     plan_units,
     report_unyielded,
 )
-from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
-from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
 from langchain_zilliz_bailian.zilliz.models import DeletionResult
 
 __all__ = ["ImageSource", "Sources", "ZillizPipelineReader"]

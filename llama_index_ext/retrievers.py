@@ -18,7 +18,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.core.vector_stores.types import MetadataFilters
 from pydantic import SecretStr
 
-from langchain_zilliz_bailian._validation import (
+from langchain_zilliz_bailian._http.checks import (
     check_base_url,
     check_client_options,
     check_id,
@@ -27,10 +27,10 @@ from langchain_zilliz_bailian._validation import (
     insecure_url_reported,
 )
 from langchain_zilliz_bailian.errors import InvalidInputError
+from langchain_zilliz_bailian.zilliz.actions import content_field, content_of, max_limit
 from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
 from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
 from langchain_zilliz_bailian.zilliz.models import Pipeline, SearchHit, SearchResult
-from langchain_zilliz_bailian.zilliz.search import content_field, content_of, max_limit
 from llama_index_ext.filters import combine_expressions, to_milvus_expression
 
 __all__ = ["ZillizPipelineRetriever", "hit_to_node"]

@@ -16,6 +16,9 @@ from typing import Any
 
 import pytest
 
+#: Fixtures shared by the Bailian suites (core client and LangChain models alike).
+pytest_plugins = ["tests.fakes.bailian_fixtures"]
+
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"
 

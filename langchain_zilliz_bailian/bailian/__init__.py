@@ -14,7 +14,7 @@ from langchain_zilliz_bailian.bailian._constants import (
     DEFAULT_BASE_URL,
     INTL_BASE_URL,
 )
-from langchain_zilliz_bailian.bailian.assembler import CumulativeStreamWarning, StreamAssembler
+from langchain_zilliz_bailian.bailian.assembler import StreamAssembler
 from langchain_zilliz_bailian.bailian.client import AppStream, AsyncAppStream, BailianAppClient
 from langchain_zilliz_bailian.bailian.models import (
     AppCompletion,
@@ -30,6 +30,7 @@ from langchain_zilliz_bailian.bailian.models import (
 )
 from langchain_zilliz_bailian.bailian.request import AppOptions
 from langchain_zilliz_bailian.bailian.stop import StopSequenceFilter, truncate_at_stop
+from langchain_zilliz_bailian.errors import CumulativeStreamWarning
 
 __all__ = [
     "API_KEY_ENV",

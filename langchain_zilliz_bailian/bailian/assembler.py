@@ -59,8 +59,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from langchain_zilliz_bailian._sse import SSEvent
-from langchain_zilliz_bailian.bailian._errors import error_from_data, error_from_event
+from langchain_zilliz_bailian._http.sse import SSEvent
+from langchain_zilliz_bailian.bailian.envelope import error_from_data, error_from_event
 from langchain_zilliz_bailian.bailian.models import (
     AppCompletion,
     AppResponse,
@@ -70,18 +70,14 @@ from langchain_zilliz_bailian.bailian.models import (
     Thought,
     WorkflowMessage,
 )
-from langchain_zilliz_bailian.errors import ResponseFormatError
+from langchain_zilliz_bailian.errors import CumulativeStreamWarning, ResponseFormatError
 
-__all__ = ["CumulativeStreamWarning", "StreamAssembler"]
+__all__ = ["StreamAssembler"]
 
 logger = logging.getLogger("langchain_zilliz_bailian")
 
 #: Event names that carry a result (``message`` is what an unnamed event is called).
 _RESULT_EVENTS = frozenset({"result", "message", "data"})
-
-
-class CumulativeStreamWarning(UserWarning):
-    """The server sent cumulative text where deltas were asked for, or rewrote earlier text."""
 
 
 def _common_prefix_length(a: str, b: str) -> int:

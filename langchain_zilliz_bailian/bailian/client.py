@@ -30,10 +30,10 @@ import httpx
 from pydantic import SecretStr
 from typing_extensions import Self, Unpack
 
-from langchain_zilliz_bailian._retry import RequestKind, RetryPolicy
-from langchain_zilliz_bailian._sse import SSEvent, aiter_events, iter_events
-from langchain_zilliz_bailian._transport import Closeable, Deadline, HTTPAdapter, default_timeout
-from langchain_zilliz_bailian._validation import check_base_url, check_client_options, check_id
+from langchain_zilliz_bailian._http.adapter import Closeable, Deadline, HTTPAdapter, default_timeout
+from langchain_zilliz_bailian._http.checks import check_base_url, check_client_options, check_id
+from langchain_zilliz_bailian._http.retry import RequestKind, RetryPolicy
+from langchain_zilliz_bailian._http.sse import SSEvent, aiter_events, iter_events
 from langchain_zilliz_bailian.bailian._constants import (
     API_KEY_ENV,
     BASE_URL_ENV,
@@ -41,13 +41,13 @@ from langchain_zilliz_bailian.bailian._constants import (
     DEFAULT_READ_TIMEOUT,
     DEFAULT_TOTAL_TIMEOUT,
 )
-from langchain_zilliz_bailian.bailian._errors import (
+from langchain_zilliz_bailian.bailian.assembler import StreamAssembler
+from langchain_zilliz_bailian.bailian.envelope import (
     error_from_response,
     is_json,
     parse_completion,
     parse_response,
 )
-from langchain_zilliz_bailian.bailian.assembler import StreamAssembler
 from langchain_zilliz_bailian.bailian.models import AppCompletion, AppStreamChunk
 from langchain_zilliz_bailian.bailian.request import AppOptions, build_body, build_headers
 from langchain_zilliz_bailian.errors import (

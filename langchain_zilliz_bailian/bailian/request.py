@@ -13,7 +13,7 @@ from typing import Any
 
 from typing_extensions import TypedDict
 
-from langchain_zilliz_bailian._validation import check_id
+from langchain_zilliz_bailian._http.checks import check_id
 from langchain_zilliz_bailian.bailian._constants import WORKSPACE_HEADER
 from langchain_zilliz_bailian.errors import InvalidInputError
 

@@ -20,15 +20,15 @@ from typing import Any, Generic, Literal, TypeVar
 import httpx
 from pydantic import SecretStr
 
-from langchain_zilliz_bailian._retry import NOT_SENT, RequestKind
-from langchain_zilliz_bailian._transport import Closeable, HTTPAdapter, default_timeout
-from langchain_zilliz_bailian._validation import (
+from langchain_zilliz_bailian._http.adapter import Closeable, HTTPAdapter, default_timeout
+from langchain_zilliz_bailian._http.checks import (
     check_base_url,
     check_client_options,
     check_id,
     check_search_window,
     check_str_list,
 )
+from langchain_zilliz_bailian._http.retry import NOT_SENT, RequestKind
 from langchain_zilliz_bailian.errors import (
     APIConnectionError,
     APITimeoutError,

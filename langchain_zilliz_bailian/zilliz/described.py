@@ -5,7 +5,7 @@ loader and the reader (an INGESTION pipeline, and a DELETION one for deletes). A
 wrong type fails here with :class:`~langchain_zilliz_bailian.errors.PipelineTypeError`, naming
 both types, instead of with the server's misleading answer to the run (``data.doc_url is
 required`` for an ingestion id given to a retriever); one that is not ``SERVING`` fails with
-:class:`~langchain_zilliz_bailian.zilliz.search.PipelineNotServingError`.
+:class:`~langchain_zilliz_bailian.zilliz.actions.PipelineNotServingError`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import threading
 from typing import Any, Literal
 
 from langchain_zilliz_bailian.errors import PipelineTypeError
+from langchain_zilliz_bailian.zilliz.actions import check_serving
 from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
 from langchain_zilliz_bailian.zilliz.models import Pipeline
-from langchain_zilliz_bailian.zilliz.search import check_serving
 
 __all__ = ["DescribedPipelines", "PipelineType", "check_type", "pipeline_type"]
 

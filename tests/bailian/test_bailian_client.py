@@ -13,7 +13,7 @@ from langchain_zilliz_bailian.bailian import (
     BailianAppClient,
 )
 from langchain_zilliz_bailian.errors import AuthenticationError, InvalidInputError
-from tests.bailian.bailian_fakes import (
+from tests.fakes.bailian import (
     API_KEY,
     APP_ID,
     JSON_HEADERS,
@@ -21,7 +21,7 @@ from tests.bailian.bailian_fakes import (
     incremental_stream,
     respond,
 )
-from tests.bailian.bailian_fakes import result as answer
+from tests.fakes.bailian import result as answer
 
 
 def ok(text: str = "fine"):

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from langchain_zilliz_bailian._retry import RequestKind, RetryPolicy
+from langchain_zilliz_bailian._http.retry import RequestKind, RetryPolicy
 from langchain_zilliz_bailian.bailian import BailianAppClient
 from langchain_zilliz_bailian.errors import (
     APIConnectionError,
@@ -28,7 +28,7 @@ from langchain_zilliz_bailian.errors import (
     RequestTimeoutError,
     StreamInterruptedError,
 )
-from tests.bailian.bailian_fakes import (
+from tests.fakes.bailian import (
     API_KEY,
     APP_ID,
     JSON_HEADERS,

@@ -19,7 +19,7 @@ from langchain_zilliz_bailian.errors import (
     RequestTimeoutError,
     ResponseFormatError,
 )
-from tests.bailian.bailian_fakes import (
+from tests.fakes.bailian import (
     JSON_HEADERS,
     SSE_HEADERS,
     event,
@@ -243,7 +243,7 @@ def test_connection_error_is_retried_then_reported(make_client) -> None:
 
 
 def test_max_retries_zero(make_client) -> None:
-    from langchain_zilliz_bailian._retry import RetryPolicy
+    from langchain_zilliz_bailian._http.retry import RetryPolicy
 
     throttled = respond(429, envelope("Throttling"), **JSON_HEADERS)
     client, recorder = make_client(throttled, retry_policy=RetryPolicy(max_retries=0))
@@ -307,7 +307,7 @@ def test_a_dashscope_404_under_a_right_base_url_is_left_as_the_server_said(make_
 
 def test_both_frameworks_carry_the_hint(make_model) -> None:
     from llama_index_ext import BailianAppLLM as LlamaLLM
-    from tests.bailian.bailian_fakes import API_KEY, APP_ID, Recorder, mock_http
+    from tests.fakes.bailian import API_KEY, APP_ID, Recorder, mock_http
 
     model, _ = make_model(respond(404, "Not Found"), base_url="http://127.0.0.1:8765")
     with pytest.raises(NotFoundError, match="should end with /api/v1"):

@@ -13,7 +13,7 @@ import yaml
 from langchain_core.messages import AIMessage, HumanMessage
 
 from langchain_zilliz_bailian import ChatBailianApp
-from langchain_zilliz_bailian._sse import iter_events
+from langchain_zilliz_bailian._http.sse import iter_events
 from langchain_zilliz_bailian.bailian import (
     INTL_BASE_URL,
     BailianAppClient,
@@ -30,7 +30,7 @@ from langchain_zilliz_bailian.errors import (
     RateLimitError,
     StreamInterruptedError,
 )
-from tests.bailian.bailian_fakes import (
+from tests.fakes.bailian import (
     API_KEY,
     APP_ID,
     JSON_HEADERS,

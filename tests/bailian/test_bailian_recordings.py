@@ -16,7 +16,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Sys
 from langchain_zilliz_bailian import BailianAppLLM, ChatBailianApp
 from langchain_zilliz_bailian.bailian import BailianAppClient
 from langchain_zilliz_bailian.errors import AuthenticationError
-from tests.bailian.bailian_fakes import read_recording
+from tests.fakes.bailian import read_recording
 
 SSE = "application-single-generation-text-sse"
 SSE_APP = "010aa085cc9943268731861c9511bb0c"

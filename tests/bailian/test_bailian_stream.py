@@ -18,7 +18,7 @@ from langchain_zilliz_bailian.errors import (
     RateLimitError,
     StreamInterruptedError,
 )
-from tests.bailian.bailian_fakes import (
+from tests.fakes.bailian import (
     API_KEY,
     APP_ID,
     JSON_HEADERS,

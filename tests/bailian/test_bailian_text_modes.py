@@ -14,10 +14,10 @@ import warnings
 
 import pytest
 
-from langchain_zilliz_bailian._sse import SSEvent
+from langchain_zilliz_bailian._http.sse import SSEvent
 from langchain_zilliz_bailian.bailian import CumulativeStreamWarning, StreamAssembler
 from langchain_zilliz_bailian.errors import StreamInterruptedError
-from tests.bailian.bailian_fakes import SSE_HEADERS, incremental_stream, respond, result, sse
+from tests.fakes.bailian import SSE_HEADERS, incremental_stream, respond, result, sse
 
 STOP = object()  # the closing event with empty text
 

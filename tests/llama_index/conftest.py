@@ -8,7 +8,7 @@ import pytest
 from llama_index.core import Settings
 from llama_index.core.instrumentation import get_dispatcher
 
-from tests.llama_index.fakes import EventLog
+from tests.fakes.llama_index import EventLog
 
 
 @pytest.fixture

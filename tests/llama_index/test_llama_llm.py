@@ -22,8 +22,7 @@ from langchain_zilliz_bailian.errors import (
     StreamInterruptedError,
 )
 from llama_index_ext import BailianAppLLM
-from tests.helpers import Script
-from tests.llama_index.fakes import (
+from tests.fakes.llama_index import (
     APP_ID,
     BASE_URL,
     REFS,
@@ -33,6 +32,7 @@ from tests.llama_index.fakes import (
     json_answer,
     sse_answer,
 )
+from tests.fakes.zilliz import Script
 
 PATH = f"/api/v1/apps/{APP_ID}/completion"
 THOUGHTS = [{"action_type": "agentRag", "action": "rag", "observation": "[]"}]

@@ -12,7 +12,7 @@ from llama_index.core.schema import Document, MetadataMode
 
 from langchain_zilliz_bailian.errors import InvalidInputError, PartialBatchError
 from llama_index_ext import ImageSource, ZillizPipelineReader
-from tests.helpers import Script, describe_path, described, fail, ok
+from tests.fakes.zilliz import Script, describe_path, described, fail, ok
 
 PIPE = "pipe-0123456789abcdef012345"
 DEL = "pipe-fedcba9876543210fedcba"

@@ -14,8 +14,8 @@ from llama_index.core.vector_stores import (
 
 from langchain_zilliz_bailian.errors import InvalidInputError
 from llama_index_ext import PipelineNotServingError, UnsupportedFilterError, ZillizPipelineRetriever
-from tests.helpers import Script, ok
-from tests.llama_index.fakes import CallbackLog
+from tests.fakes.llama_index import CallbackLog
+from tests.fakes.zilliz import Script, ok
 
 PIPE = "pipe-6ca5dd1b4672659d3c3487"
 BIG_ID = 2**53 + 1  # a float would round it to 2**53

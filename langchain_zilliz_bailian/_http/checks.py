@@ -17,10 +17,9 @@ from contextvars import ContextVar
 import httpx
 from pydantic import SecretStr, ValidationError
 
-from langchain_zilliz_bailian.errors import InvalidInputError
+from langchain_zilliz_bailian.errors import InsecureBaseURLWarning, InvalidInputError
 
 __all__ = [
-    "InsecureBaseURLWarning",
     "check_base_url",
     "check_client_options",
     "check_id",
@@ -39,10 +38,6 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "app_id": re.compile(r"^[0-9A-Za-z_-]+$"),
     "workspace": re.compile(r"^[0-9A-Za-z_-]+$"),
 }
-
-
-class InsecureBaseURLWarning(UserWarning):
-    """A plain-http base URL names a host other than this machine: the key would travel in clear."""
 
 
 def check_id(kind: str, value: object) -> str:

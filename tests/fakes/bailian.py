@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from langchain_zilliz_bailian._retry import RetryPolicy
+from langchain_zilliz_bailian._http.retry import RetryPolicy
 
 APP_ID = "5ccc140108fd4b2ea5e6101fbada7583"
 API_KEY = "sk-test-0123456789abcdef"

@@ -27,7 +27,7 @@ from httpx._utils import get_environment_proxies
 from pydantic import SecretStr
 from typing_extensions import Self
 
-from langchain_zilliz_bailian._retry import RequestKind, RetryPolicy
+from langchain_zilliz_bailian._http.retry import RequestKind, RetryPolicy
 from langchain_zilliz_bailian._version import __version__
 from langchain_zilliz_bailian.errors import (
     APIConnectionError,

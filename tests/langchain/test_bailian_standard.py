@@ -19,8 +19,8 @@ from syrupy.assertion import SnapshotAssertion
 
 from langchain_zilliz_bailian import ChatBailianApp
 from langchain_zilliz_bailian.bailian import INTL_BASE_URL
-from tests.bailian.bailian_fakes import Backend
 from tests.compat import LOAD_HAS_ALLOW_LIST
+from tests.fakes.bailian import Backend
 
 APP_ID = "5ccc140108fd4b2ea5e6101fbada7583"
 

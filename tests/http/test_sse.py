@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from langchain_zilliz_bailian._sse import SSEvent, aiter_events, iter_events
+from langchain_zilliz_bailian._http.sse import SSEvent, aiter_events, iter_events
 
 
 def response(*chunks: bytes) -> httpx.Response:

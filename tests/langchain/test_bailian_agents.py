@@ -13,7 +13,7 @@ from langchain_core.runnables import RunnablePassthrough
 from langchain_core.tools import tool
 
 from langchain_zilliz_bailian import ChatBailianApp, ZillizPipelineRetriever
-from tests.bailian.bailian_fakes import (
+from tests.fakes.bailian import (
     API_KEY,
     APP_ID,
     SSE_HEADERS,

@@ -16,7 +16,7 @@ from langchain_zilliz_bailian.errors import (
     PartialBatchError,
     ResponseFormatError,
 )
-from tests.helpers import Script, describe_path, described, fail, ok
+from tests.fakes.zilliz import Script, describe_path, described, fail, ok
 
 PIPE = "pipe-0123456789abcdef012345"
 DEL = "pipe-fedcba9876543210fedcba"

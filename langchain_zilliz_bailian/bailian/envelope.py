@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from langchain_zilliz_bailian._sse import SSEvent, iter_events
+from langchain_zilliz_bailian._http.sse import SSEvent, iter_events
 from langchain_zilliz_bailian.bailian._constants import DEFAULT_BASE_URL
 from langchain_zilliz_bailian.bailian.models import AppCompletion, AppResponse
 from langchain_zilliz_bailian.errors import APIError, ResponseFormatError, classify

@@ -2,7 +2,7 @@
 
 ``bailian_backend`` is the app the standard LangChain suites talk to: the session's local
 compatible server (``local_server`` in ``tests/conftest.py``, Milvus Lite in a temp dir) on
-loopback. Only ``BAILIAN_TEST_BACKEND=fake`` swaps in :class:`bailian_fakes.FakeApp` behind
+loopback. Only ``BAILIAN_TEST_BACKEND=fake`` swaps in :class:`tests.fakes.bailian.FakeApp` behind
 ``httpx.MockTransport``; a server that fails to start fails the tests, never falls back.
 """
 
@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from langchain_zilliz_bailian.bailian import BailianAppClient
-from tests.bailian.bailian_fakes import (
+from tests.fakes.bailian import (
     API_KEY,
     APP_ID,
     BASE_URL,

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from langchain_zilliz_bailian import ZillizPipelineLoader
-from tests.helpers import describe_path, described, ok
+from tests.fakes.zilliz import describe_path, described, ok
 
 PIPE = "pipe-0123456789abcdef012345"
 TEXTS = [f"t{i}" for i in range(1000)]

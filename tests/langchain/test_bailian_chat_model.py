@@ -21,7 +21,8 @@ from langchain_core.messages import (
 
 from langchain_zilliz_bailian import ChatBailianApp
 from langchain_zilliz_bailian.errors import AuthenticationError, InvalidInputError
-from tests.bailian.bailian_fakes import (
+from tests.compat import LOAD_HAS_ALLOW_LIST
+from tests.fakes.bailian import (
     API_KEY,
     APP_ID,
     JSON_HEADERS,
@@ -31,7 +32,6 @@ from tests.bailian.bailian_fakes import (
     result,
     sse,
 )
-from tests.compat import LOAD_HAS_ALLOW_LIST
 
 THOUGHTS = [
     {"action_type": "agentRag", "action": "rag", "action_name": "知识检索", "observation": "[]"},
@@ -379,7 +379,7 @@ def test_errors_propagate_typed(make_model) -> None:
 
 
 def test_stream_error_after_deltas(make_model) -> None:
-    from tests.bailian.bailian_fakes import event
+    from tests.fakes.bailian import event
 
     error = {"code": "DataInspectionFailed", "message": "Output data may contain ..."}
     body = sse(result("partial ")) + event(error, name="error", id=2, status=400)

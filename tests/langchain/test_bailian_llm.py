@@ -6,7 +6,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 
 from langchain_zilliz_bailian import BailianAppLLM, ChatBailianApp
 from langchain_zilliz_bailian._bailian_lc import BailianAppMixin
-from tests.bailian.bailian_fakes import (
+from tests.fakes.bailian import (
     APP_ID,
     JSON_HEADERS,
     SSE_HEADERS,

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from langchain_zilliz_bailian._validation import InsecureBaseURLWarning, check_base_url
+from langchain_zilliz_bailian._http.checks import check_base_url
 from langchain_zilliz_bailian.bailian import BailianAppClient
+from langchain_zilliz_bailian.errors import InsecureBaseURLWarning
 
 HERE = __file__
 

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from langchain_zilliz_bailian import _transport
-from langchain_zilliz_bailian._retry import RequestKind, RetryPolicy, retry_after
-from langchain_zilliz_bailian._transport import HTTPAdapter, default_timeout
+from langchain_zilliz_bailian._http import adapter as _transport
+from langchain_zilliz_bailian._http.adapter import HTTPAdapter, default_timeout
+from langchain_zilliz_bailian._http.retry import RequestKind, RetryPolicy, retry_after
 from langchain_zilliz_bailian._version import __version__
 from langchain_zilliz_bailian.errors import (
     APIConnectionError,
@@ -23,7 +23,7 @@ from langchain_zilliz_bailian.errors import (
     StreamInterruptedError,
     classify,
 )
-from tests.helpers import Script
+from tests.fakes.zilliz import Script
 
 FAST = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002)
 

@@ -17,7 +17,7 @@ import pytest
 
 from langchain_zilliz_bailian import ZillizPipelineRetriever
 from langchain_zilliz_bailian.errors import APIConnectionError
-from tests.helpers import describe_path, described, ok
+from tests.fakes.zilliz import describe_path, described, ok
 
 PIPE = "pipe-6ca5dd1b4672659d3c3487"
 HITS = [{"id": 1, "distance": 0.9, "chunk_text": "Milvus Lite stores data locally."}]

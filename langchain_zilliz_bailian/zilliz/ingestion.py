@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from langchain_zilliz_bailian._retry import NOT_SENT
-from langchain_zilliz_bailian._validation import check_positive_int
+from langchain_zilliz_bailian._http.checks import check_positive_int
+from langchain_zilliz_bailian._http.retry import NOT_SENT
 from langchain_zilliz_bailian.errors import (
     APIConnectionError,
     APIError,

@@ -15,13 +15,13 @@ from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 from langchain_core.tools import create_retriever_tool
 
 from langchain_zilliz_bailian import ZillizPipelineRetriever
-from langchain_zilliz_bailian._validation import InsecureBaseURLWarning
 from langchain_zilliz_bailian.errors import (
     APIConnectionError,
     EndpointUnavailableError,
+    InsecureBaseURLWarning,
     InvalidInputError,
 )
-from tests.helpers import Script, ok
+from tests.fakes.zilliz import Script, ok
 
 PIPE = "pipe-6ca5dd1b4672659d3c3487"
 DESCRIBE = ok(

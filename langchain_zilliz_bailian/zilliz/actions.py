@@ -6,14 +6,13 @@ action from ``describe``, never by probing the hit).
 
 from __future__ import annotations
 
-from langchain_zilliz_bailian.errors import ZillizBailianError
+from langchain_zilliz_bailian.errors import PipelineNotServingError
 from langchain_zilliz_bailian.zilliz.models import Pipeline
 
 __all__ = [
     "CONTENT_FIELDS",
     "content_of",
     "MAX_LIMITS",
-    "PipelineNotServingError",
     "check_serving",
     "content_field",
     "max_limit",
@@ -29,10 +28,6 @@ CONTENT_FIELDS = {
 #: Image-by-text searches allow at most 100 results (Z22).
 MAX_LIMITS = {"SEARCH_IMAGE_BY_TEXT": 100}
 _DEFAULT_MAX_LIMIT = 500
-
-
-class PipelineNotServingError(ZillizBailianError):
-    """The pipeline's status is not ``SERVING``, so it cannot run (Z35)."""
 
 
 def check_serving(pipeline: Pipeline) -> Pipeline:

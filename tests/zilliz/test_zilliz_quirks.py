@@ -20,7 +20,7 @@ from langchain_zilliz_bailian.errors import (
 from langchain_zilliz_bailian.retrievers import PipelineNotServingError, ZillizPipelineRetriever
 from langchain_zilliz_bailian.zilliz import Pipeline, SearchResult, Usage, ZillizPipelinesClient
 from langchain_zilliz_bailian.zilliz.client import ids_expression, pipeline_set_specs
-from tests.helpers import Script, fail, ok
+from tests.fakes.zilliz import Script, fail, ok
 
 PIPE = "pipe-6ca5dd1b4672659d3c3487"
 BIG = 448986959321277978  # > 2**53: a float would lose digits

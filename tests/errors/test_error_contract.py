@@ -22,17 +22,17 @@ from langchain_zilliz_bailian.errors import (
     InvalidInputError,
     NotFoundError,
     PartialBatchError,
+    PipelineNotServingError,
     PipelineTypeError,
     ZillizBailianError,
 )
 from langchain_zilliz_bailian.llms import BailianAppLLM as LangChainLLM
 from langchain_zilliz_bailian.retrievers import ZillizPipelineRetriever as LangChainRetriever
 from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
-from langchain_zilliz_bailian.zilliz.search import PipelineNotServingError
 from llama_index_ext import BailianAppLLM as LlamaLLM
 from llama_index_ext import ZillizPipelineReader
 from llama_index_ext import ZillizPipelineRetriever as LlamaRetriever
-from tests.helpers import Script, described, fail, ok
+from tests.fakes.zilliz import Script, described, fail, ok
 
 PIPE = "pipe-0123456789abcdef012345"
 ZILLIZ = {"api_key": "zk-1", "base_url": "https://zilliz.example.test"}
