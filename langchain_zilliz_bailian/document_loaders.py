@@ -12,10 +12,8 @@ import os
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
-import httpx
 from langchain_core.document_loaders import BaseLoader
 from langchain_core.documents import Document
-from pydantic import SecretStr
 from typing_extensions import Unpack
 
 from langchain_zilliz_bailian.zilliz.ingestion import ImageSource, Unit
@@ -23,6 +21,7 @@ from langchain_zilliz_bailian.zilliz.ingestion_session import (
     Deletion,
     DeletionTarget,
     ImageInput,
+    IngestionOptions,
     IngestionSession,
     OwnsIngestionSession,
     StoredItem,
@@ -77,32 +76,11 @@ class ZillizPipelineLoader(BaseLoader, OwnsIngestionSession):
         images: Sequence[ImageInput] = (),
         metadata: Mapping[str, Any] | None = None,
         metadata_keys: Sequence[str] | None = None,
-        deletion_pipeline_id: str | None = None,
-        api_key: str | SecretStr | None = None,
-        cloud_region: str | None = None,
-        base_url: str | None = None,
-        batch_size: int = 100,
-        max_concurrency: int = 4,
-        show_progress: bool = False,
-        timeout: float | None = None,
-        max_retries: int = 2,
-        http_client: httpx.Client | None = None,
-        http_async_client: httpx.AsyncClient | None = None,
+        **options: Unpack[IngestionOptions],
     ) -> None:
-        self.session = IngestionSession(
-            pipeline_id,
-            deletion_pipeline_id=deletion_pipeline_id,
-            api_key=api_key,
-            cloud_region=cloud_region,
-            base_url=base_url,
-            batch_size=batch_size,
-            max_concurrency=max_concurrency,
-            show_progress=show_progress,
-            timeout=timeout,
-            max_retries=max_retries,
-            http_client=http_client,
-            http_async_client=http_async_client,
-        )
+        """The sources are planned (and checked) here; ``options``: :class:`IngestionOptions`
+        (``deletion_pipeline_id``, ``batch_size``, ``show_progress``, the connection, ...)."""
+        self.session = IngestionSession(pipeline_id, **options)
         self.units: list[Unit] = self.session.plan(
             [(doc.page_content, doc.metadata) for doc in documents],
             texts=texts,

@@ -29,6 +29,7 @@ from langchain_zilliz_bailian.zilliz.client import (
     REGION_ENV,
     ZillizPipelinesClient,
 )
+from langchain_zilliz_bailian.zilliz.connection import ZillizConnection
 from langchain_zilliz_bailian.zilliz.retrieval import RetrievalSession, Retrieved, SearchRequest
 
 __all__ = ["PipelineNotServingError", "ZillizPipelineRetriever", "to_document"]
@@ -105,16 +106,8 @@ class ZillizPipelineRetriever(BaseRetriever, Closeable):
     @model_validator(mode="after")
     def _validate(self) -> ZillizPipelineRetriever:
         self._request("")  # the search settings, checked now
-        self._session = RetrievalSession(
-            api_key=self.api_key,
-            cloud_region=self.cloud_region,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            http_client=self.http_client,
-            http_async_client=self.http_async_client,
-            stacklevel=6,  # the user's line
-        )
+        connection = {key: getattr(self, key) for key in ZillizConnection.__optional_keys__}
+        self._session = RetrievalSession(stacklevel=6, **connection)  # 6: the user's line
         return self
 
     @property

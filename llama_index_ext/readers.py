@@ -11,16 +11,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any, cast
 
-import httpx
 from llama_index.core.readers.base import BaseReader
 from llama_index.core.schema import Document
-from pydantic import SecretStr
 from typing_extensions import Unpack
 
 from langchain_zilliz_bailian.errors import InvalidInputError
 from langchain_zilliz_bailian.zilliz.ingestion import ImageSource, Unit
 from langchain_zilliz_bailian.zilliz.ingestion_session import (
     DeletionTarget,
+    IngestionOptions,
     IngestionSession,
     OwnsIngestionSession,
     PlainSources,
@@ -79,36 +78,10 @@ class ZillizPipelineReader(BaseReader, OwnsIngestionSession):
     (``with`` / ``async with``) that closes its connection pools.
     """
 
-    def __init__(
-        self,
-        pipeline_id: str,
-        *,
-        deletion_pipeline_id: str | None = None,
-        api_key: str | SecretStr | None = None,
-        cloud_region: str | None = None,
-        base_url: str | None = None,
-        batch_size: int = 100,
-        max_concurrency: int = 4,
-        show_progress: bool = False,
-        timeout: float | None = None,
-        max_retries: int = 2,
-        http_client: httpx.Client | None = None,
-        http_async_client: httpx.AsyncClient | None = None,
-    ) -> None:
-        self.session = IngestionSession(
-            pipeline_id,
-            deletion_pipeline_id=deletion_pipeline_id,
-            api_key=api_key,
-            cloud_region=cloud_region,
-            base_url=base_url,
-            batch_size=batch_size,
-            max_concurrency=max_concurrency,
-            show_progress=show_progress,
-            timeout=timeout,
-            max_retries=max_retries,
-            http_client=http_client,
-            http_async_client=http_async_client,
-        )
+    def __init__(self, pipeline_id: str, **options: Unpack[IngestionOptions]) -> None:
+        """``options``: :class:`IngestionOptions` (``deletion_pipeline_id``, ``batch_size``,
+        ``max_concurrency``, ``show_progress``, the connection, ...)."""
+        self.session = IngestionSession(pipeline_id, **options)
 
     def __repr__(self) -> str:
         return (

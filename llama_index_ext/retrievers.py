@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import httpx
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.core.vector_stores.types import MetadataFilters
-from pydantic import SecretStr
+from typing_extensions import Unpack
 
 from langchain_zilliz_bailian._http.adapter import Closeable
 from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
+from langchain_zilliz_bailian.zilliz.connection import ZillizConnection
 from langchain_zilliz_bailian.zilliz.retrieval import (
     QueryType,
     RetrievalSession,
@@ -60,9 +60,6 @@ class ZillizPipelineRetriever(BaseRetriever, Closeable):
         self,
         pipeline_id: str,
         *,
-        api_key: str | SecretStr | None = None,
-        cloud_region: str | None = None,
-        base_url: str | None = None,
         similarity_top_k: int = DEFAULT_TOP_K,
         offset: int = 0,
         filter: str | None = None,
@@ -70,13 +67,12 @@ class ZillizPipelineRetriever(BaseRetriever, Closeable):
         output_fields: Sequence[str] | None = None,
         query_type: QueryType = "text",
         content_field: str | None = None,
-        timeout: float | None = None,
-        max_retries: int = 2,
-        http_client: httpx.Client | None = None,
-        http_async_client: httpx.AsyncClient | None = None,
         callback_manager: CallbackManager | None = None,
         verbose: bool = False,
+        **connection: Unpack[ZillizConnection],
     ) -> None:
+        """Every setting is checked here; ``connection``: :class:`ZillizConnection` (``api_key``,
+        ``base_url``, ``timeout``, ``max_retries``, ``http_client``, ...)."""
         self.pipeline_id = pipeline_id
         self.similarity_top_k = similarity_top_k
         self.offset = offset
@@ -86,15 +82,7 @@ class ZillizPipelineRetriever(BaseRetriever, Closeable):
         self.query_type = query_type
         self.content_field = content_field
         self._request("")  # checked now; an untranslatable filter fails here, not at a query
-        self._session = RetrievalSession(
-            api_key=api_key,
-            cloud_region=cloud_region,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            http_client=http_client,
-            http_async_client=http_async_client,
-        )
+        self._session = RetrievalSession(**connection)
         super().__init__(callback_manager=callback_manager, verbose=verbose)
 
     def __repr__(self) -> str:

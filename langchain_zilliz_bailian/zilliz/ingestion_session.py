@@ -15,17 +15,19 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, TypeVar
 
-import httpx
-from pydantic import SecretStr
 from typing_extensions import TypedDict, Unpack
 
 from langchain_zilliz_bailian._http.adapter import Closeable
-from langchain_zilliz_bailian._http.checks import check_id, check_positive_int
+from langchain_zilliz_bailian._http.checks import (
+    check_id,
+    check_positive_int,
+    insecure_url_reported,
+)
 from langchain_zilliz_bailian.errors import InvalidInputError
 from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient, deletion_data
+from langchain_zilliz_bailian.zilliz.connection import ZillizConnection, checked_connection
 from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
 from langchain_zilliz_bailian.zilliz.ingestion import (
     ImageSource,
@@ -44,6 +46,7 @@ __all__ = [
     "Deletion",
     "DeletionTarget",
     "ImageInput",
+    "IngestionOptions",
     "IngestionSession",
     "OwnsIngestionSession",
     "PlainSources",
@@ -110,6 +113,22 @@ class PlainSources(TypedDict, total=False):
     metadata_keys: Sequence[str] | None
 
 
+class IngestionOptions(ZillizConnection, total=False):
+    """What a loader or reader takes besides its pipeline and sources; every key is optional."""
+
+    #: The DELETION pipeline ``delete`` runs by default.
+    deletion_pipeline_id: str | None
+    #: Texts per request (default 100).
+    batch_size: int
+    #: Requests in flight at once in the async methods (default 4).
+    max_concurrency: int
+    #: Show a tqdm progress bar of the items stored (default ``False``).
+    show_progress: bool
+
+
+_OWN_KEYS = frozenset(IngestionOptions.__optional_keys__ - ZillizConnection.__optional_keys__)
+
+
 class DeletionTarget(TypedDict, total=False):
     """What a delete call names: exactly one of the first four, and optionally the pipeline."""
 
@@ -155,14 +174,6 @@ class _Handout(Closeable):
         self._pending.clear()
         self._end()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 class IngestionSession(Closeable):
     """Ingest into one INGESTION pipeline and delete through a DELETION one.
@@ -173,37 +184,23 @@ class IngestionSession(Closeable):
     """
 
     def __init__(
-        self,
-        pipeline_id: str,
-        *,
-        deletion_pipeline_id: str | None = None,
-        api_key: str | SecretStr | None = None,
-        cloud_region: str | None = None,
-        base_url: str | None = None,
-        batch_size: int = 100,
-        max_concurrency: int = 4,
-        show_progress: bool = False,
-        timeout: float | None = None,
-        max_retries: int = 2,
-        http_client: httpx.Client | None = None,
-        http_async_client: httpx.AsyncClient | None = None,
+        self, pipeline_id: str, *, stacklevel: int = 3, **options: Unpack[IngestionOptions]
     ) -> None:
+        """Check every option now and build the client (``stacklevel``: as for
+        :class:`~langchain_zilliz_bailian.zilliz.retrieval.RetrievalSession`)."""
+        connection: dict[str, Any] = dict(options)
+        own = {key: connection.pop(key) for key in _OWN_KEYS if key in connection}
         self.pipeline_id = check_id("pipeline_id", pipeline_id)
+        deletion_pipeline_id = own.get("deletion_pipeline_id")
         self.deletion_pipeline_id = (
             check_id("pipeline_id", deletion_pipeline_id) if deletion_pipeline_id else None
         )
-        self.batch_size = check_positive_int("batch_size", batch_size)
-        self.max_concurrency = check_positive_int("max_concurrency", max_concurrency)
-        self.show_progress = show_progress
-        self.client = ZillizPipelinesClient(
-            api_key=api_key,
-            cloud_region=cloud_region,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            http_client=http_client,
-            http_async_client=http_async_client,
-        )
+        self.batch_size = check_positive_int("batch_size", own.get("batch_size", 100))
+        self.max_concurrency = check_positive_int("max_concurrency", own.get("max_concurrency", 4))
+        self.show_progress = bool(own.get("show_progress", False))
+        checked = checked_connection(connection, stacklevel=stacklevel + 1)
+        with insecure_url_reported():  # warned just now, at the user's line
+            self.client = ZillizPipelinesClient(**checked)
         self.pipelines = DescribedPipelines()
         self.total_tokens = 0
 

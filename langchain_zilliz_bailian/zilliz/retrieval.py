@@ -16,13 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import httpx
-from pydantic import SecretStr
+from typing_extensions import Unpack
 
 from langchain_zilliz_bailian._http.adapter import Closeable
 from langchain_zilliz_bailian._http.checks import (
-    check_base_url,
-    check_client_options,
     check_id,
     check_search_window,
     check_str_list,
@@ -31,6 +28,7 @@ from langchain_zilliz_bailian._http.checks import (
 from langchain_zilliz_bailian.errors import InvalidInputError
 from langchain_zilliz_bailian.zilliz.actions import content_field, content_of, max_limit
 from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
+from langchain_zilliz_bailian.zilliz.connection import ZillizConnection, checked_connection
 from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
 from langchain_zilliz_bailian.zilliz.models import SearchResult
 
@@ -90,43 +88,12 @@ class RetrievalSession(Closeable):
     """The connection and described pipelines of one retriever; safe to share across threads
     and event loops (the client keeps one async pool per loop)."""
 
-    def __init__(
-        self,
-        *,
-        api_key: str | SecretStr | None = None,
-        cloud_region: str | None = None,
-        base_url: str | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = 2,
-        http_client: httpx.Client | None = None,
-        http_async_client: httpx.AsyncClient | None = None,
-        stacklevel: int = 3,
-    ) -> None:
+    def __init__(self, *, stacklevel: int = 3, **connection: Unpack[ZillizConnection]) -> None:
         """Check every option now (bad input fails before any request); connect on first use.
 
-        ``stacklevel`` points the insecure-URL warning at the caller's line (as ``warnings``).
+        ``stacklevel`` points the insecure-URL warning at the user's line (1: this method).
         """
-        check_client_options(
-            api_key=api_key,
-            timeout=timeout,
-            max_retries=max_retries,
-            http_client=http_client,
-            http_async_client=http_async_client,
-        )
-        if cloud_region is not None:
-            check_id("cloud_region", cloud_region)
-        if base_url is not None:
-            base_url = check_base_url(base_url, stacklevel=stacklevel + 1)
-        self._client_args: dict[str, Any] = {
-            # Kept as a SecretStr, so vars(), debuggers and span handlers never show the key.
-            "api_key": SecretStr(api_key) if isinstance(api_key, str) else api_key,
-            "cloud_region": cloud_region,
-            "base_url": base_url,
-            "timeout": timeout,
-            "max_retries": max_retries,
-            "http_client": http_client,
-            "http_async_client": http_async_client,
-        }
+        self._client_args = checked_connection(connection, stacklevel=stacklevel + 1)
         self._client: ZillizPipelinesClient | None = None
         self._lock = threading.Lock()
         self.pipelines = DescribedPipelines()
