@@ -39,6 +39,15 @@ def _joined(chunks: Iterable[GenerationChunk]) -> GenerationChunk:
     return functools.reduce(operator.add, chunks)
 
 
+async def _ajoined(chunks: AsyncIterator[GenerationChunk]) -> GenerationChunk:
+    return _joined([chunk async for chunk in chunks])
+
+
+def _result(generations: Iterable[Generation]) -> LLMResult:
+    """One generation a prompt."""
+    return LLMResult(generations=[[generation] for generation in generations])
+
+
 class BailianAppLLM(BailianAppMixin, LLM):
     """A Bailian app as an LLM: ``invoke``/``stream`` a prompt, async twins native.
 
@@ -82,28 +91,6 @@ class BailianAppLLM(BailianAppMixin, LLM):
 
     # -- generations with metadata ------------------------------------------------------------
 
-    def _one(
-        self,
-        prompt: str,
-        stop: list[str] | None,
-        run_manager: CallbackManagerForLLMRun | None,
-        kwargs: dict[str, Any],
-    ) -> Generation:
-        if self.streaming:
-            return _joined(self._stream(prompt, stop, run_manager, **kwargs))
-        return _generation(*self._complete(prompt, self._app_options(kwargs), stop))
-
-    async def _aone(
-        self,
-        prompt: str,
-        stop: list[str] | None,
-        run_manager: AsyncCallbackManagerForLLMRun | None,
-        kwargs: dict[str, Any],
-    ) -> Generation:
-        if self.streaming:
-            return _joined([c async for c in self._astream(prompt, stop, run_manager, **kwargs)])
-        return _generation(*await self._acomplete(prompt, self._app_options(kwargs), stop))
-
     def _generate(
         self,
         prompts: list[str],
@@ -111,7 +98,11 @@ class BailianAppLLM(BailianAppMixin, LLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        return LLMResult(generations=[[self._one(p, stop, run_manager, kwargs)] for p in prompts])
+        if self.streaming:
+            return _result(_joined(self._stream(p, stop, run_manager, **kwargs)) for p in prompts)
+        return _result(
+            _generation(*self._complete(p, self._app_options(kwargs), stop)) for p in prompts
+        )
 
     async def _agenerate(
         self,
@@ -120,8 +111,12 @@ class BailianAppLLM(BailianAppMixin, LLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        generations = [[await self._aone(p, stop, run_manager, kwargs)] for p in prompts]
-        return LLMResult(generations=generations)
+        if self.streaming:
+            return _result(
+                [await _ajoined(self._astream(p, stop, run_manager, **kwargs)) for p in prompts]
+            )
+        options = self._app_options(kwargs)
+        return _result([_generation(*await self._acomplete(p, options, stop)) for p in prompts])
 
     # -- streaming ----------------------------------------------------------------------------
 

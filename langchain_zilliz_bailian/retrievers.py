@@ -7,7 +7,7 @@ Thin: its fields make a :class:`SearchRequest` (per-call ``k``, ``filter``, ``of
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import httpx
 from langchain_core.callbacks import (
@@ -19,8 +19,8 @@ from langchain_core.retrievers import BaseRetriever, LangSmithRetrieverParams
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, StrictInt, model_validator
 
+from langchain_zilliz_bailian._construction import TypedConstruction
 from langchain_zilliz_bailian._http.adapter import Closeable
-from langchain_zilliz_bailian._http.checks import typed_construction
 from langchain_zilliz_bailian.errors import InvalidInputError, PipelineNotServingError
 from langchain_zilliz_bailian.zilliz.client import (
     API_KEY_ENV,
@@ -45,7 +45,7 @@ def to_document(hit: Retrieved) -> Document:
     )
 
 
-class ZillizPipelineRetriever(BaseRetriever, Closeable):
+class ZillizPipelineRetriever(TypedConstruction, BaseRetriever, Closeable):
     """Retrieve from a Zilliz Cloud Pipelines search pipeline (or a compatible server).
 
     Setup: ``pip install "langchain-zilliz-bailian[langchain]"`` and set
@@ -95,13 +95,6 @@ class ZillizPipelineRetriever(BaseRetriever, Closeable):
     """Optional ``httpx.AsyncClient``, likewise."""
 
     _session: RetrievalSession = PrivateAttr()
-
-    if not TYPE_CHECKING:  # type checkers keep pydantic's typed signature
-
-        def __init__(self, **data: Any) -> None:
-            """Bad arguments raise :class:`InvalidInputError`, as the LlamaIndex retriever does."""
-            with typed_construction(type(self).__name__):
-                super().__init__(**data)
 
     @model_validator(mode="after")
     def _validate(self) -> ZillizPipelineRetriever:

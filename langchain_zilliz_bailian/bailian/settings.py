@@ -24,18 +24,18 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Collection, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
+from langchain_zilliz_bailian._construction import TypedConstruction
 from langchain_zilliz_bailian._http.adapter import Closeable
 from langchain_zilliz_bailian._http.checks import (
     check_base_url,
     check_client_options,
     check_id,
     insecure_url_reported,
-    typed_construction,
 )
 from langchain_zilliz_bailian.bailian import AppCompletion, AppOptions, BailianAppClient
 from langchain_zilliz_bailian.bailian._constants import (
@@ -94,7 +94,7 @@ def answer_metadata(
     return metadata
 
 
-class AppSettings(BaseModel, Closeable):
+class AppSettings(TypedConstruction, Closeable):
     """A Bailian app, its connection and its per-call defaults (the framework classes' base)."""
 
     model_config = ConfigDict(
@@ -172,13 +172,6 @@ class AppSettings(BaseModel, Closeable):
     )
 
     _app_client: BailianAppClient | None = PrivateAttr(default=None)
-
-    if not TYPE_CHECKING:  # type checkers keep pydantic's typed signature
-
-        def __init__(self, **data: Any) -> None:
-            """Bad arguments raise :class:`InvalidInputError`, in both frameworks."""
-            with typed_construction(type(self).__name__):
-                super().__init__(**data)
 
     @model_validator(mode="after")
     def _check_config(self) -> Any:
