@@ -16,6 +16,7 @@ from langchain_zilliz_bailian.bailian._constants import DEFAULT_TOTAL_TIMEOUT
 from langchain_zilliz_bailian.bailian.settings import AppSettings, answer_metadata
 from langchain_zilliz_bailian.errors import InvalidInputError
 from tests.fakes.bailian import API_KEY, APP_ID, JSON_HEADERS, Recorder, respond, result
+from tests.fakes.zilliz import EVERY_WAY, close_every_way, record_closes
 
 THOUGHTS = [{"action_type": "reasoning", "thought": "..."}]
 REFS = [{"index_id": "1", "doc_name": "a.md", "title": "A", "text": "alpha"}]
@@ -115,20 +116,11 @@ def test_bad_settings_fail_before_any_request(bad: dict[str, Any], monkeypatch) 
 
 
 async def test_with_and_async_with_close_the_client(monkeypatch) -> None:
-    closed: list[str] = []
-    monkeypatch.setattr(BailianAppClient, "close", lambda self: closed.append("close"))
-
-    async def aclose(self: BailianAppClient) -> None:
-        closed.append("aclose")
-
-    monkeypatch.setattr(BailianAppClient, "aclose", aclose)
+    closed = record_closes(monkeypatch, BailianAppClient)
     app = AppSettings(app_id=APP_ID, api_key=API_KEY)
     with app:
         pass
     assert closed == []  # never connected
     assert app.client is not None
-    with app:
-        pass
-    async with app:
-        pass
-    assert closed == ["close", "aclose"]
+    await close_every_way(app)
+    assert closed == [("BailianAppClient", way) for way in EVERY_WAY]

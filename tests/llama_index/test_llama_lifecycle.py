@@ -12,12 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from langchain_zilliz_bailian.bailian import BailianAppClient
 from langchain_zilliz_bailian.errors import APITimeoutError
-from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
 from llama_index_ext import BailianAppLLM, ZillizPipelineReader, ZillizPipelineRetriever
 from tests.fakes.bailian import API_KEY, APP_ID, event, result
-from tests.fakes.zilliz import Script, ok
+from tests.fakes.zilliz import Script, assert_closes_its_client, ok
 
 PIPE = "pipe-0123456789abcdef012345"
 ZILLIZ = {"api_key": "zk-1", "base_url": "https://zilliz.example.test"}
@@ -29,41 +27,9 @@ MAKERS: dict[str, Callable[[], Any]] = {
 }
 
 
-@pytest.fixture
-def closed(monkeypatch) -> list[tuple[str, str]]:
-    """Every ``close``/``aclose`` of a Zilliz or Bailian client, as (client class, method)."""
-    calls: list[tuple[str, str]] = []
-    for cls in (ZillizPipelinesClient, BailianAppClient):
-
-        def close(self: Any, name: str = cls.__name__) -> None:
-            calls.append((name, "close"))
-
-        async def aclose(self: Any, name: str = cls.__name__) -> None:
-            calls.append((name, "aclose"))
-
-        monkeypatch.setattr(cls, "close", close)
-        monkeypatch.setattr(cls, "aclose", aclose)
-    return calls
-
-
 @pytest.mark.parametrize("kind", MAKERS)
-async def test_with_and_async_with_close_the_client(kind: str, closed) -> None:
-    thing = MAKERS[kind]()
-    client_class = type(thing.client).__name__
-    with thing as entered:
-        assert entered is thing
-    async with thing as entered:
-        assert entered is thing
-    thing.close()
-    await thing.aclose()
-    assert closed == [(client_class, m) for m in ("close", "aclose", "close", "aclose")]
-
-
-@pytest.mark.parametrize("kind", ["retriever", "llm"])
-def test_closing_an_object_that_never_connected_builds_nothing(kind: str, closed) -> None:
-    with MAKERS[kind]():
-        pass
-    assert closed == []
+async def test_close_aclose_with_and_async_with_close_the_client(kind: str, monkeypatch) -> None:
+    await assert_closes_its_client(monkeypatch, MAKERS[kind], lazy=kind != "reader")
 
 
 def store(request: httpx.Request) -> httpx.Response:

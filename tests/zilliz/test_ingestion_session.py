@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from typing import Any
 
 import httpx
@@ -24,7 +23,7 @@ from langchain_zilliz_bailian.zilliz.ingestion_session import (
     as_image,
     select_metadata,
 )
-from tests.fakes.zilliz import Script, describe_path, described, ok
+from tests.fakes.zilliz import Script, StoringOnAnswer, ok, unyielded_ids
 
 PIPE = "pipe-0123456789abcdef012345"
 DEL = "pipe-fedcba9876543210fedcba"
@@ -131,11 +130,7 @@ def test_a_stored_record_has_one_plain_form_for_errors_and_logs() -> None:
 
 
 def logged_ids(caplog: pytest.LogCaptureFixture) -> set[str]:
-    found: set[str] = set()
-    for record in caplog.records:
-        if "not yielded" in record.getMessage():
-            found.update(re.findall(r"\b1\d{3}\b", record.getMessage()))
-    return found
+    return unyielded_ids(record.getMessage() for record in caplog.records)
 
 
 def test_a_sync_consumer_that_stops_gets_the_rest_of_the_batch_logged(caplog) -> None:
@@ -149,25 +144,9 @@ def test_a_sync_consumer_that_stops_gets_the_rest_of_the_batch_logged(caplog) ->
     assert logged_ids(caplog) == {"1002", "1003", "1004"} and taken == ["1000", "1001"]
 
 
-class Slow:
-    """Applies each write as it answers, a little after it arrived; remembers what it stored."""
-
-    def __init__(self) -> None:
-        self.stored: set[str] = set()
-
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
-        if describe_path(request):
-            return described(PIPE, "INGESTION")
-        texts = json.loads(await request.aread())["data"]["text_list"]
-        ids = [str(1000 + int(text[1:])) for text in texts]
-        await asyncio.sleep(0.02)
-        self.stored.update(ids)
-        return ok({"num_entities": len(ids), "ids": [int(i) for i in ids]})
-
-
 def test_a_bare_break_under_asyncio_run_leaves_nothing_stored_unreported(caplog) -> None:
     caplog.set_level(logging.WARNING, logger="langchain_zilliz_bailian")
-    server = Slow()
+    server = StoringOnAnswer(PIPE)
     taken: list[str | None] = []
 
     async def main() -> None:

@@ -23,7 +23,7 @@ from langchain_zilliz_bailian.errors import (
 from langchain_zilliz_bailian.zilliz import retrieval
 from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
 from langchain_zilliz_bailian.zilliz.retrieval import RetrievalSession, SearchRequest
-from tests.fakes.zilliz import Script, ok
+from tests.fakes.zilliz import EVERY_WAY, Script, close_every_way, ok, record_closes
 
 PIPE = "pipe-6ca5dd1b4672659d3c3487"
 BASE_URL = "https://zilliz.example.test"
@@ -183,23 +183,14 @@ def test_bad_search_settings_fail_before_any_request(bad: dict[str, Any]) -> Non
 
 
 async def test_close_and_aclose_close_the_client_once_it_exists(monkeypatch) -> None:
-    closed: list[str] = []
-    monkeypatch.setattr(ZillizPipelinesClient, "close", lambda self: closed.append("close"))
-
-    async def aclose(self: ZillizPipelinesClient) -> None:
-        closed.append("aclose")
-
-    monkeypatch.setattr(ZillizPipelinesClient, "aclose", aclose)
+    closed = record_closes(monkeypatch, ZillizPipelinesClient)
     run = session(Script([]))
     with run:
         pass
     assert closed == []  # never connected: nothing to close
     assert isinstance(run.client, ZillizPipelinesClient)
-    with run:
-        pass
-    async with run:
-        pass
-    assert closed == ["close", "aclose"]
+    await close_every_way(run)
+    assert closed == [("ZillizPipelinesClient", way) for way in EVERY_WAY]
 
 
 async def test_a_closed_session_reopens_on_demand() -> None:
