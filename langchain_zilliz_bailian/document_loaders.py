@@ -56,13 +56,14 @@ class ZillizPipelineLoader(BaseLoader, OwnsIngestionSession):
     Example:
         .. code-block:: python
 
-            loader = ZillizPipelineLoader(
+            with ZillizPipelineLoader(  # closes its connection pools on exit
                 pipeline_id="pipe-...",
                 documents=[Document(page_content="...", metadata={"year": 2024})],
                 deletion_pipeline_id="pipe-...",
-            )
-            stored = loader.load()
-            loader.delete(ids=[d.metadata["id"] for d in stored])
+                show_progress=True,
+            ) as loader:
+                stored = loader.load()
+                loader.delete(ids=[d.metadata["id"] for d in stored])
     """
 
     def __init__(

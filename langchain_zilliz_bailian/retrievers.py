@@ -56,6 +56,9 @@ class ZillizPipelineRetriever(TypedConstruction, BaseRetriever, Closeable):
 
             retriever = ZillizPipelineRetriever(pipeline_id="pipe-...", k=4)
             docs = retriever.invoke("What is Milvus Lite?", filter='doc_name == "lite.md"')
+
+    ``close``/``aclose``, ``with`` and ``async with`` close its connection pools (it reopens
+    them if used again).
     """
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)

@@ -54,6 +54,9 @@ class ZillizPipelineRetriever(BaseRetriever, Closeable):
 
             retriever = ZillizPipelineRetriever(pipeline_id="pipe-...", similarity_top_k=3)
             engine = RetrieverQueryEngine.from_args(retriever, llm=BailianAppLLM(app_id="..."))
+
+    ``close``/``aclose``, ``with`` and ``async with`` close its connection pools (it reopens
+    them if used again).
     """
 
     def __init__(

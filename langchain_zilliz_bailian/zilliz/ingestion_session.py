@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from contextlib import aclosing
+from contextlib import aclosing, closing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -152,7 +152,7 @@ class Deletion:
     target: Mapping[str, Any]
 
 
-class _Handout(Closeable):
+class _Handout:
     """The stored items of the current request on their way to the consumer, and the progress
     bar; on exit, the items the consumer never took are logged with their ids."""
 
@@ -170,6 +170,7 @@ class _Handout(Closeable):
             yield self._pending.popleft()[0]
 
     def close(self) -> None:
+        """Log what the consumer never took; close the progress bar."""
         report_unyielded([record for _, record in self._pending])
         self._pending.clear()
         self._end()
@@ -235,7 +236,7 @@ class IngestionSession(Closeable):
     def items(self, units: Sequence[Unit], make: Callable[[StoredItem], T]) -> Iterator[T]:
         """Send the units in order, handing out ``make(item)`` for each stored unit as its
         request succeeds."""
-        with _Handout(self, units) as handout:
+        with closing(_Handout(self, units)) as handout:
             for stored in ingest(self.client, self.pipeline_id, units, **handout.options):
                 yield from map(make, handout.take(stored))
 
@@ -247,7 +248,7 @@ class IngestionSession(Closeable):
         A consumer that stops early (even with a bare ``break``, the generator then closed by
         ``asyncio.run``) gets the writes in flight settled and whatever they stored logged.
         """
-        with _Handout(self, units) as handout:
+        with closing(_Handout(self, units)) as handout:
             concurrency = self.max_concurrency
             batches = aingest(
                 self.client, self.pipeline_id, units, max_concurrency=concurrency, **handout.options
