@@ -1,49 +1,34 @@
-"""LangChain-side configuration and call logic shared by ``ChatBailianApp`` and ``BailianAppLLM``.
+"""LangChain-side fields and call logic shared by ``ChatBailianApp`` and ``BailianAppLLM``.
 
-The mixin holds the fields (app, key, base URL, workspace, session, generation parameters),
-builds one :class:`BailianAppClient` per instance on first use, routes per-call keyword
-arguments into the request, applies stop sequences, and maps results to LangChain metadata.
-The two framework classes only translate their input and output types.
+The app, connection and option fields, their checks, the client (``total_timeout`` included),
+``close``/``aclose`` and the answer-metadata rule come from the framework-free
+:class:`~langchain_zilliz_bailian.bailian.settings.AppSettings`. This mixin adds LangChain's own
+fields (``streaming``, ``stop``, ``max_tokens``, ``model_kwargs``), serialization and tracing
+parameters, and applies stop sequences; the two model classes only translate types.
 """
 
 from __future__ import annotations
 
-import threading
 import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-import httpx
 from langchain_core.language_models import LangSmithParams
 from langchain_core.messages.ai import UsageMetadata
-from langchain_core.utils.utils import from_env, secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import Field, model_validator
 
-from langchain_zilliz_bailian._http.checks import (
-    check_base_url,
-    check_client_options,
-    check_id,
-    insecure_url_reported,
-    typed_construction,
-)
-from langchain_zilliz_bailian.bailian import AppCompletion, AppOptions, BailianAppClient
-from langchain_zilliz_bailian.bailian._constants import (
-    API_KEY_ENV,
-    APP_ID_ENV,
-    BASE_URL_ENV,
-    DEFAULT_BASE_URL,
-    DEFAULT_TOTAL_TIMEOUT,
-)
-from langchain_zilliz_bailian.bailian.conversation import app_options, instance_options
+from langchain_zilliz_bailian.bailian import AppCompletion, AppOptions
+from langchain_zilliz_bailian.bailian._constants import API_KEY_ENV
+from langchain_zilliz_bailian.bailian.settings import AppSettings
 from langchain_zilliz_bailian.bailian.stop import StopSequenceFilter, truncate_at_stop
-from langchain_zilliz_bailian.errors import InvalidInputError
 
 __all__ = ["BailianAppMixin", "usage_metadata"]
 
-_CLIENT_LOCK = threading.Lock()
-#: Per-call keyword arguments that go into the request as options (the rest are ``parameters``).
 #: Per-call keyword arguments LangChain or callers may pass that an app cannot use.
 _IGNORED_KEYS = frozenset({"model", "max_tokens", "stream", "streaming", "stop"})
+
+#: A streamed answer: each text piece, then once ``(result, metadata)``.
+StreamItem = str | tuple[AppCompletion, dict[str, Any]]
 
 
 def usage_metadata(completion: AppCompletion) -> UsageMetadata | None:
@@ -58,69 +43,22 @@ def usage_metadata(completion: AppCompletion) -> UsageMetadata | None:
     )
 
 
-class BailianAppMixin(BaseModel):
-    """Fields and call logic of a Bailian app for LangChain (mixed into the model classes)."""
-
-    model_config = ConfigDict(
-        populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=()
-    )
+class BailianAppMixin(AppSettings):
+    """A Bailian app's settings plus LangChain's fields (mixed into the model classes)."""
 
     #: ``"chat"`` or ``"llm"``, for LangSmith.
     _ls_model_type: ClassVar[Literal["chat", "llm"]] = "chat"
+    #: LangChain's ``Serializable.__init__`` adds a frame before the user's line.
+    _warning_depth: ClassVar[int] = 6
 
-    app_id: str = Field(default_factory=from_env(APP_ID_ENV, default=""))
-    """The app's id (``$DASHSCOPE_APP_ID``)."""
-    api_key: SecretStr | None = Field(default_factory=secret_from_env(API_KEY_ENV, default=None))
-    """DashScope API key (``$DASHSCOPE_API_KEY``); region-bound, like the base URL."""
-    base_url: str = Field(default_factory=from_env(BASE_URL_ENV, default=DEFAULT_BASE_URL))
-    """Base URL, ``/api/v1`` included (``$DASHSCOPE_HTTP_BASE_URL``; see ``INTL_BASE_URL``)."""
-    workspace: str | None = None
-    """Workspace id (``ws_...``) for apps outside the default workspace."""
-    session_id: str | None = None
-    """Server-side history: only the last human turn is sent, with this session id."""
-    memory_id: str | None = None
-    """Long-term memory id (the app must have memory enabled)."""
-    biz_params: dict[str, Any] | None = None
-    """Workflow / agent start-node parameters."""
-    rag_options: dict[str, Any] | None = None
-    """Knowledge-base options: ``pipeline_ids``, ``file_ids``, ``tags``, ``metadata_filter``, ..."""
-    has_thoughts: bool | None = None
-    """Ask for retrieval, plugin and reasoning steps (returned as ``thoughts`` metadata)."""
-    flow_stream_mode: str | None = None
-    """Workflow streaming granularity (``full_thoughts``, ``message_format_plus``, ...)."""
     streaming: bool = False
     """Use the SSE stream even for ``invoke``."""
-    timeout: float | httpx.Timeout | None = None
-    """Read timeout in seconds (for streams: the longest silence allowed); default 200 s."""
-    total_timeout: float | None = DEFAULT_TOTAL_TIMEOUT
-    """Seconds a whole call or stream may take, retries included (``None``: unbounded)."""
-    max_retries: int = 2
-    """Retries before any answer byte (429 throttling, 408, 5xx, a connection never made)."""
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    seed: int | None = None
     max_tokens: int | None = None
     """Accepted for compatibility and reported to tracing; apps take no such parameter."""
     stop: list[str] | None = None
     """Stop sequences, applied on this side (the text is cut before the first one)."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Further ``parameters`` sent as given (``enable_thinking``, ``model_id``, ...)."""
-    http_client: httpx.Client | None = Field(default=None, exclude=True)
-    """A sync httpx client to use (proxies, TLS); left open, its owner closes it."""
-    http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
-    """An async httpx client to use; left open, its owner closes it."""
-
-    _app_client: BailianAppClient | None = PrivateAttr(default=None)
-
-    # -- validation ---------------------------------------------------------------------------
-
-    if not TYPE_CHECKING:  # type checkers keep pydantic's typed signature
-
-        def __init__(self, **data: Any) -> None:
-            """Bad arguments raise :class:`InvalidInputError`, as the LlamaIndex LLM does."""
-            with typed_construction(type(self).__name__):
-                super().__init__(**data)
 
     @model_validator(mode="before")
     @classmethod
@@ -143,23 +81,6 @@ class BailianAppMixin(BaseModel):
             values["model_kwargs"] = {**extra, **(values.get("model_kwargs") or {})}
         return values
 
-    @model_validator(mode="after")
-    def _check_config(self) -> Any:
-        """Reject a missing or malformed app id, base URL or workspace before any request."""
-        if not self.app_id:
-            raise InvalidInputError(f"No app id: pass app_id=... or set {APP_ID_ENV}.")
-        check_id("app_id", self.app_id)
-        self.base_url = check_base_url(self.base_url, stacklevel=6)  # the user's line
-        if self.workspace:
-            check_id("workspace", self.workspace)
-        check_client_options(
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            http_client=self.http_client,
-            http_async_client=self.http_async_client,
-        )
-        return self
-
     # -- serialization ------------------------------------------------------------------------
 
     @property
@@ -171,10 +92,6 @@ class BailianAppMixin(BaseModel):
     def is_lc_serializable(cls) -> bool:
         """Serializable with ``langchain_core.load.dumpd`` (the key excluded)."""
         return True
-
-    @property
-    def _default_model_name(self) -> str:
-        return f"bailian-app-{self.app_id}"
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -195,7 +112,7 @@ class BailianAppMixin(BaseModel):
         """Tracing parameters; ``ls_model_name`` honours a per-call ``model`` override."""
         params = LangSmithParams(
             ls_provider="bailian",
-            ls_model_name=str(kwargs.get("model") or self._default_model_name),
+            ls_model_name=str(kwargs.get("model") or self.model_name),
             ls_model_type=self._ls_model_type,
         )
         if self.temperature is not None:
@@ -207,79 +124,48 @@ class BailianAppMixin(BaseModel):
             params["ls_stop"] = list(stops)
         return params
 
-    # -- the client ---------------------------------------------------------------------------
-
-    @property
-    def client(self) -> BailianAppClient:
-        """The app client, built on first use and reused (one connection pool per instance)."""
-        if self._app_client is None:
-            with _CLIENT_LOCK, insecure_url_reported():  # warned at construction
-                if self._app_client is None:
-                    self._app_client = BailianAppClient(
-                        self.app_id,
-                        api_key=self.api_key,
-                        base_url=self.base_url,
-                        workspace=self.workspace,
-                        timeout=self.timeout,
-                        total_timeout=self.total_timeout,
-                        max_retries=self.max_retries,
-                        http_client=self.http_client,
-                        http_async_client=self.http_async_client,
-                    )
-        return self._app_client
-
     # -- requests -----------------------------------------------------------------------------
 
     def _app_options(self, kwargs: Mapping[str, Any]) -> AppOptions:
         """Instance settings overlaid with per-call keyword arguments (unknown: ``parameters``)."""
-        return app_options(
-            instance_options(self),
-            self.model_kwargs,
-            kwargs,
-            ignored=_IGNORED_KEYS,
-            ignored_prefixes=("ls_",),
+        return self.call_options(
+            self.model_kwargs, kwargs, ignored=_IGNORED_KEYS, ignored_prefixes=("ls_",)
         )
 
     def _stops(self, stop: list[str] | None) -> list[str] | None:
         return stop if stop is not None else self.stop
 
-    def _response_metadata(
-        self, completion: AppCompletion, options: AppOptions, *, stopped: bool
-    ) -> dict[str, Any]:
-        """``response_metadata`` / ``generation_info`` for one answer."""
-        metadata: dict[str, Any] = {
-            "model_name": completion.usage.model_id or self._default_model_name,
-            "app_id": self.app_id,
-            "session_id": completion.session_id,
-            "request_id": completion.request_id,
-            "finish_reason": "stop" if stopped else completion.finish_reason,
-            "doc_references": [
-                ref.model_dump(exclude_none=True) for ref in completion.doc_references
-            ],
-        }
-        if options.get("has_thoughts"):
-            metadata["thoughts"] = [t.model_dump(exclude_none=True) for t in completion.thoughts]
-        return metadata
+    def _answer(
+        self, completion: AppCompletion, options: AppOptions, stop: list[str] | None
+    ) -> tuple[str, AppCompletion, dict[str, Any]]:
+        """The answer cut at the stop sequences, the result and its metadata."""
+        text, stopped = truncate_at_stop(completion.text, self._stops(stop))
+        return text, completion, self.answer_metadata(completion, options, stopped=stopped)
 
     def _complete(
         self, prompt: str | None, options: AppOptions, stop: list[str] | None
     ) -> tuple[str, AppCompletion, dict[str, Any]]:
-        """One JSON call: the answer cut at the stop sequences, the result and its metadata."""
-        completion = self.client.call(prompt, **options)
-        text, stopped = truncate_at_stop(completion.text, self._stops(stop))
-        return text, completion, self._response_metadata(completion, options, stopped=stopped)
+        """One JSON call (see :meth:`_answer`)."""
+        return self._answer(self.client.call(prompt, **options), options, stop)
 
     async def _acomplete(
         self, prompt: str | None, options: AppOptions, stop: list[str] | None
     ) -> tuple[str, AppCompletion, dict[str, Any]]:
         """Async twin of :meth:`_complete`."""
-        completion = await self.client.acall(prompt, **options)
-        text, stopped = truncate_at_stop(completion.text, self._stops(stop))
-        return text, completion, self._response_metadata(completion, options, stopped=stopped)
+        return self._answer(await self.client.acall(prompt, **options), options, stop)
+
+    def _ending(
+        self, gate: StopSequenceFilter, completion: AppCompletion, options: AppOptions
+    ) -> Iterator[StreamItem]:
+        """The text a stop filter still held, then ``(result, metadata)``."""
+        rest = gate.flush()
+        if rest:
+            yield rest
+        yield completion, self.answer_metadata(completion, options, stopped=gate.stopped)
 
     def _stream_app(
         self, prompt: str | None, options: AppOptions, stop: list[str] | None
-    ) -> Iterator[str | tuple[AppCompletion, dict[str, Any]]]:
+    ) -> Iterator[StreamItem]:
         """Each text delta as it arrives, then ``(result, metadata)`` once at the end.
 
         A stop sequence ends the stream where it starts (the connection is closed there).
@@ -287,31 +173,22 @@ class BailianAppMixin(BaseModel):
         gate = StopSequenceFilter(self._stops(stop))
         with self.client.stream(prompt, **options) as stream:
             for chunk in stream:
-                text = gate.feed(chunk.delta)
-                if text:
+                if text := gate.feed(chunk.delta):
                     yield text
                 if gate.stopped:
                     break
-            rest = gate.flush()
-            if rest:
-                yield rest
-            completion = stream.completion
-        yield completion, self._response_metadata(completion, options, stopped=gate.stopped)
+            yield from self._ending(gate, stream.completion, options)
 
     async def _astream_app(
         self, prompt: str | None, options: AppOptions, stop: list[str] | None
-    ) -> AsyncIterator[str | tuple[AppCompletion, dict[str, Any]]]:
+    ) -> AsyncIterator[StreamItem]:
         """Async twin of :meth:`_stream_app`."""
         gate = StopSequenceFilter(self._stops(stop))
         async with self.client.astream(prompt, **options) as stream:
             async for chunk in stream:
-                text = gate.feed(chunk.delta)
-                if text:
+                if text := gate.feed(chunk.delta):
                     yield text
                 if gate.stopped:
                     break
-            rest = gate.flush()
-            if rest:
-                yield rest
-            completion = stream.completion
-        yield completion, self._response_metadata(completion, options, stopped=gate.stopped)
+            for item in self._ending(gate, stream.completion, options):
+                yield item

@@ -2,8 +2,10 @@
 
 The app (agent, RAG or workflow) is called through :class:`BailianAppClient`. The message history
 goes out as ``input.messages``; with a ``session_id`` only the last human turn is sent and the
-server keeps the history. Answers carry the app's session id, request id, cited documents and,
-when asked, its thoughts in ``response_metadata``.
+server keeps the history. Answers carry the metadata of
+:func:`~langchain_zilliz_bailian.bailian.settings.answer_metadata` (session and request ids, cited
+documents, usage, thoughts) in ``response_metadata``. ``close``/``aclose`` or ``with`` /
+``async with`` close the connection pool.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict
 
-from langchain_zilliz_bailian._bailian_lc import BailianAppMixin, usage_metadata
+from langchain_zilliz_bailian._bailian_lc import BailianAppMixin, StreamItem, usage_metadata
 from langchain_zilliz_bailian.bailian import AppCompletion, AppOptions
 from langchain_zilliz_bailian.bailian.conversation import chat_request
 from langchain_zilliz_bailian.errors import InvalidInputError
@@ -95,16 +97,22 @@ class ChatBailianApp(BailianAppMixin, BaseChatModel):
         return chat_request(messages, self._app_options(kwargs), role=_role, text=_text)
 
     @staticmethod
-    def _message(text: str, completion: AppCompletion, metadata: dict[str, Any]) -> AIMessage:
-        return AIMessage(
-            content=text,
-            response_metadata=metadata,
-            usage_metadata=usage_metadata(completion),
+    def _result(text: str, completion: AppCompletion, metadata: dict[str, Any]) -> ChatResult:
+        """One answer, with its metadata, usage and ``llm_output``."""
+        usage = usage_metadata(completion)
+        message = AIMessage(content=text, response_metadata=metadata, usage_metadata=usage)
+        return ChatResult(
+            generations=[ChatGeneration(message=message)],
+            llm_output={"model_name": metadata["model_name"], "token_usage": dict(usage or {})},
         )
 
     @staticmethod
-    def _last_chunk(completion: AppCompletion, metadata: dict[str, Any]) -> ChatGenerationChunk:
-        """The closing chunk: no text, the metadata and usage once, ``chunk_position="last"``."""
+    def _chunk(item: StreamItem) -> ChatGenerationChunk:
+        """A text piece, or the closing chunk: no text, the metadata and usage once,
+        ``chunk_position="last"``."""
+        if isinstance(item, str):
+            return ChatGenerationChunk(message=AIMessageChunk(content=item))
+        completion, metadata = item
         return ChatGenerationChunk(
             message=AIMessageChunk(
                 content="",
@@ -114,11 +122,6 @@ class ChatBailianApp(BailianAppMixin, BaseChatModel):
             )
         )
 
-    @staticmethod
-    def _llm_output(completion: AppCompletion, metadata: dict[str, Any]) -> dict[str, Any]:
-        usage = usage_metadata(completion)
-        return {"model_name": metadata["model_name"], "token_usage": dict(usage or {})}
-
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -126,11 +129,7 @@ class ChatBailianApp(BailianAppMixin, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        text, completion, metadata = self._complete(*self._request(messages, kwargs), stop)
-        return ChatResult(
-            generations=[ChatGeneration(message=self._message(text, completion, metadata))],
-            llm_output=self._llm_output(completion, metadata),
-        )
+        return self._result(*self._complete(*self._request(messages, kwargs), stop))
 
     async def _agenerate(
         self,
@@ -139,11 +138,7 @@ class ChatBailianApp(BailianAppMixin, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        text, completion, metadata = await self._acomplete(*self._request(messages, kwargs), stop)
-        return ChatResult(
-            generations=[ChatGeneration(message=self._message(text, completion, metadata))],
-            llm_output=self._llm_output(completion, metadata),
-        )
+        return self._result(*await self._acomplete(*self._request(messages, kwargs), stop))
 
     def _stream(
         self,
@@ -153,13 +148,10 @@ class ChatBailianApp(BailianAppMixin, BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         for item in self._stream_app(*self._request(messages, kwargs), stop):
-            if isinstance(item, str):
-                chunk = ChatGenerationChunk(message=AIMessageChunk(content=item))
-                if run_manager:
-                    run_manager.on_llm_new_token(item, chunk=chunk)
-                yield chunk
-            else:
-                yield self._last_chunk(*item)
+            chunk = self._chunk(item)
+            if run_manager and isinstance(item, str):
+                run_manager.on_llm_new_token(item, chunk=chunk)
+            yield chunk
 
     async def _astream(
         self,
@@ -169,10 +161,7 @@ class ChatBailianApp(BailianAppMixin, BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         async for item in self._astream_app(*self._request(messages, kwargs), stop):
-            if isinstance(item, str):
-                chunk = ChatGenerationChunk(message=AIMessageChunk(content=item))
-                if run_manager:
-                    await run_manager.on_llm_new_token(item, chunk=chunk)
-                yield chunk
-            else:
-                yield self._last_chunk(*item)
+            chunk = self._chunk(item)
+            if run_manager and isinstance(item, str):
+                await run_manager.on_llm_new_token(item, chunk=chunk)
+            yield chunk

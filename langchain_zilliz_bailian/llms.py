@@ -1,12 +1,15 @@
 """``BailianAppLLM``: a Bailian (DashScope) app as a LangChain text-completion model.
 
-The same app and client as :class:`ChatBailianApp`, over a single prompt. Metadata (session id,
-request id, cited documents, usage) is in each generation's ``generation_info``.
+The same app, client and answer-metadata rule as :class:`ChatBailianApp`, over a single prompt:
+the metadata (session and request ids, cited documents, usage, thoughts) is in each generation's
+``generation_info``, with LangChain's ``usage_metadata`` beside it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import functools
+import operator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -14,14 +17,35 @@ from langchain_core.language_models.llms import LLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import ConfigDict
 
-from langchain_zilliz_bailian._bailian_lc import BailianAppMixin, usage_metadata
+from langchain_zilliz_bailian._bailian_lc import BailianAppMixin, StreamItem, usage_metadata
 from langchain_zilliz_bailian.bailian import AppCompletion
 
 __all__ = ["BailianAppLLM"]
 
 
-def _info(completion: AppCompletion, metadata: dict[str, Any]) -> dict[str, Any]:
-    return {**metadata, "usage_metadata": usage_metadata(completion)}
+def _generation(text: str, completion: AppCompletion, metadata: dict[str, Any]) -> Generation:
+    info = {**metadata, "usage_metadata": usage_metadata(completion)}
+    return Generation(text=text, generation_info=info)
+
+
+def _chunk(item: StreamItem) -> GenerationChunk:
+    """A text piece, or the closing chunk (no text) that carries the metadata."""
+    if isinstance(item, str):
+        return GenerationChunk(text=item)
+    return GenerationChunk(text="", generation_info=_generation("", *item).generation_info)
+
+
+def _joined(chunks: Iterable[GenerationChunk]) -> GenerationChunk:
+    return functools.reduce(operator.add, chunks)
+
+
+async def _ajoined(chunks: AsyncIterator[GenerationChunk]) -> GenerationChunk:
+    return _joined([chunk async for chunk in chunks])
+
+
+def _result(generations: Iterable[Generation]) -> LLMResult:
+    """One generation a prompt."""
+    return LLMResult(generations=[[generation] for generation in generations])
 
 
 class BailianAppLLM(BailianAppMixin, LLM):
@@ -32,8 +56,8 @@ class BailianAppLLM(BailianAppMixin, LLM):
 
             from langchain_zilliz_bailian import BailianAppLLM
 
-            llm = BailianAppLLM(app_id="...")
-            print(llm.invoke("Summarise the handbook in one line."))
+            with BailianAppLLM(app_id="...") as llm:
+                print(llm.invoke("Summarise the handbook in one line."))
     """
 
     model_config = ConfigDict(
@@ -74,20 +98,11 @@ class BailianAppLLM(BailianAppMixin, LLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        generations: list[list[Generation]] = []
-        for prompt in prompts:
-            if self.streaming:
-                final: GenerationChunk | None = None
-                for chunk in self._stream(prompt, stop, run_manager, **kwargs):
-                    final = chunk if final is None else final + chunk
-                assert final is not None
-                generations.append([final])
-            else:
-                text, completion, metadata = self._complete(prompt, self._app_options(kwargs), stop)
-                generations.append(
-                    [Generation(text=text, generation_info=_info(completion, metadata))]
-                )
-        return LLMResult(generations=generations)
+        if self.streaming:
+            return _result(_joined(self._stream(p, stop, run_manager, **kwargs)) for p in prompts)
+        return _result(
+            _generation(*self._complete(p, self._app_options(kwargs), stop)) for p in prompts
+        )
 
     async def _agenerate(
         self,
@@ -96,22 +111,12 @@ class BailianAppLLM(BailianAppMixin, LLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        generations: list[list[Generation]] = []
-        for prompt in prompts:
-            if self.streaming:
-                final: GenerationChunk | None = None
-                async for chunk in self._astream(prompt, stop, run_manager, **kwargs):
-                    final = chunk if final is None else final + chunk
-                assert final is not None
-                generations.append([final])
-            else:
-                text, completion, metadata = await self._acomplete(
-                    prompt, self._app_options(kwargs), stop
-                )
-                generations.append(
-                    [Generation(text=text, generation_info=_info(completion, metadata))]
-                )
-        return LLMResult(generations=generations)
+        if self.streaming:
+            return _result(
+                [await _ajoined(self._astream(p, stop, run_manager, **kwargs)) for p in prompts]
+            )
+        options = self._app_options(kwargs)
+        return _result([_generation(*await self._acomplete(p, options, stop)) for p in prompts])
 
     # -- streaming ----------------------------------------------------------------------------
 
@@ -123,13 +128,10 @@ class BailianAppLLM(BailianAppMixin, LLM):
         **kwargs: Any,
     ) -> Iterator[GenerationChunk]:
         for item in self._stream_app(prompt, self._app_options(kwargs), stop):
-            if isinstance(item, str):
-                chunk = GenerationChunk(text=item)
-                if run_manager:
-                    run_manager.on_llm_new_token(item, chunk=chunk)
-                yield chunk
-            else:
-                yield GenerationChunk(text="", generation_info=_info(*item))
+            chunk = _chunk(item)
+            if run_manager and isinstance(item, str):
+                run_manager.on_llm_new_token(item, chunk=chunk)
+            yield chunk
 
     async def _astream(
         self,
@@ -139,10 +141,7 @@ class BailianAppLLM(BailianAppMixin, LLM):
         **kwargs: Any,
     ) -> AsyncIterator[GenerationChunk]:
         async for item in self._astream_app(prompt, self._app_options(kwargs), stop):
-            if isinstance(item, str):
-                chunk = GenerationChunk(text=item)
-                if run_manager:
-                    await run_manager.on_llm_new_token(item, chunk=chunk)
-                yield chunk
-            else:
-                yield GenerationChunk(text="", generation_info=_info(*item))
+            chunk = _chunk(item)
+            if run_manager and isinstance(item, str):
+                await run_manager.on_llm_new_token(item, chunk=chunk)
+            yield chunk

@@ -1,15 +1,13 @@
 """``ZillizPipelineRetriever``: a LangChain retriever over a Zilliz search pipeline.
 
-Thin: it builds the search call, sends it through :class:`ZillizPipelinesClient` (sync, or native
-async for ``ainvoke``) and maps each hit to a ``Document``. Per-call overrides
-(``invoke(q, k=2, filter=..., offset=...)``) are declared on both the sync and the async method,
-so ``ainvoke`` accepts them too.
+Thin: its fields make a :class:`SearchRequest` (per-call ``k``, ``filter``, ``offset`` and
+``output_fields`` override them, on ``invoke`` and ``ainvoke`` alike), a
+:class:`RetrievalSession` runs it, and each hit becomes a ``Document``.
 """
 
 from __future__ import annotations
 
-import threading
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import httpx
 from langchain_core.callbacks import (
@@ -21,20 +19,9 @@ from langchain_core.retrievers import BaseRetriever, LangSmithRetrieverParams
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, StrictInt, model_validator
 
-from langchain_zilliz_bailian._http.checks import (
-    check_base_url,
-    check_client_options,
-    check_id,
-    check_search_window,
-    insecure_url_reported,
-    typed_construction,
-)
-from langchain_zilliz_bailian.errors import PipelineNotServingError
-from langchain_zilliz_bailian.zilliz.actions import (
-    content_field,
-    content_of,
-    max_limit,
-)
+from langchain_zilliz_bailian._construction import TypedConstruction
+from langchain_zilliz_bailian._http.adapter import Closeable
+from langchain_zilliz_bailian.errors import InvalidInputError, PipelineNotServingError
 from langchain_zilliz_bailian.zilliz.client import (
     API_KEY_ENV,
     BASE_URL_ENV,
@@ -42,21 +29,23 @@ from langchain_zilliz_bailian.zilliz.client import (
     REGION_ENV,
     ZillizPipelinesClient,
 )
-from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
-from langchain_zilliz_bailian.zilliz.models import Pipeline, SearchHit, SearchResult
+from langchain_zilliz_bailian.zilliz.connection import ZillizConnection
+from langchain_zilliz_bailian.zilliz.retrieval import RetrievalSession, Retrieved, SearchRequest
 
-__all__ = ["PipelineNotServingError", "ZillizPipelineRetriever", "hit_to_document"]
+__all__ = ["PipelineNotServingError", "ZillizPipelineRetriever", "to_document"]
+
+#: What ``invoke``/``ainvoke`` take per call, over the fields of the same name (``k``: limit).
+_PER_CALL = frozenset({"k", "filter", "offset", "output_fields"})
 
 
-def hit_to_document(hit: SearchHit, content_field: str) -> Document:
-    """``page_content`` from ``content_field``; the rest, ``id`` and ``distance`` in metadata."""
-    content, fields = content_of(hit.fields, content_field)
+def to_document(hit: Retrieved) -> Document:
+    """``page_content`` is the hit's text; its other fields, ``id`` and ``distance`` metadata."""
     return Document(
-        page_content=content, metadata={**fields, "id": hit.id, "distance": hit.distance}
+        page_content=hit.text, metadata={**hit.fields, "id": hit.id, "distance": hit.distance}
     )
 
 
-class ZillizPipelineRetriever(BaseRetriever):
+class ZillizPipelineRetriever(TypedConstruction, BaseRetriever, Closeable):
     """Retrieve from a Zilliz Cloud Pipelines search pipeline (or a compatible server).
 
     Setup: ``pip install "langchain-zilliz-bailian[langchain]"`` and set
@@ -67,6 +56,9 @@ class ZillizPipelineRetriever(BaseRetriever):
 
             retriever = ZillizPipelineRetriever(pipeline_id="pipe-...", k=4)
             docs = retriever.invoke("What is Milvus Lite?", filter='doc_name == "lite.md"')
+
+    ``close``/``aclose``, ``with`` and ``async with`` close its connection pools (it reopens
+    them if used again).
     """
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
@@ -105,30 +97,13 @@ class ZillizPipelineRetriever(BaseRetriever):
     http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
     """Optional ``httpx.AsyncClient``, likewise."""
 
-    _client: ZillizPipelinesClient | None = PrivateAttr(default=None)
-    _pipelines: DescribedPipelines = PrivateAttr(default_factory=DescribedPipelines)
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-
-    if not TYPE_CHECKING:  # type checkers keep pydantic's typed signature
-
-        def __init__(self, **data: Any) -> None:
-            """Bad arguments raise :class:`InvalidInputError`, as the LlamaIndex retriever does."""
-            with typed_construction(type(self).__name__):
-                super().__init__(**data)
+    _session: RetrievalSession = PrivateAttr()
 
     @model_validator(mode="after")
     def _validate(self) -> ZillizPipelineRetriever:
-        check_id("pipeline_id", self.pipeline_id)
-        check_search_window(self.k, self.offset)
-        check_id("cloud_region", self.cloud_region)
-        if self.base_url is not None:
-            self.base_url = check_base_url(self.base_url, stacklevel=6)  # the user's line
-        check_client_options(
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            http_client=self.http_client,
-            http_async_client=self.http_async_client,
-        )
+        self._request("")  # the search settings, checked now
+        connection = {key: getattr(self, key) for key in ZillizConnection.__optional_keys__}
+        self._session = RetrievalSession(stacklevel=6, **connection)  # 6: the user's line
         return self
 
     @property
@@ -138,107 +113,50 @@ class ZillizPipelineRetriever(BaseRetriever):
     @property
     def client(self) -> ZillizPipelinesClient:
         """The framework-free client (one connection pool), built on first use."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    with insecure_url_reported():  # warned at construction
-                        self._client = self._build_client()
-        return self._client
-
-    def _build_client(self) -> ZillizPipelinesClient:
-        return ZillizPipelinesClient(
-            api_key=self.api_key,
-            cloud_region=self.cloud_region,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            http_client=self.http_client,
-            http_async_client=self.http_async_client,
-        )
+        return self._session.client
 
     def _get_ls_params(self, **kwargs: Any) -> LangSmithRetrieverParams:
         params = super()._get_ls_params(**kwargs)
         params["ls_retriever_name"] = "zilliz_pipeline"
         return params
 
-    # -- the pipeline's function, read once -----------------------------------------------------
-
-    def _described(self) -> Pipeline | None:
-        return self._pipelines.get(self.pipeline_id)
-
-    def _content_field(self) -> str:
-        return self.content_field or content_field(self._described())
-
-    # -- search ---------------------------------------------------------------------------------
-
-    def _search_kwargs(
-        self,
-        k: int | None,
-        filter: str | None,
-        offset: int | None,
-        output_fields: list[str] | None,
-    ) -> dict[str, Any]:
-        return {
-            "limit": self.k if k is None else k,
-            "offset": self.offset if offset is None else offset,
-            "filter": self.filter if filter is None else filter,
-            "output_fields": self.output_fields if output_fields is None else output_fields,
-            "max_limit": max_limit(self._described()),
-        }
-
-    def _query(self, query: str) -> dict[str, Any]:
-        if self.query_type == "image_url":
-            return {"query_text": None, "query_image_url": query}
-        return {"query_text": query, "query_image_url": None}
-
-    def _documents(self, result: SearchResult) -> list[Document]:
-        field = self._content_field()
-        return [hit_to_document(hit, field) for hit in result.hits]
+    def _request(self, query: str, **overrides: Any) -> SearchRequest:
+        """The fields as a search, with the per-call ``k``/``filter``/``offset``/... given."""
+        request = SearchRequest(
+            pipeline_id=self.pipeline_id,
+            query=query,
+            limit=self.k,
+            offset=self.offset,
+            filter=self.filter,
+            output_fields=self.output_fields,
+            query_type=self.query_type,
+            content_field=self.content_field,
+        )
+        unknown = set(overrides) - _PER_CALL
+        if unknown:
+            raise InvalidInputError(
+                f"Unknown search argument(s) {sorted(unknown)}; use {sorted(_PER_CALL)}."
+            )
+        limit = overrides.pop("k", None)
+        return request.override(limit=limit, **overrides)
 
     def _get_relevant_documents(
-        self,
-        query: str,
-        *,
-        run_manager: CallbackManagerForRetrieverRun,
-        k: int | None = None,
-        filter: str | None = None,
-        offset: int | None = None,
-        output_fields: list[str] | None = None,
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **overrides: Any
     ) -> list[Document]:
-        if self.content_field is None:  # described once: a SEARCH pipeline that serves
-            self._pipelines.require(self.client, self.pipeline_id, "SEARCH")
-        result = self.client.search(
-            self.pipeline_id,
-            **self._query(query),
-            **self._search_kwargs(k, filter, offset, output_fields),
-        )
-        return self._documents(result)
+        """``invoke(query, k=..., filter=..., offset=..., output_fields=...)``."""
+        return [to_document(hit) for hit in self._session.search(self._request(query, **overrides))]
 
     async def _aget_relevant_documents(
-        self,
-        query: str,
-        *,
-        run_manager: AsyncCallbackManagerForRetrieverRun,
-        k: int | None = None,
-        filter: str | None = None,
-        offset: int | None = None,
-        output_fields: list[str] | None = None,
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **overrides: Any
     ) -> list[Document]:
-        if self.content_field is None:
-            await self._pipelines.arequire(self.client, self.pipeline_id, "SEARCH")
-        result = await self.client.asearch(
-            self.pipeline_id,
-            **self._query(query),
-            **self._search_kwargs(k, filter, offset, output_fields),
-        )
-        return self._documents(result)
+        """Native async; concurrent first calls on a cold retriever share one describe."""
+        hits = await self._session.asearch(self._request(query, **overrides))
+        return [to_document(hit) for hit in hits]
 
     def close(self) -> None:
         """Close the connection pools (the retriever stays usable and reopens on demand)."""
-        if self._client is not None:
-            self._client.close()
+        self._session.close()
 
     async def aclose(self) -> None:
-        """Async twin of :meth:`close`."""
-        if self._client is not None:
-            await self._client.aclose()
+        """Close the pools, the current event loop's async one included."""
+        await self._session.aclose()

@@ -7,17 +7,15 @@ with a ``session_id`` only the last user turn is sent and the server keeps the h
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from llama_index.core.base.llms.types import ChatMessage, TextBlock
 
 from langchain_zilliz_bailian.bailian import AppOptions
-from langchain_zilliz_bailian.bailian.conversation import app_options as core_app_options
 from langchain_zilliz_bailian.bailian.conversation import chat_request as core_chat_request
 from langchain_zilliz_bailian.errors import InvalidInputError
 
-__all__ = ["app_options", "chat_request"]
+__all__ = ["IGNORED_KEYS", "chat_request"]
 
 #: LlamaIndex role values (strings, so roles newer than the installed core cost nothing).
 _ROLES = {
@@ -29,7 +27,7 @@ _ROLES = {
     "model": "assistant",
 }
 #: Keywords LlamaIndex components may pass that an app cannot use.
-_IGNORED_KEYS = frozenset({"formatted", "stream", "max_tokens", "model", "tools", "tool_choice"})
+IGNORED_KEYS = frozenset({"formatted", "stream", "max_tokens", "model", "tools", "tool_choice"})
 
 
 def _role(message: ChatMessage) -> str:
@@ -65,10 +63,3 @@ def chat_request(
     return core_chat_request(
         messages, options, role=_role, text=lambda message: _text(message, _role(message))
     )
-
-
-def app_options(
-    defaults: Mapping[str, Any], parameters: Mapping[str, Any], kwargs: Mapping[str, Any]
-) -> AppOptions:
-    """Instance ``defaults`` overlaid with call keywords; unknown keywords join ``parameters``."""
-    return core_app_options(defaults, parameters, kwargs, ignored=_IGNORED_KEYS)

@@ -7,45 +7,38 @@ Thin: it builds the search call (query, ``similarity_top_k``, the Milvus filter)
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from typing import Any, Literal
 
-import httpx
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.core.vector_stores.types import MetadataFilters
-from pydantic import SecretStr
+from typing_extensions import Unpack
 
-from langchain_zilliz_bailian._http.checks import (
-    check_base_url,
-    check_client_options,
-    check_id,
-    check_search_window,
-    check_str_list,
-    insecure_url_reported,
-)
-from langchain_zilliz_bailian.errors import InvalidInputError
-from langchain_zilliz_bailian.zilliz.actions import content_field, content_of, max_limit
+from langchain_zilliz_bailian._http.adapter import Closeable
 from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
-from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
-from langchain_zilliz_bailian.zilliz.models import Pipeline, SearchHit, SearchResult
+from langchain_zilliz_bailian.zilliz.connection import ZillizConnection
+from langchain_zilliz_bailian.zilliz.retrieval import (
+    QueryType,
+    RetrievalSession,
+    Retrieved,
+    SearchRequest,
+)
 from llama_index_ext.filters import combine_expressions, to_milvus_expression
 
-__all__ = ["ZillizPipelineRetriever", "hit_to_node"]
+__all__ = ["ZillizPipelineRetriever", "to_node"]
 
 DEFAULT_TOP_K = 4
 
 
-def hit_to_node(hit: SearchHit, text_field: str) -> NodeWithScore:
-    """Text from ``text_field``, every other returned field as metadata, distance as score."""
-    text, metadata = content_of(hit.fields, text_field)
-    node = TextNode(id_=hit.id, text=text, metadata=metadata)
-    return NodeWithScore(node=node, score=hit.distance)
+def to_node(hit: Retrieved) -> NodeWithScore:
+    """The hit's text, its other fields as metadata and its distance as the score."""
+    return NodeWithScore(
+        node=TextNode(id_=hit.id, text=hit.text, metadata=hit.fields), score=hit.distance
+    )
 
 
-class ZillizPipelineRetriever(BaseRetriever):
+class ZillizPipelineRetriever(BaseRetriever, Closeable):
     """Retrieve nodes from a Zilliz Cloud Pipelines search pipeline (or a compatible server).
 
     ``api_key`` falls back to ``ZILLIZ_CLOUD_API_KEY``, ``cloud_region`` to
@@ -61,69 +54,38 @@ class ZillizPipelineRetriever(BaseRetriever):
 
             retriever = ZillizPipelineRetriever(pipeline_id="pipe-...", similarity_top_k=3)
             engine = RetrieverQueryEngine.from_args(retriever, llm=BailianAppLLM(app_id="..."))
+
+    ``close``/``aclose``, ``with`` and ``async with`` close its connection pools (it reopens
+    them if used again).
     """
 
     def __init__(
         self,
         pipeline_id: str,
         *,
-        api_key: str | SecretStr | None = None,
-        cloud_region: str | None = None,
-        base_url: str | None = None,
         similarity_top_k: int = DEFAULT_TOP_K,
         offset: int = 0,
         filter: str | None = None,
         filters: MetadataFilters | None = None,
         output_fields: Sequence[str] | None = None,
-        query_type: Literal["text", "image_url"] = "text",
+        query_type: QueryType = "text",
         content_field: str | None = None,
-        timeout: float | None = None,
-        max_retries: int = 2,
-        http_client: httpx.Client | None = None,
-        http_async_client: httpx.AsyncClient | None = None,
         callback_manager: CallbackManager | None = None,
         verbose: bool = False,
+        **connection: Unpack[ZillizConnection],
     ) -> None:
-        self.pipeline_id = check_id("pipeline_id", pipeline_id)
-        check_search_window(similarity_top_k, offset)
-        check_client_options(
-            api_key=api_key,
-            timeout=timeout,
-            max_retries=max_retries,
-            http_client=http_client,
-            http_async_client=http_async_client,
-        )
-        if cloud_region is not None:
-            check_id("cloud_region", cloud_region)
-        if base_url is not None:
-            base_url = check_base_url(base_url)  # warns here, at the user's line
-        if filter is not None and not isinstance(filter, str):
-            raise InvalidInputError(f"filter must be a Milvus expression string: {filter!r}")
-        if query_type not in ("text", "image_url"):
-            raise InvalidInputError(f"query_type must be 'text' or 'image_url': {query_type!r}")
+        """Every setting is checked here; ``connection``: :class:`ZillizConnection` (``api_key``,
+        ``base_url``, ``timeout``, ``max_retries``, ``http_client``, ...)."""
+        self.pipeline_id = pipeline_id
         self.similarity_top_k = similarity_top_k
         self.offset = offset
         self.filter = filter
         self.filters = filters
-        self.expression()  # an untranslatable filter fails here, not at the first query
-        self.output_fields = (
-            check_str_list("output_fields", output_fields) if output_fields is not None else None
-        )
+        self.output_fields = output_fields
         self.query_type = query_type
         self.content_field = content_field
-        self._client_args: dict[str, Any] = {
-            # Kept as a SecretStr, so vars(), debuggers and span handlers never show the key.
-            "api_key": SecretStr(api_key) if isinstance(api_key, str) else api_key,
-            "cloud_region": cloud_region,
-            "base_url": base_url,
-            "timeout": timeout,
-            "max_retries": max_retries,
-            "http_client": http_client,
-            "http_async_client": http_async_client,
-        }
-        self._client: ZillizPipelinesClient | None = None
-        self._pipelines = DescribedPipelines()
-        self._lock = threading.Lock()
+        self._request("")  # checked now; an untranslatable filter fails here, not at a query
+        self._session = RetrievalSession(**connection)
         super().__init__(callback_manager=callback_manager, verbose=verbose)
 
     def __repr__(self) -> str:
@@ -135,61 +97,37 @@ class ZillizPipelineRetriever(BaseRetriever):
     @property
     def client(self) -> ZillizPipelinesClient:
         """The framework-free client (one connection pool), built on first use."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    with insecure_url_reported():  # warned at construction
-                        self._client = ZillizPipelinesClient(**self._client_args)
-        return self._client
+        return self._session.client
 
     def expression(self) -> str | None:
         """The Milvus expression sent as ``filter``: ``filter`` AND the translated ``filters``."""
         return combine_expressions([self.filter, to_milvus_expression(self.filters)])
 
-    # -- one search -----------------------------------------------------------------------------
-
-    def _described(self) -> Pipeline | None:
-        return self._pipelines.get(self.pipeline_id)
-
-    def _search_args(self, query_bundle: QueryBundle, expression: str | None) -> dict[str, Any]:
-        query = query_bundle.query_str
-        args: dict[str, Any] = {
-            "limit": self.similarity_top_k,
-            "offset": self.offset,
-            "filter": expression,
-            "output_fields": self.output_fields,
-            "max_limit": max_limit(self._described()),
-        }
-        if self.query_type == "image_url":
-            return {**args, "query_image_url": query}
-        return {**args, "query_text": query}
-
-    def _nodes(self, result: SearchResult) -> list[NodeWithScore]:
-        field = self.content_field or content_field(self._described())
-        return [hit_to_node(hit, field) for hit in result.hits]
+    def _request(self, query: str) -> SearchRequest:
+        """The attributes as one search (read at each query, so they may be changed)."""
+        return SearchRequest(
+            pipeline_id=self.pipeline_id,
+            query=query,
+            limit=self.similarity_top_k,
+            offset=self.offset,
+            filter=self.filter,  # checked to be an expression before it is combined
+            output_fields=self.output_fields,
+            query_type=self.query_type,
+            content_field=self.content_field,
+        ).override(filter=self.expression())
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        expression = self.expression()  # an untranslatable filter fails before any request
-        if self.content_field is None:  # described once: a SEARCH pipeline that serves
-            self._pipelines.require(self.client, self.pipeline_id, "SEARCH")
-        args = self._search_args(query_bundle, expression)
-        return self._nodes(self.client.search(self.pipeline_id, **args))
+        hits = self._session.search(self._request(query_bundle.query_str))
+        return [to_node(hit) for hit in hits]
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        expression = self.expression()
-        if self.content_field is None:
-            await self._pipelines.arequire(self.client, self.pipeline_id, "SEARCH")
-        args = self._search_args(query_bundle, expression)
-        return self._nodes(await self.client.asearch(self.pipeline_id, **args))
-
-    # -- lifecycle ------------------------------------------------------------------------------
+        hits = await self._session.asearch(self._request(query_bundle.query_str))
+        return [to_node(hit) for hit in hits]
 
     def close(self) -> None:
         """Close the connection pools (the retriever reopens them on demand)."""
-        if self._client is not None:
-            self._client.close()
+        self._session.close()
 
     async def aclose(self) -> None:
-        """Async twin of :meth:`close`."""
-        if self._client is not None:
-            await self._client.aclose()
+        """Close the pools, the current event loop's async one included."""
+        await self._session.aclose()

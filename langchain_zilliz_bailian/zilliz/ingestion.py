@@ -15,7 +15,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -31,14 +31,9 @@ from langchain_zilliz_bailian.errors import (
     RateLimitError,
     ResponseFormatError,
 )
-from langchain_zilliz_bailian.zilliz.client import (
-    ZillizPipelinesClient,
-    check_preserved,
-    deletion_data,
-)
+from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient, check_preserved
 from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
 from langchain_zilliz_bailian.zilliz.models import (
-    DeletionResult,
     DocIngestionResult,
     ImageIngestionResult,
     TextIngestionResult,
@@ -48,11 +43,12 @@ __all__ = [
     "ImageSource",
     "Stored",
     "Unit",
-    "adelete",
+    "StoredRecord",
     "aingest",
-    "delete",
+    "certainly_not_stored",
     "ingest",
     "plan_units",
+    "report_unyielded",
 ]
 
 Kind = Literal["text", "doc_url", "file", "image"]
@@ -86,11 +82,33 @@ class Unit:
 
 
 @dataclass(frozen=True)
+class StoredRecord:
+    """One stored unit of data: a text, a document or an image.
+
+    ``id`` is the key to find or delete it by (the text's id, the document's ``doc_name``, the
+    image's ``image_id``); ``fields`` are the preserved fields stored with a text, or what the
+    server said about a document (``doc_name``, ``num_chunks``, ``source``/``doc_url``) or an
+    image (``image_id``, ``image_url``).
+    """
+
+    kind: Kind
+    id: str | None
+    fields: Mapping[str, Any]
+    text: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The plain form errors carry (``PartialBatchError.stored``) and logs name."""
+        if self.kind == "text":
+            return {"kind": "text", "text": self.text, "id": self.id, "metadata": dict(self.fields)}
+        return {"kind": self.kind, **self.fields}
+
+
+@dataclass(frozen=True)
 class Stored:
     """What one successful request stored: one record per stored unit of data."""
 
     unit: Unit
-    records: list[dict[str, Any]]
+    records: list[StoredRecord]
     usage: int
 
 
@@ -158,23 +176,23 @@ def _records(unit: Unit, result: Any) -> Stored:
             )
         # What was stored with each text: exactly the request's preserved fields.
         records = [
-            {"kind": "text", "text": text, "id": stored_id, "metadata": dict(unit.preserved)}
+            StoredRecord("text", stored_id, dict(unit.preserved), text)
             for text, stored_id in zip(unit.items, result.ids, strict=True)
         ]
         return Stored(unit, records, result.usage.total)
     if isinstance(result, DocIngestionResult):
         source_key = "doc_url" if unit.kind == "doc_url" else "source"
-        record = {
-            "kind": unit.kind,
+        fields = {
             "doc_name": result.doc_name,
             "num_chunks": result.num_chunks,
             source_key: unit.items[0],
         }
-        return Stored(unit, [record], result.usage.total)
+        name = str(result.doc_name) if result.doc_name else None
+        return Stored(unit, [StoredRecord(unit.kind, name, fields)], result.usage.total)
     if isinstance(result, ImageIngestionResult):
         image: ImageSource = unit.items[0]
-        record = {"kind": "image", "image_id": image.id, "image_url": image.url}
-        return Stored(unit, [record], result.usage.total)
+        fields = {"image_id": image.id, "image_url": image.url}
+        return Stored(unit, [StoredRecord("image", image.id, fields)], result.usage.total)
     raise TypeError(f"unexpected ingestion result {type(result).__name__}")
 
 
@@ -239,7 +257,7 @@ def _stopped(
             failed=failed, unknown_outcome=unknown_items, failed_units=list(failed_units)
         )
         return cause
-    stored_records = [record for done in stored for record in done.records]
+    stored_records = [record.as_dict() for done in stored for record in done.records]
     verdict = (
         f"; the outcome of {len(unknown_items)} item(s) is unknown (they may have been stored: "
         f"check before re-sending): {', '.join(n for u in unknown for n in u.describe())}"
@@ -388,7 +406,7 @@ async def _settle(
     try:
         await asyncio.wait(pending)
     finally:
-        stored: list[dict[str, Any]] = []
+        stored: list[StoredRecord] = []
         for task in pending:
             if task.done() and not task.cancelled() and task.exception() is None:
                 result = task.result()
@@ -404,13 +422,13 @@ async def _settle(
             )
 
 
-def report_unyielded(records: Sequence[Mapping[str, Any]]) -> None:
+def report_unyielded(records: Sequence[StoredRecord]) -> None:
     """Log, with their ids, stored records that the consumer stopped before receiving."""
     if records:
         logger.warning(
             "Ingestion was stopped early; %d item(s) were stored but not yielded: %s",
             len(records),
-            ", ".join(str(r.get("id") or r.get("doc_name") or r.get("image_id")) for r in records),
+            ", ".join(str(record.id) for record in records),
         )
 
 
@@ -419,49 +437,3 @@ def _describe_unit(unit: Unit) -> str:
     first = unit.items[0] if unit.items else ""
     name = first.id if isinstance(first, ImageSource) else str(first)[:40]
     return f"{len(unit.items)} {unit.kind} item(s) from {name!r}"
-
-
-def delete(
-    client: ZillizPipelinesClient,
-    pipelines: DescribedPipelines,
-    pipeline_id: str,
-    *,
-    ids: Sequence[str | int] | None = None,
-    expression: str | None = None,
-    doc_name: str | None = None,
-    image_id: str | None = None,
-) -> DeletionResult:
-    """Delete through ``pipeline_id`` once it is known to be a serving DELETION pipeline.
-
-    Bad input fails before any request; the pipeline is described once per ``pipelines``.
-    """
-    deletion_data(ids=ids, expression=expression, doc_name=doc_name, image_id=image_id)
-    pipelines.require(client, pipeline_id, "DELETION")
-    return client.delete(
-        pipeline_id, ids=ids, expression=expression, doc_name=doc_name, image_id=image_id
-    )
-
-
-async def adelete(
-    client: ZillizPipelinesClient,
-    pipelines: DescribedPipelines,
-    pipeline_id: str,
-    *,
-    ids: Sequence[str | int] | None = None,
-    expression: str | None = None,
-    doc_name: str | None = None,
-    image_id: str | None = None,
-) -> DeletionResult:
-    """Async twin of :func:`delete`."""
-    deletion_data(ids=ids, expression=expression, doc_name=doc_name, image_id=image_id)
-    await pipelines.arequire(client, pipeline_id, "DELETION")
-    return await client.adelete(
-        pipeline_id, ids=ids, expression=expression, doc_name=doc_name, image_id=image_id
-    )
-
-
-def flatten(stored: Iterable[Stored]) -> Iterator[tuple[Stored, dict[str, Any]]]:
-    """Each stored record with the request that stored it."""
-    for done in stored:
-        for record in done.records:
-            yield done, record

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
+import pytest
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -87,3 +90,88 @@ def ok(data: Any, *, code: int = 200, status: int = 200, **headers: str) -> http
 
 def fail(code: Any, message: str, *, status: int = 200, **headers: str) -> httpx.Response:
     return httpx.Response(status, json={"code": code, "message": message}, headers=headers)
+
+
+class StoringOnAnswer:
+    """An async ingestion pipeline that applies each write as it answers, a little after it
+    arrived (ids are 1000 + a text's digits); ``stored`` is what it applied."""
+
+    def __init__(self, pipeline_id: str) -> None:
+        self.pipeline_id = pipeline_id
+        self.stored: set[str] = set()
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        if describe_path(request):
+            return described(self.pipeline_id, "INGESTION")
+        texts = json.loads(await request.aread())["data"]["text_list"]
+        ids = [str(1000 + int(text[1:])) for text in texts]
+        await asyncio.sleep(0.02)  # the write is applied once the server answers
+        self.stored.update(ids)
+        return ok({"num_entities": len(ids), "ids": [int(i) for i in ids]})
+
+
+def unyielded_ids(messages: Iterable[str]) -> set[str]:
+    """The ids (1000-1999) the "stored but not yielded" warnings name."""
+    found: set[str] = set()
+    for message in messages:
+        if "not yielded" in message:
+            found.update(re.findall(r"\b1\d{3}\b", message))
+    return found
+
+
+def record_closes(monkeypatch: pytest.MonkeyPatch, *classes: type) -> list[tuple[str, str]]:
+    """Replace ``close``/``aclose`` of the client ``classes``; the list fills with
+    ``(class name, "close" | "aclose")`` as they are called."""
+    calls: list[tuple[str, str]] = []
+    for cls in classes:
+
+        def close(self: Any, name: str = cls.__name__) -> None:
+            calls.append((name, "close"))
+
+        async def aclose(self: Any, name: str = cls.__name__) -> None:
+            calls.append((name, "aclose"))
+
+        monkeypatch.setattr(cls, "close", close)
+        monkeypatch.setattr(cls, "aclose", aclose)
+    return calls
+
+
+async def close_every_way(thing: Any) -> None:
+    """``with``, ``async with``, ``close()`` and ``aclose()`` on ``thing``, in that order."""
+    with thing as entered:
+        assert entered is thing
+    async with thing as entered:
+        assert entered is thing
+    thing.close()
+    await thing.aclose()
+
+
+#: What :func:`close_every_way` closes, in order.
+EVERY_WAY = ("close", "aclose", "close", "aclose")
+
+
+async def closes_of(
+    monkeypatch: pytest.MonkeyPatch, thing: Any, *, connect: bool = True
+) -> list[tuple[str, str]]:
+    """What :func:`close_every_way` closes on a framework object (connected first, unless
+    ``connect`` is false), as ``(client class name, "close" | "aclose")``."""
+    from langchain_zilliz_bailian.bailian import BailianAppClient
+    from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
+
+    closed = record_closes(monkeypatch, ZillizPipelinesClient, BailianAppClient)
+    if connect:
+        assert thing.client is not None
+    await close_every_way(thing)
+    return closed
+
+
+async def assert_closes_its_client(
+    monkeypatch: pytest.MonkeyPatch, make: Callable[[], Any], *, lazy: bool
+) -> None:
+    """Closing every way closes the client once it exists; a ``lazy`` object that never
+    connected builds nothing just to close it."""
+    if lazy:
+        assert await closes_of(monkeypatch, make(), connect=False) == []
+    thing = make()
+    connected = type(thing.client).__name__
+    assert await closes_of(monkeypatch, thing) == [(connected, way) for way in EVERY_WAY]

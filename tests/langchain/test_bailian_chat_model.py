@@ -238,8 +238,13 @@ def test_invoke_metadata_and_usage(make_model) -> None:
     assert [t["action_type"] for t in meta["thoughts"]] == ["agentRag", "reasoning"]
 
 
-def test_thoughts_only_when_asked(make_model) -> None:
-    model, _ = make_model(ok(thoughts=THOUGHTS))
+def test_thoughts_when_asked_or_sent(make_model) -> None:
+    """The one metadata rule (bailian/settings.py): thoughts the app sent are kept, asked or not;
+    asked for and not sent, they are an empty list; neither, the key is absent."""
+    model, _ = make_model(ok(thoughts=THOUGHTS), ok(), ok())
+    sent = model.invoke("q").response_metadata["thoughts"]
+    assert [t["action_type"] for t in sent] == ["agentRag", "reasoning"]
+    assert model.invoke("q", has_thoughts=True).response_metadata["thoughts"] == []
     assert "thoughts" not in model.invoke("q").response_metadata
 
 

@@ -275,7 +275,7 @@ def test_delete_by_loaded_documents_ids_doc_name_and_expression():
     load = loader(script, texts=["a", "b"], deletion_pipeline_id=DEL)
     docs = load.load()
     deletions = Script([ok({"num_deleted_entities": 2})])
-    load.client = loader(deletions).client
+    load.session.client = loader(deletions).client
     assert load.delete(documents=docs).num_deleted == 2
     load.delete(doc_name="guide.md")
     load.delete(expression="year < 2020")

@@ -10,36 +10,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from contextlib import aclosing
 
 import httpx
 import pytest
 
 from langchain_zilliz_bailian import ZillizPipelineLoader
-from tests.fakes.zilliz import describe_path, described, ok
+from tests.fakes.zilliz import StoringOnAnswer, describe_path, described, ok, unyielded_ids
 
 PIPE = "pipe-0123456789abcdef012345"
 TEXTS = [f"t{i}" for i in range(1000)]
 
 
-class Storing:
-    """An ingestion pipeline that applies each write on arrival and answers a little later."""
-
-    def __init__(self) -> None:
-        self.stored: set[str] = set()
-
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
-        if describe_path(request):
-            return described(PIPE, "INGESTION")
-        texts = json.loads(await request.aread())["data"]["text_list"]
-        ids = [str(1000 + int(text[1:])) for text in texts]
-        await asyncio.sleep(0.02)  # the write is applied once the server answers
-        self.stored.update(ids)
-        return ok({"num_entities": len(ids), "ids": [int(i) for i in ids]})
-
-
-def make_loader(server: Storing) -> ZillizPipelineLoader:
+def make_loader(server: StoringOnAnswer) -> ZillizPipelineLoader:
     return ZillizPipelineLoader(
         PIPE,
         texts=TEXTS,
@@ -52,17 +35,13 @@ def make_loader(server: Storing) -> ZillizPipelineLoader:
 
 
 def logged_ids(caplog: pytest.LogCaptureFixture) -> set[str]:
-    ids: set[str] = set()
-    for record in caplog.records:
-        if "not yielded" in record.getMessage():
-            ids.update(re.findall(r"\b1\d{3}\b", record.getMessage()))
-    return ids
+    return unyielded_ids(record.getMessage() for record in caplog.records)
 
 
 @pytest.mark.parametrize("closing", [False, True], ids=["bare-break", "aclosing"])
 def test_every_stored_id_is_yielded_or_logged(caplog, closing: bool) -> None:
     caplog.set_level(logging.WARNING, logger="langchain_zilliz_bailian")
-    server = Storing()
+    server = StoringOnAnswer(PIPE)
     yielded: list[str] = []
 
     async def main() -> None:
@@ -90,7 +69,7 @@ def test_every_stored_id_is_yielded_or_logged(caplog, closing: bool) -> None:
 
 def test_a_bare_break_right_before_asyncio_run_ends(caplog) -> None:
     caplog.set_level(logging.WARNING, logger="langchain_zilliz_bailian")
-    server = Storing()
+    server = StoringOnAnswer(PIPE)
     yielded: list[str] = []
 
     async def main() -> None:

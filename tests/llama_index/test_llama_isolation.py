@@ -49,3 +49,23 @@ def test_it_works_when_langchain_cannot_be_imported():
     )
     assert result.returncode == 0, result.stderr
     assert "BailianAppLLM" in result.stdout
+
+
+def test_the_sessions_both_frameworks_share_import_neither_framework():
+    """The framework-free core the shims run on (issue 9): retrieval, ingestion, app settings."""
+    result = run(
+        """
+        import sys
+        for blocked in ("langchain_core", "langchain", "llama_index"):
+            sys.modules[blocked] = None  # importing it now raises ImportError
+        from langchain_zilliz_bailian.bailian.settings import AppSettings
+        from langchain_zilliz_bailian.zilliz.ingestion_session import IngestionSession
+        from langchain_zilliz_bailian.zilliz.retrieval import RetrievalSession
+        RetrievalSession(api_key="k").client
+        IngestionSession("pipe-0123456789abcdef012345", api_key="k")
+        AppSettings(app_id="app1", api_key="k").client
+        print("ok")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
