@@ -377,3 +377,19 @@ def endpoint_not_found(message: str, *, status_code: int, body: str | None) -> A
 def endpoint_unreachable(message: str, *, url: str) -> APIConnectionError:
     """A connection failure that means the hosted endpoint is gone."""
     return _EndpointUnreachable(message, url=url)
+
+
+def __getattr__(name: str) -> Any:
+    """``CODE_TABLE`` / ``CODE_PREFIX_TABLE``, the names the tables had here: both vendors' rows.
+
+    Built on first use from ``zilliz/codes.py`` and ``bailian/codes.py`` (which import this
+    module, so they cannot be imported at the top).
+    """
+    if name not in ("CODE_TABLE", "CODE_PREFIX_TABLE"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from langchain_zilliz_bailian.bailian.codes import DASHSCOPE_CODES
+    from langchain_zilliz_bailian.zilliz.codes import ZILLIZ_CODES
+
+    if name == "CODE_TABLE":
+        return {**ZILLIZ_CODES.exact, **DASHSCOPE_CODES.exact}
+    return (*ZILLIZ_CODES.prefixes, *DASHSCOPE_CODES.prefixes)

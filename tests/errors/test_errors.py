@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from langchain_zilliz_bailian import errors
 from langchain_zilliz_bailian.bailian.codes import DASHSCOPE_CODES
 from langchain_zilliz_bailian.errors import (
     APIConnectionError,
@@ -169,3 +170,8 @@ def test_errors_import_without_frameworks():
         "assert 'llama_index' not in sys.modules and 'llama_index.core' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_old_table_names_still_read_both_vendor_tables():
+    assert {**ZILLIZ_CODES.exact, **DASHSCOPE_CODES.exact} == errors.CODE_TABLE
+    assert DASHSCOPE_CODES.prefixes == errors.CODE_PREFIX_TABLE
