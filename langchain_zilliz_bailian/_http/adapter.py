@@ -36,7 +36,9 @@ from langchain_zilliz_bailian.errors import (
 )
 
 __all__ = [
+    "AClosesOnExit",
     "Closeable",
+    "ClosesOnExit",
     "Deadline",
     "HTTPAdapter",
     "RequestFields",
@@ -77,38 +79,40 @@ def user_agent() -> str:
     )
 
 
-class Closeable:
-    """``with`` and ``async with`` for objects that own connection pools (``close``/``aclose``)."""
+_ExcType = type[BaseException] | None
+_Traceback = TracebackType | None
+
+
+class ClosesOnExit:
+    """``with`` for an object with a :meth:`close` (called on leaving the block)."""
 
     def close(self) -> None:
-        """Close the pools this object created."""
-        raise NotImplementedError
-
-    async def aclose(self) -> None:
-        """Close the pools this object created, the current event loop's async one included."""
+        """Release what this object holds."""
         raise NotImplementedError
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, kind: _ExcType, exc: BaseException | None, tb: _Traceback) -> None:
         self.close()
+
+
+class AClosesOnExit:
+    """``async with`` for an object with an :meth:`aclose` (awaited on leaving the block)."""
+
+    async def aclose(self) -> None:
+        """Release what this object holds, awaiting what must be awaited."""
+        raise NotImplementedError
 
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, kind: _ExcType, exc: BaseException | None, tb: _Traceback) -> None:
         await self.aclose()
+
+
+class Closeable(ClosesOnExit, AClosesOnExit):
+    """``with`` and ``async with`` for objects that own connection pools (``close``/``aclose``)."""
 
 
 class HTTPAdapter(Closeable):

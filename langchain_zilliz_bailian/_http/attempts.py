@@ -42,6 +42,8 @@ __all__ = ["Attempts", "TransportErrorMapper", "where"]
 
 logger = logging.getLogger("langchain_zilliz_bailian")
 
+_ExcType = type[BaseException] | None
+_Traceback = TracebackType | None
 #: Turns an httpx transport failure on a URL into the package's error (the adapter's mapping).
 TransportErrorMapper = Callable[[httpx.TransportError, httpx.URL], APIConnectionError]
 
@@ -97,32 +99,18 @@ class Attempts:
         self._started = time.perf_counter()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool:
-        if exc is None:
-            return False
-        if self.response is not None:
+    def __exit__(self, kind: _ExcType, exc: BaseException | None, tb: _Traceback) -> bool:
+        if exc is not None and self.response is not None:
             self.response.close()
-        return self._failed(exc)
+        return exc is not None and self._failed(exc)
 
     async def __aenter__(self) -> Attempts:
         return self.__enter__()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool:
-        if exc is None:
-            return False
-        if self.response is not None:
+    async def __aexit__(self, kind: _ExcType, exc: BaseException | None, tb: _Traceback) -> bool:
+        if exc is not None and self.response is not None:
             await self.response.aclose()
-        return self._failed(exc)
+        return exc is not None and self._failed(exc)
 
     def hold(self, response: httpx.Response) -> httpx.Response:
         """Keep ``response`` to close it should this attempt fail; log its arrival."""

@@ -22,14 +22,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
-from types import TracebackType
 from typing import Any, TypedDict
 
 import httpx
 from pydantic import SecretStr
-from typing_extensions import Self, Unpack
+from typing_extensions import Unpack
 
-from langchain_zilliz_bailian._http.adapter import Closeable, Deadline, HTTPAdapter, default_timeout
+from langchain_zilliz_bailian._http.adapter import (
+    AClosesOnExit,
+    Closeable,
+    ClosesOnExit,
+    Deadline,
+    HTTPAdapter,
+    default_timeout,
+)
 from langchain_zilliz_bailian._http.checks import check_base_url, check_client_options, check_id
 from langchain_zilliz_bailian._http.retry import RequestKind, RetryPolicy
 from langchain_zilliz_bailian._http.sse import aiter_events, iter_events
@@ -195,7 +201,7 @@ class _StreamBase:
         return self._assembler.feed_response(parse_response(response))
 
 
-class AppStream(_StreamBase):
+class AppStream(_StreamBase, ClosesOnExit):
     """Iterate for :class:`AppStreamChunk` s as events arrive; then read :attr:`completion`.
 
     The request is sent on the first ``next()``. Use it as a context manager (or call
@@ -232,19 +238,8 @@ class AppStream(_StreamBase):
         """Stop reading and release the connection."""
         self._chunks.close()
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class AsyncAppStream(_StreamBase):
+class AsyncAppStream(_StreamBase, AClosesOnExit):
     """Async twin of :class:`AppStream` (``async for``, ``async with``, :meth:`aclose`).
 
     Each read waits at most the time left before ``total_timeout``, so the deadline is exact.
@@ -278,17 +273,6 @@ class AsyncAppStream(_StreamBase):
     async def aclose(self) -> None:
         """Stop reading and release the connection."""
         await self._chunks.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class BailianAppClient(Closeable):

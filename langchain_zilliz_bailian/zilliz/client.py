@@ -10,7 +10,8 @@ from __future__ import annotations
 import builtins
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
@@ -262,13 +263,7 @@ class ZillizPipelinesClient(Closeable):
         max_limit: int,
     ) -> _Call[SearchResult]:
         data, params = search_input(
-            query_text,
-            query_image_url,
-            limit=limit,
-            offset=offset,
-            output_fields=output_fields,
-            filter=filter,
-            max_limit=max_limit,
+            query_text, query_image_url, limit, offset, output_fields, filter, max_limit
         )
         return self._run_call(
             pipeline_id, data, params, kind=RequestKind.READ, read=SearchResult.from_data
@@ -603,14 +598,9 @@ class ZillizPipelinesClient(Closeable):
             description=description,
         )
         made: list[Pipeline] = []
-        try:
+        with _naming_what_was_made(made, specs):
             for spec in specs:
                 made.append(self.create(spec))
-        except ZillizBailianError as exc:
-            error = _incomplete_set(made, specs, exc)
-            if error is exc:
-                raise
-            raise error from exc
         return PipelineSet(made[0], made[1], made[2])
 
     async def acreate_pipeline_set(
@@ -641,14 +631,9 @@ class ZillizPipelinesClient(Closeable):
             description=description,
         )
         made: list[Pipeline] = []
-        try:
+        with _naming_what_was_made(made, specs):
             for spec in specs:
                 made.append(await self.acreate(spec))
-        except ZillizBailianError as exc:
-            error = _incomplete_set(made, specs, exc)
-            if error is exc:
-                raise
-            raise error from exc
         return PipelineSet(made[0], made[1], made[2])
 
 
@@ -674,6 +659,20 @@ def _read(call: _Call[T], data: Any) -> T:
             f"Unexpected shape in the answer to {call.method} {call.path}: {exc}",
             body=json.dumps(data, default=str)[:2000],
         ) from exc
+
+
+@contextmanager
+def _naming_what_was_made(
+    made: list[Pipeline], specs: Sequence[Mapping[str, Any]]
+) -> Iterator[None]:
+    """Raise a failure to create the set as :func:`_incomplete_set` says (sync and async)."""
+    try:
+        yield
+    except ZillizBailianError as exc:
+        error = _incomplete_set(made, specs, exc)
+        if error is exc:
+            raise
+        raise error from exc
 
 
 def _incomplete_set(

@@ -132,7 +132,6 @@ def text_list(texts: Sequence[str]) -> list[str]:
 def search_input(
     query_text: str | None,
     query_image_url: str | None,
-    *,
     limit: int,
     offset: int,
     output_fields: Sequence[str] | None,
