@@ -13,21 +13,22 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
 __all__ = ["EventParser", "SSEvent", "aiter_events", "iter_events"]
 
-_STATUS_PREFIX = ":HTTP_STATUS/"
+_STATUS_TAG = "HTTP_STATUS/"  # in a comment line, ``:HTTP_STATUS/NNN``
 #: SSE line ends only; ``str.splitlines`` would also split at U+2028 and friends inside JSON.
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
-@dataclass(frozen=True)
-class SSEvent:
-    """One event: name (``message`` when unnamed), data, id and the status from its comment."""
+class SSEvent(NamedTuple):
+    """One event: name (``message`` when unnamed), data, id and the status from its comment.
+
+    A named tuple: immutable and the cheapest record to build, once per event.
+    """
 
     event: str
     data: str
@@ -53,7 +54,10 @@ class EventParser:
     def feed(self, text: str) -> list[SSEvent]:
         """The events completed by ``text``."""
         text = self._tail + text
-        if text.endswith("\r"):
+        if "\r" not in text:  # the usual LF-only stream: a plain split is much cheaper
+            lines = text.split("\n")
+            self._tail = lines.pop()
+        elif text.endswith("\r"):
             lines = _LINE_END.split(text[:-1])
             self._tail = lines.pop() + "\r"
         else:
@@ -68,40 +72,50 @@ class EventParser:
 
     def _lines(self, lines: list[str]) -> list[SSEvent]:
         events: list[SSEvent] = []
+        event, data, last_id, status, pending = (
+            self._event,
+            self._data,
+            self._id,
+            self._status,
+            self._pending,
+        )
         for line in lines:
-            if not line:
-                if self._data:
-                    events.append(
-                        SSEvent(
-                            self._event or "message", "\n".join(self._data), self._id, self._status
-                        )
-                    )
-                if self._data or self._event or self._id or self._pending:
-                    self._event, self._data, self._status, self._pending = "", [], None, False
+            if not line:  # the blank line: dispatch
+                if data:
+                    events.append(SSEvent(event or "message", "\n".join(data), last_id, status))
+                if data or event or last_id or pending:
+                    event, data, status, pending = "", [], None, False
                 continue
-            name, colon, value = line.partition(":")
-            if not name:
-                if line.startswith(_STATUS_PREFIX):
-                    self._status = _status(line)
+            name, _, value = line.partition(":")
+            if not name:  # a comment; DashScope's carries the status
+                if value.startswith(_STATUS_TAG):
+                    status = _status(value)
                 continue
-            if colon and value.startswith(" "):
+            if value[:1] == " ":
                 value = value[1:]
             if name == "data":
-                self._data.append(value)
+                data.append(value)
             elif name == "event":
-                self._event = value
+                event = value
             elif name == "id":
                 if "\0" not in value:
-                    self._id = value
+                    last_id = value
             else:
                 continue  # ``retry`` and unknown fields
-            self._pending = True
+            pending = True
+        self._event, self._data, self._id, self._status, self._pending = (
+            event,
+            data,
+            last_id,
+            status,
+            pending,
+        )
         return events
 
 
-def _status(line: str) -> int | None:
+def _status(comment: str) -> int | None:
     try:
-        return int(line[len(_STATUS_PREFIX) :].strip())
+        return int(comment[len(_STATUS_TAG) :].strip())
     except ValueError:
         return None
 
