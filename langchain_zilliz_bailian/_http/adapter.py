@@ -25,7 +25,7 @@ from pydantic import SecretStr
 from typing_extensions import Self, Unpack
 
 from langchain_zilliz_bailian._http.attempts import Attempts, stream_interrupted, where
-from langchain_zilliz_bailian._http.deadline import Deadline, bound_body, within
+from langchain_zilliz_bailian._http.deadline import Deadline, abound_body, bound_body, within
 from langchain_zilliz_bailian._http.pools import new_async_client, new_client
 from langchain_zilliz_bailian._http.retry import RequestKind, RetryPolicy
 from langchain_zilliz_bailian._version import __version__
@@ -346,7 +346,7 @@ class HTTPAdapter(Closeable):
                 response = attempts.hold(
                     await within(deadline, client.send(attempts.request, stream=True))
                 )
-                await bound_body(response, deadline).aread()
+                await abound_body(response, deadline).aread()
                 return parse(response)
             await asyncio.sleep(attempts.delay)
 
@@ -402,7 +402,7 @@ class HTTPAdapter(Closeable):
                 response = attempts.hold(
                     await within(deadline, client.send(attempts.request, stream=True))
                 )
-                checked = check(bound_body(response, deadline))
+                checked = check(abound_body(response, deadline))
                 if checked is not None:
                     await checked
                 break

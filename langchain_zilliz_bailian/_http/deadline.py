@@ -13,11 +13,11 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import httpx
 
-__all__ = ["Deadline", "bound_body", "within"]
+__all__ = ["Deadline", "abound_body", "bound_body", "within"]
 
 T = TypeVar("T")
 
@@ -108,12 +108,16 @@ async def within(deadline: Deadline | None, awaitable: Awaitable[T]) -> T:
 
 
 def bound_body(response: httpx.Response, deadline: Deadline | None) -> httpx.Response:
-    """Check ``deadline`` now that the headers are in, then bound every read of the body by it."""
-    if deadline is None:
-        return response
-    deadline.check()
-    if isinstance(response.stream, httpx.SyncByteStream):
-        response.stream = _SyncBody(response.stream, deadline)
-    elif isinstance(response.stream, httpx.AsyncByteStream):
-        response.stream = _AsyncBody(response.stream, deadline)
+    """Check ``deadline`` now that the headers are in, then between the reads of the body."""
+    if deadline is not None:
+        deadline.check()
+        response.stream = _SyncBody(cast(httpx.SyncByteStream, response.stream), deadline)
+    return response
+
+
+def abound_body(response: httpx.Response, deadline: Deadline | None) -> httpx.Response:
+    """The async :func:`bound_body`: every read of the body is cancelled at the deadline."""
+    if deadline is not None:
+        deadline.check()
+        response.stream = _AsyncBody(cast(httpx.AsyncByteStream, response.stream), deadline)
     return response
