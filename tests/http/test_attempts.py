@@ -14,9 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from langchain_zilliz_bailian._http.adapter import Deadline, HTTPAdapter, default_timeout
+from langchain_zilliz_bailian._http.adapter import Deadline, HTTPAdapter
 from langchain_zilliz_bailian._http.retry import RequestKind, RetryPolicy
 from langchain_zilliz_bailian.errors import (
     APIConnectionError,
@@ -26,8 +25,8 @@ from langchain_zilliz_bailian.errors import (
     RateLimitError,
 )
 from tests.fakes.zilliz import Script
+from tests.http.test_transport import adapter as transport_adapter
 
-FAST = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002)
 WAYS = ["request", "arequest", "stream", "astream"]
 NOTE = "Check before sending it again."
 
@@ -57,17 +56,7 @@ async def acheck(response: httpx.Response) -> None:
 
 
 def adapter(script: Script, **kwargs: Any) -> HTTPAdapter:
-    kwargs.setdefault("retry_policy", FAST)
-    return HTTPAdapter(
-        base_url="https://api.example.test",
-        api_key=SecretStr("sk-secret"),
-        api_key_env="TEST_KEY",
-        timeout=default_timeout(75),
-        http_client=script.sync_client(),
-        http_async_client=script.async_client(),
-        unknown_write_note=NOTE,
-        **kwargs,
-    )
+    return transport_adapter(script, unknown_write_note=NOTE, **kwargs)
 
 
 def call(way: str, http: HTTPAdapter, kind: RequestKind = RequestKind.READ, **kwargs: Any) -> Any:
