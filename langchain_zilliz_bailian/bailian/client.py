@@ -221,8 +221,7 @@ class AppStream(_StreamBase, ClosesOnExit):
                 yield self._json_answer(response)
                 return
             for event in iter_events(response):
-                chunk = feed(event)
-                if chunk is not None:
+                if (chunk := feed(event)) is not None:
                     yield chunk
                     if chunk.done:
                         return
@@ -257,8 +256,7 @@ class AsyncAppStream(_StreamBase, AClosesOnExit):
                 yield self._json_answer(response)
                 return
             async for event in aiter_events(response):
-                chunk = feed(event)
-                if chunk is not None:
+                if (chunk := feed(event)) is not None:
                     yield chunk
                     if chunk.done:
                         return

@@ -252,19 +252,9 @@ class ZillizPipelinesClient(Closeable):
     # -- search -------------------------------------------------------------------------------
 
     def _search_call(
-        self,
-        pipeline_id: str,
-        query_text: str | None,
-        query_image_url: str | None,
-        limit: int,
-        offset: int,
-        output_fields: Sequence[str] | None,
-        filter: str | None,
-        max_limit: int,
+        self, pipeline_id: str, query: tuple[dict[str, str], dict[str, Any]]
     ) -> _Call[SearchResult]:
-        data, params = search_input(
-            query_text, query_image_url, limit, offset, output_fields, filter, max_limit
-        )
+        data, params = query
         return self._run_call(
             pipeline_id, data, params, kind=RequestKind.READ, read=SearchResult.from_data
         )
@@ -287,18 +277,10 @@ class ZillizPipelinesClient(Closeable):
         return. Bounds are checked first: ``1 <= limit <= max_limit`` (100 for image-by-text),
         ``offset >= 0``, ``limit + offset <= 1024``.
         """
-        return self._send(
-            self._search_call(
-                pipeline_id,
-                query_text,
-                query_image_url,
-                limit,
-                offset,
-                output_fields,
-                filter,
-                max_limit,
-            )
+        query = search_input(
+            query_text, query_image_url, limit, offset, output_fields, filter, max_limit
         )
+        return self._send(self._search_call(pipeline_id, query))
 
     async def asearch(
         self,
@@ -313,18 +295,10 @@ class ZillizPipelinesClient(Closeable):
         max_limit: int = 500,
     ) -> SearchResult:
         """Async twin of :meth:`search`."""
-        return await self._asend(
-            self._search_call(
-                pipeline_id,
-                query_text,
-                query_image_url,
-                limit,
-                offset,
-                output_fields,
-                filter,
-                max_limit,
-            )
+        query = search_input(
+            query_text, query_image_url, limit, offset, output_fields, filter, max_limit
         )
+        return await self._asend(self._search_call(pipeline_id, query))
 
     # -- ingestion ----------------------------------------------------------------------------
 
