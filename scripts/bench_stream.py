@@ -90,6 +90,9 @@ def open_stream(body: bytes) -> Iterator[httpx.Response]:
         yield response
 
 
+Manager = CallbackManagerForLLMRun | None
+
+
 class FloorChat(BaseChatModel):
     """The LangChain floor: one ``AIMessageChunk`` per event line, nothing parsed."""
 
@@ -99,21 +102,11 @@ class FloorChat(BaseChatModel):
     def _llm_type(self) -> str:
         return "bench-floor"
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=""))])
 
     def _stream(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Manager = None, **_: Any
     ) -> Iterator[ChatGenerationChunk]:
         with open_stream(self.body) as response:
             for line in response.iter_lines():
