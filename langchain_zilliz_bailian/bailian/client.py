@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
+from functools import cached_property
 from typing import Any, TypedDict
 
 import httpx
@@ -209,9 +210,10 @@ class AppStream(_StreamBase, ClosesOnExit):
     is checked between reads of the body, keep-alive comments included.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._chunks = self._run()
+    @cached_property
+    def _chunks(self) -> Generator[AppStreamChunk, None, None]:
+        """The chunks, from a generator made once (it sends the request when first advanced)."""
+        return self._run()
 
     def _run(self) -> Generator[AppStreamChunk, None, None]:
         feed = self._assembler.feed
@@ -244,9 +246,10 @@ class AsyncAppStream(_StreamBase, AClosesOnExit):
     Each read waits at most the time left before ``total_timeout``, so the deadline is exact.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._chunks = self._run()
+    @cached_property
+    def _chunks(self) -> AsyncGenerator[AppStreamChunk, None]:
+        """The chunks, from a generator made once (it sends the request when first advanced)."""
+        return self._run()
 
     async def _run(self) -> AsyncGenerator[AppStreamChunk, None]:
         feed = self._assembler.feed
