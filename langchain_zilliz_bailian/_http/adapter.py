@@ -1,10 +1,12 @@
-"""The shared HTTP adapter: pooled httpx clients, auth, timeouts, retries and error mapping.
+"""The shared HTTP adapter: pooled httpx clients, auth, timeouts, and the calls themselves.
 
 Every client in the package talks HTTP through :class:`HTTPAdapter`. It knows HTTP and nothing of
 LangChain, LlamaIndex or either service's payloads: a service client passes a ``parse`` callable
 that turns a response into a value or raises the typed error, and a :class:`RequestKind` that says
 whether the request may be repeated. One ``httpx.Client`` and one ``httpx.AsyncClient`` (per event
-loop) are created lazily and reused, so calls share keep-alive connections.
+loop) are created lazily and reused, so calls share keep-alive connections. Every attempt of every
+call, sync or async, request or stream, runs through the one loop in ``attempts.py`` (error
+mapping, retry decision, delay); ``deadline.py`` bounds a whole call.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Framework-free. Each operation is built once as a :class:`_Call` (method, path, body, whether it
 may be repeated, how to read the answer) and sent by either :meth:`_send` or :meth:`_asend`, so the
-sync and async twins cannot drift apart. All input is validated before anything is sent.
+sync and async twins cannot drift apart. All input is validated before anything is sent, by the
+checks in ``inputs.py`` (run inputs) and ``specs.py`` (pipeline create bodies).
 """
 
 from __future__ import annotations
