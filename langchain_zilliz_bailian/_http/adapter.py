@@ -24,7 +24,7 @@ from typing import Any, TypedDict, TypeVar
 
 import httpx
 from pydantic import SecretStr
-from typing_extensions import Self, Unpack
+from typing_extensions import Required, Self, Unpack
 
 from langchain_zilliz_bailian._http.attempts import Attempts, stream_interrupted, where
 from langchain_zilliz_bailian._http.deadline import Deadline, abound_body, bound_body, within
@@ -54,13 +54,20 @@ __all__ = [
 logger = logging.getLogger("langchain_zilliz_bailian")
 
 T = TypeVar("T")
+#: Reads a response: into a value, or into the typed error it stands for.
+Reader = Callable[[httpx.Response], T]
+#: Checks a streamed response's headers, reading an error body if need be (sync or async).
+AsyncCheck = Callable[[httpx.Response], Awaitable[None] | None]
 #: Builds the error for a transport failure (lets a service explain, say, a discontinued host).
 TransportErrorHook = Callable[[httpx.TransportError, httpx.URL], APIConnectionError | None]
 
 
 class RequestFields(TypedDict, total=False):
-    """What a request carries besides its method and path."""
+    """What a call carries besides its method, path and reader: whether it may be repeated
+    (``kind``), the deadline of the whole call, and the request's content."""
 
+    kind: Required[RequestKind]
+    deadline: Deadline | None
     json: Any
     params: Mapping[str, str] | None
     files: Mapping[str, Any] | None
@@ -231,16 +238,7 @@ class HTTPAdapter(Closeable):
         return url
 
     def _build(
-        self,
-        client: httpx.Client | httpx.AsyncClient,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, str] | None = None,
-        files: Mapping[str, Any] | None = None,
-        data: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
+        self, client: httpx.Client | httpx.AsyncClient, method: str, path: str, call: RequestFields
     ) -> httpx.Request:
         if self._api_key is None or not self._api_key.get_secret_value():
             raise InvalidInputError(
@@ -248,16 +246,16 @@ class HTTPAdapter(Closeable):
             )
         merged = {
             **self._headers,
-            **(headers or {}),
+            **(call.get("headers") or {}),
             "Authorization": f"Bearer {self._api_key.get_secret_value()}",
         }
         return client.build_request(
             method,
             self.url(path),
-            json=json,
-            params=params,
-            files=files,
-            data=data,
+            json=call.get("json"),
+            params=call.get("params"),
+            files=call.get("files"),
+            data=call.get("data"),
             headers=merged,
         )
 
@@ -288,80 +286,53 @@ class HTTPAdapter(Closeable):
         return f"{limit:g} s" if limit is not None else "the configured timeout"
 
     def _attempts(
-        self,
-        client: httpx.Client | httpx.AsyncClient,
-        method: str,
-        path: str,
-        kind: RequestKind,
-        deadline: Deadline | None,
-        fields: RequestFields,
+        self, client: httpx.Client | httpx.AsyncClient, method: str, path: str, call: RequestFields
     ) -> Attempts:
         return Attempts(
-            self._build(client, method, path, **fields),
-            kind=kind,
+            self._build(client, method, path, call),
+            kind=call["kind"],
             policy=self.retry,
             transport_error=self._transport_error,
-            deadline=deadline,
+            deadline=call.get("deadline"),
             unknown_write_note=self._unknown_write_note,
         )
 
     # -- calls: each attempt runs in ``with attempts`` (the one loop); only I/O differs ------------
 
     def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        kind: RequestKind,
-        parse: Callable[[httpx.Response], T],
-        deadline: Deadline | None = None,
-        **fields: Unpack[RequestFields],
+        self, method: str, path: str, *, parse: Reader[T], **call: Unpack[RequestFields]
     ) -> T:
         """Send a request, retrying as ``kind`` allows, and return ``parse(response)``.
 
         With a ``deadline``, every read of the body is checked against it.
         """
         client = self.client
-        attempts = self._attempts(client, method, path, kind, deadline, fields)
+        attempts = self._attempts(client, method, path, call)
         while True:
             with attempts:
                 response = attempts.hold(client.send(attempts.request, stream=True))
-                bound_body(response, deadline).read()
+                bound_body(response, attempts.deadline).read()
                 return parse(response)
             time.sleep(attempts.delay)
 
     async def arequest(
-        self,
-        method: str,
-        path: str,
-        *,
-        kind: RequestKind,
-        parse: Callable[[httpx.Response], T],
-        deadline: Deadline | None = None,
-        **fields: Unpack[RequestFields],
+        self, method: str, path: str, *, parse: Reader[T], **call: Unpack[RequestFields]
     ) -> T:
         """Async :meth:`request` on the native async client; reads are cancelled at ``deadline``."""
         client = self.async_client
-        attempts = self._attempts(client, method, path, kind, deadline, fields)
+        attempts = self._attempts(client, method, path, call)
         while True:
             async with attempts:
                 response = attempts.hold(
-                    await within(deadline, client.send(attempts.request, stream=True))
+                    await within(attempts.deadline, client.send(attempts.request, stream=True))
                 )
-                await abound_body(response, deadline).aread()
+                await abound_body(response, attempts.deadline).aread()
                 return parse(response)
             await asyncio.sleep(attempts.delay)
 
     @contextmanager
     def stream(
-        self,
-        method: str,
-        path: str,
-        *,
-        kind: RequestKind,
-        check: Callable[[httpx.Response], None],
-        deadline: Deadline | None = None,
-        **fields: Unpack[RequestFields],
+        self, method: str, path: str, *, check: Reader[None], **call: Unpack[RequestFields]
     ) -> Iterator[httpx.Response]:
         """Open a streamed response whose headers ``check`` accepted; close it on exit.
 
@@ -372,11 +343,11 @@ class HTTPAdapter(Closeable):
         With a ``deadline``, every read of the body is checked against it.
         """
         client = self.client
-        attempts = self._attempts(client, method, path, kind, deadline, fields)
+        attempts = self._attempts(client, method, path, call)
         while True:
             with attempts:
                 response = attempts.hold(client.send(attempts.request, stream=True))
-                check(bound_body(response, deadline))
+                check(bound_body(response, attempts.deadline))
                 break
             time.sleep(attempts.delay)
         try:
@@ -387,24 +358,17 @@ class HTTPAdapter(Closeable):
 
     @asynccontextmanager
     async def astream(
-        self,
-        method: str,
-        path: str,
-        *,
-        kind: RequestKind,
-        check: Callable[[httpx.Response], Awaitable[None] | None],
-        deadline: Deadline | None = None,
-        **fields: Unpack[RequestFields],
+        self, method: str, path: str, *, check: AsyncCheck, **call: Unpack[RequestFields]
     ) -> AsyncIterator[httpx.Response]:
         """Async :meth:`stream`; ``check`` may be a coroutine function (to read a body)."""
         client = self.async_client
-        attempts = self._attempts(client, method, path, kind, deadline, fields)
+        attempts = self._attempts(client, method, path, call)
         while True:
             async with attempts:
                 response = attempts.hold(
-                    await within(deadline, client.send(attempts.request, stream=True))
+                    await within(attempts.deadline, client.send(attempts.request, stream=True))
                 )
-                checked = check(abound_body(response, deadline))
+                checked = check(abound_body(response, attempts.deadline))
                 if checked is not None:
                     await checked
                 break
