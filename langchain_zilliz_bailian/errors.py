@@ -1,4 +1,4 @@
-"""The package's public error and warning tree, and the one table that classifies server errors.
+"""The package's public error and warning tree, and how server errors are classified.
 
 Importable without LangChain or LlamaIndex. Every error the package raises is a
 :class:`ZillizBailianError`; every warning it emits is a ``UserWarning`` listed here::
@@ -33,13 +33,15 @@ they are answered to clients as envelopes, which the clients turn back into thes
 Both services are covered: Zilliz reports errors in-band with integer codes (often under HTTP
 200), DashScope with string codes and real HTTP statuses. Errors are classified by ``code`` first
 and HTTP status second, because the status alone misleads (a DashScope 429 can be a permanent
-billing error; a Zilliz 200 can carry "The token is illegal.").
+billing error; a Zilliz 200 can carry "The token is illegal."). Each vendor's code table lives
+beside its envelope parser (``zilliz/codes.py``, ``bailian/codes.py``) and is passed to
+:func:`classify`; the HTTP status table here is shared.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
@@ -48,11 +50,14 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CodeTable",
     "CumulativeStreamWarning",
     "EndpointUnavailableError",
+    "ErrorRow",
     "InsecureBaseURLWarning",
     "InternalServerError",
     "InvalidInputError",
+    "NO_CODES",
     "NotFoundError",
     "PartialBatchError",
     "PermissionDeniedError",
@@ -281,88 +286,55 @@ class CumulativeStreamWarning(UserWarning):
     """The server sent cumulative text where deltas were asked for, or rewrote earlier text."""
 
 
-# The classification table. One row per code (exact), code prefix, or HTTP status; first match wins
-# in that order. ``retryable`` says whether the same request may succeed later.
+# Classification. A vendor's envelope parser passes its own :class:`CodeTable` (Zilliz's integer
+# codes in ``zilliz/codes.py``, DashScope's string codes in ``bailian/codes.py``); this module keeps
+# what is generic: the HTTP status table and the order of the rules. First match wins: exact code,
+# code prefix, HTTP status. ``retryable`` says whether the same request may succeed later.
 
 
 @dataclass(frozen=True)
-class _Row:
+class ErrorRow:
+    """One row of a classification table: the error type and whether a retry may succeed."""
+
     error: type[APIError]
     retryable: bool
 
 
-_BILLING = _Row(PermissionDeniedError, retryable=False)
+@dataclass(frozen=True)
+class CodeTable:
+    """A vendor's error codes: exact ones, then prefixes of code families (``Throttling.*``)."""
 
-#: Exact codes: Zilliz integers and DashScope strings.
-CODE_TABLE: Mapping[int | str, _Row] = {
-    # Zilliz v1 REST family ("Possible Errors").
-    80000: _Row(BadRequestError, False),
-    80001: _Row(AuthenticationError, False),
-    80002: _Row(AuthenticationError, False),
-    80020: _Row(NotFoundError, False),
-    # DashScope (Bailian) error-code table.
-    "InvalidParameter": _Row(BadRequestError, False),
-    "DataInspectionFailed": _Row(BadRequestError, False),
-    "InvalidURL": _Row(BadRequestError, False),
-    "UnsupportedOperation": _Row(BadRequestError, False),
-    "FlowNotPublished": _Row(BadRequestError, False),
-    "InvalidSchema": _Row(BadRequestError, False),
-    "InvalidSchemaFormat": _Row(BadRequestError, False),
-    "FaqRuleBlocked": _Row(BadRequestError, False),
-    "CustomRoleBlocked": _Row(BadRequestError, False),
-    "Arrearage": _BILLING,
-    "InvalidApiKey": _Row(AuthenticationError, False),
-    "WorkSpaceNotFound": _Row(NotFoundError, False),
-    "ModelNotFound": _Row(NotFoundError, False),
-    "NotFound": _Row(NotFoundError, False),
-    "RequestTimeOut": _Row(RequestTimeoutError, True),
-    "LimitRequests": _Row(RateLimitError, True),
-    "PrepaidBillOverdue": _BILLING,
-    "PostpaidBillOverdue": _BILLING,
-    "CommodityNotPurchased": _BILLING,
-    "SystemError": _Row(InternalServerError, True),
-    "RewriteFailed": _Row(InternalServerError, True),
-    "RetrivalFailed": _Row(InternalServerError, True),
-    "AppProcessFailed": _Row(InternalServerError, True),
-    "ModelServiceFailed": _Row(InternalServerError, True),
-    "InvokePluginFailed": _Row(InternalServerError, True),
-    "ModelUnavailable": _Row(InternalServerError, True),
-}
+    exact: Mapping[int | str, ErrorRow] = field(default_factory=dict)
+    prefixes: Sequence[tuple[str, ErrorRow]] = ()
 
-#: Code prefixes (DashScope families such as ``Throttling.RateQuota`` or ``BadRequest.TooLarge``).
-CODE_PREFIX_TABLE: Sequence[tuple[str, _Row]] = (
-    ("Throttling", _Row(RateLimitError, True)),
-    ("BadRequest", _Row(BadRequestError, False)),
-    ("AccessDenied", _Row(PermissionDeniedError, False)),
-    ("Workspace.AccessDenied", _Row(PermissionDeniedError, False)),
-    ("Model.AccessDenied", _Row(PermissionDeniedError, False)),
-    ("InternalError", _Row(InternalServerError, True)),
-)
+
+#: No vendor codes: classify by HTTP status (and message) alone.
+NO_CODES = CodeTable()
 
 #: HTTP statuses, used when the code is absent or unknown.
-STATUS_TABLE: Mapping[int, _Row] = {
-    400: _Row(BadRequestError, False),
-    401: _Row(AuthenticationError, False),
-    403: _Row(PermissionDeniedError, False),
-    404: _Row(NotFoundError, False),
-    408: _Row(RequestTimeoutError, True),
-    410: _Row(NotFoundError, False),
-    413: _Row(BadRequestError, False),
-    415: _Row(BadRequestError, False),
-    422: _Row(BadRequestError, False),
-    429: _Row(RateLimitError, True),
+STATUS_TABLE: Mapping[int, ErrorRow] = {
+    400: ErrorRow(BadRequestError, False),
+    401: ErrorRow(AuthenticationError, False),
+    403: ErrorRow(PermissionDeniedError, False),
+    404: ErrorRow(NotFoundError, False),
+    408: ErrorRow(RequestTimeoutError, True),
+    410: ErrorRow(NotFoundError, False),
+    413: ErrorRow(BadRequestError, False),
+    415: ErrorRow(BadRequestError, False),
+    422: ErrorRow(BadRequestError, False),
+    429: ErrorRow(RateLimitError, True),
 }
 
-_SERVER_ERROR = _Row(InternalServerError, True)
-_UNKNOWN = _Row(APIError, False)
+_SERVER_ERROR = ErrorRow(InternalServerError, True)
+_UNKNOWN = ErrorRow(APIError, False)
 _AUTH_MESSAGES = ("token is illegal", "token is invalid", "invalid api-key", "invalid api key")
 
 
-def _row_for(code: ErrorCode, status_code: int | None, message: str) -> _Row:
-    if code is not None and code in CODE_TABLE:
-        return CODE_TABLE[code]
+def _row_for(code: ErrorCode, status_code: int | None, message: str, codes: CodeTable) -> ErrorRow:
+    if code is not None and code in codes.exact:
+        return codes.exact[code]
     if isinstance(code, str):
-        for prefix, row in CODE_PREFIX_TABLE:
+        for prefix, row in codes.prefixes:
             if code == prefix or code.startswith(prefix + "."):
                 return row
     if status_code is not None and status_code in STATUS_TABLE:
@@ -371,7 +343,7 @@ def _row_for(code: ErrorCode, status_code: int | None, message: str) -> _Row:
         return _SERVER_ERROR
     # An error under a success status and code (contract Z2): the message is all there is.
     if any(text in message.lower() for text in _AUTH_MESSAGES):
-        return _Row(AuthenticationError, False)
+        return ErrorRow(AuthenticationError, False)
     return _UNKNOWN
 
 
@@ -382,9 +354,11 @@ def classify(
     code: ErrorCode = None,
     request_id: str | None = None,
     body: str | None = None,
+    codes: CodeTable = NO_CODES,
 ) -> APIError:
-    """Build the typed error for a server answer: by ``code`` first, HTTP status second."""
-    row = _row_for(code, status_code, message)
+    """Build the typed error for a server answer: by ``code`` first (looked up in the vendor's
+    ``codes``), HTTP status second."""
+    row = _row_for(code, status_code, message, codes)
     return row.error(
         message or "The server reported an error without a message.",
         status_code=status_code,
@@ -403,3 +377,19 @@ def endpoint_not_found(message: str, *, status_code: int, body: str | None) -> A
 def endpoint_unreachable(message: str, *, url: str) -> APIConnectionError:
     """A connection failure that means the hosted endpoint is gone."""
     return _EndpointUnreachable(message, url=url)
+
+
+def __getattr__(name: str) -> Any:
+    """``CODE_TABLE`` / ``CODE_PREFIX_TABLE``, the names the tables had here: both vendors' rows.
+
+    Built on first use from ``zilliz/codes.py`` and ``bailian/codes.py`` (which import this
+    module, so they cannot be imported at the top).
+    """
+    if name not in ("CODE_TABLE", "CODE_PREFIX_TABLE"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from langchain_zilliz_bailian.bailian.codes import DASHSCOPE_CODES
+    from langchain_zilliz_bailian.zilliz.codes import ZILLIZ_CODES
+
+    if name == "CODE_TABLE":
+        return {**ZILLIZ_CODES.exact, **DASHSCOPE_CODES.exact}
+    return (*ZILLIZ_CODES.prefixes, *DASHSCOPE_CODES.prefixes)

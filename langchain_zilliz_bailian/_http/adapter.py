@@ -1,10 +1,12 @@
-"""The shared HTTP adapter: pooled httpx clients, auth, timeouts, retries and error mapping.
+"""The shared HTTP adapter: pooled httpx clients, auth, timeouts, and the calls themselves.
 
 Every client in the package talks HTTP through :class:`HTTPAdapter`. It knows HTTP and nothing of
 LangChain, LlamaIndex or either service's payloads: a service client passes a ``parse`` callable
 that turns a response into a value or raises the typed error, and a :class:`RequestKind` that says
 whether the request may be repeated. One ``httpx.Client`` and one ``httpx.AsyncClient`` (per event
-loop) are created lazily and reused, so calls share keep-alive connections.
+loop) are created lazily and reused, so calls share keep-alive connections. Every attempt of every
+call, sync or async, request or stream, runs through the one loop in ``attempts.py`` (error
+mapping, retry decision, delay); ``deadline.py`` bounds a whole call.
 """
 
 from __future__ import annotations
@@ -12,183 +14,70 @@ from __future__ import annotations
 import asyncio
 import logging
 import platform
-import socket
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import httpx
-from httpx._utils import get_environment_proxies
 from pydantic import SecretStr
-from typing_extensions import Self
+from typing_extensions import Required, Self, Unpack
 
+from langchain_zilliz_bailian._http.attempts import Attempts, stream_interrupted, where
+from langchain_zilliz_bailian._http.deadline import Deadline, abound_body, bound_body, within
+from langchain_zilliz_bailian._http.pools import new_async_client, new_client
 from langchain_zilliz_bailian._http.retry import RequestKind, RetryPolicy
 from langchain_zilliz_bailian._version import __version__
 from langchain_zilliz_bailian.errors import (
     APIConnectionError,
-    APIError,
     APITimeoutError,
     InvalidInputError,
-    ResponseFormatError,
-    StreamInterruptedError,
-    ZillizBailianError,
 )
 
 __all__ = [
+    "AClosesOnExit",
     "Closeable",
+    "ClosesOnExit",
     "Deadline",
     "HTTPAdapter",
+    "RequestFields",
     "TransportErrorHook",
     "default_timeout",
+    "new_async_client",
+    "new_client",
     "user_agent",
 ]
 
 logger = logging.getLogger("langchain_zilliz_bailian")
 
 T = TypeVar("T")
+#: Reads a response: into a value, or into the typed error it stands for.
+Reader = Callable[[httpx.Response], T]
+#: Checks a streamed response's headers, reading an error body if need be (sync or async).
+AsyncCheck = Callable[[httpx.Response], Awaitable[None] | None]
 #: Builds the error for a transport failure (lets a service explain, say, a discontinued host).
 TransportErrorHook = Callable[[httpx.TransportError, httpx.URL], APIConnectionError | None]
 
-_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=30)
-#: httpx writes a request's headers and body separately; with Nagle's algorithm on, the body waits
-#: for the server's delayed ACK (about 40 ms a POST on loopback). Measured in scripts/bench.py.
-_SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+class RequestFields(TypedDict, total=False):
+    """What a call carries besides its method, path and reader: whether it may be repeated
+    (``kind``), the deadline of the whole call, and the request's content."""
+
+    kind: Required[RequestKind]
+    deadline: Deadline | None
+    json: Any
+    params: Mapping[str, str] | None
+    files: Mapping[str, Any] | None
+    data: Mapping[str, str] | None
+    headers: Mapping[str, str] | None
 
 
 def default_timeout(read: float) -> httpx.Timeout:
     """Connect within 5 s, then allow ``read`` seconds between bytes (server limit + margin)."""
     return httpx.Timeout(connect=5.0, read=read, write=read, pool=10.0)
-
-
-#: A timeout this close to the deadline is the deadline's (socket timeouts end a little late).
-_DEADLINE_SLACK = 0.01
-
-
-@dataclass(frozen=True)
-class Deadline:
-    """When (``time.monotonic()``) a whole call must be done, and the error to raise past it.
-
-    A blocking read cannot be cancelled as ``asyncio.wait_for`` cancels an async one, so the
-    adapter bounds sync calls the closest way a socket allows: no attempt or retry starts past
-    the deadline, every timeout of an attempt (connect, write, pool, read) is capped at the time
-    left when it starts, and the body is checked between reads, so a server that keeps bytes
-    flowing (``:keep-alive`` comments, a trickled JSON body) is stopped at the deadline.
-    """
-
-    at: float
-    overdue: Callable[[], Exception]
-
-    @classmethod
-    def after(cls, seconds: float | None, overdue: Callable[[], Exception]) -> Deadline | None:
-        """A deadline ``seconds`` from now, or ``None`` for no bound."""
-        return None if seconds is None else cls(time.monotonic() + seconds, overdue)
-
-    def remaining(self) -> float:
-        """Seconds left (negative once past)."""
-        return self.at - time.monotonic()
-
-    def check(self) -> None:
-        """Raise the overdue error once the deadline has passed."""
-        if time.monotonic() >= self.at:
-            raise self.overdue()
-
-    def limit(self, request: httpx.Request, timeouts: Mapping[str, float | None]) -> None:
-        """Cap every phase timeout of the next attempt at the time left (or raise if none)."""
-        left = self.remaining()
-        if left <= 0:
-            raise self.overdue()
-        request.extensions["timeout"] = {
-            phase: left if limit is None or limit > left else limit
-            for phase, limit in timeouts.items()
-        }
-
-    def timed_out(self, exc: BaseException) -> bool:
-        """Whether ``exc`` is a timeout that the deadline caused (then raise :attr:`overdue`)."""
-        return isinstance(exc, httpx.TimeoutException) and self.remaining() <= _DEADLINE_SLACK
-
-
-class _DeadlineStream(httpx.SyncByteStream):
-    """A response body that raises the deadline's error when a read ends past it."""
-
-    def __init__(self, inner: httpx.SyncByteStream, deadline: Deadline) -> None:
-        self._inner = inner
-        self._deadline = deadline
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._inner:
-            self._deadline.check()
-            yield chunk
-
-    def close(self) -> None:
-        self._inner.close()
-
-
-def _bound(response: httpx.Response, deadline: Deadline | None) -> None:
-    """Check ``deadline`` now that the headers are in, then between the reads of the body."""
-    if deadline is None:
-        return
-    deadline.check()
-    if isinstance(response.stream, httpx.SyncByteStream):
-        response.stream = _DeadlineStream(response.stream, deadline)
-
-
-def _timeouts(request: httpx.Request) -> dict[str, float | None]:
-    """The per-phase timeouts the client put on ``request`` (before any deadline capped them)."""
-    return dict(request.extensions.get("timeout") or {})
-
-
-def _sync_transport(proxy: str | None = None) -> httpx.HTTPTransport:
-    return httpx.HTTPTransport(limits=_LIMITS, socket_options=_SOCKET_OPTIONS, proxy=proxy)
-
-
-def _async_transport(proxy: str | None = None) -> httpx.AsyncHTTPTransport:
-    return httpx.AsyncHTTPTransport(limits=_LIMITS, socket_options=_SOCKET_OPTIONS, proxy=proxy)
-
-
-#: Loopback never goes through a proxy: a remote proxy cannot reach this machine's local server.
-_LOOPBACK = ("all://127.0.0.1", "all://localhost", "all://[::1]")
-
-
-def _proxy_routes() -> dict[str, str | None]:
-    """HTTP(S)_PROXY / ALL_PROXY / NO_PROXY as httpx reads them, loopback always direct."""
-    routes = get_environment_proxies()
-    if routes:
-        routes.update(dict.fromkeys(_LOOPBACK))
-    return routes
-
-
-def new_client(timeout: httpx.Timeout) -> httpx.Client:
-    """A pooled client with TCP_NODELAY that still honours HTTP(S)_PROXY / NO_PROXY."""
-    mounts = {
-        pattern: _sync_transport(url) if url else None for pattern, url in _proxy_routes().items()
-    }
-    return httpx.Client(timeout=timeout, transport=_sync_transport(), mounts=mounts)
-
-
-def new_async_client(timeout: httpx.Timeout) -> httpx.AsyncClient:
-    """Async twin of :func:`new_client`."""
-    mounts = {
-        pattern: _async_transport(url) if url else None for pattern, url in _proxy_routes().items()
-    }
-    return httpx.AsyncClient(timeout=timeout, transport=_async_transport(), mounts=mounts)
-
-
-def _where(url: httpx.URL) -> str:
-    """``scheme://host[:port]/path``, without the query (ports matter for local servers)."""
-    port = f":{url.port}" if url.port else ""
-    return f"{url.scheme}://{url.host}{port}{url.path}"
-
-
-def _http_error(exc: httpx.HTTPError, url: httpx.URL) -> ZillizBailianError:
-    """An httpx failure that is not a transport error: an undecodable body, redirect loops..."""
-    if isinstance(exc, httpx.DecodingError):
-        return ResponseFormatError(f"The body from {_where(url)} could not be decoded: {exc}")
-    return APIConnectionError(f"HTTP failure on {_where(url)}: {exc!r}", url=_where(url))
 
 
 def user_agent() -> str:
@@ -199,38 +88,40 @@ def user_agent() -> str:
     )
 
 
-class Closeable:
-    """``with`` and ``async with`` for objects that own connection pools (``close``/``aclose``)."""
+_ExcType = type[BaseException] | None
+_Traceback = TracebackType | None
+
+
+class ClosesOnExit:
+    """``with`` for an object with a :meth:`close` (called on leaving the block)."""
 
     def close(self) -> None:
-        """Close the pools this object created."""
-        raise NotImplementedError
-
-    async def aclose(self) -> None:
-        """Close the pools this object created, the current event loop's async one included."""
+        """Release what this object holds."""
         raise NotImplementedError
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, kind: _ExcType, exc: BaseException | None, tb: _Traceback) -> None:
         self.close()
+
+
+class AClosesOnExit:
+    """``async with`` for an object with an :meth:`aclose` (awaited on leaving the block)."""
+
+    async def aclose(self) -> None:
+        """Release what this object holds, awaiting what must be awaited."""
+        raise NotImplementedError
 
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, kind: _ExcType, exc: BaseException | None, tb: _Traceback) -> None:
         await self.aclose()
+
+
+class Closeable(ClosesOnExit, AClosesOnExit):
+    """``with`` and ``async with`` for objects that own connection pools (``close``/``aclose``)."""
 
 
 class HTTPAdapter(Closeable):
@@ -238,6 +129,7 @@ class HTTPAdapter(Closeable):
 
     ``http_client`` / ``http_async_client`` may be injected (proxies, custom TLS, tests); injected
     clients are used as they are and left open on :meth:`close`, since their owner closes them.
+    ``unknown_write_note`` is added to a timeout that ends a write which may have been applied.
     """
 
     def __init__(
@@ -253,6 +145,7 @@ class HTTPAdapter(Closeable):
         http_async_client: httpx.AsyncClient | None = None,
         on_transport_error: TransportErrorHook | None = None,
         retry_policy: RetryPolicy | None = None,
+        unknown_write_note: str | None = None,
     ) -> None:
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise InvalidInputError(f"max_retries must be an int >= 0, got {max_retries!r}.")
@@ -263,6 +156,7 @@ class HTTPAdapter(Closeable):
         self.retry = retry_policy or RetryPolicy(max_retries=max_retries)
         self._headers = {"User-Agent": user_agent(), **(headers or {})}
         self._on_transport_error = on_transport_error
+        self._unknown_write_note = unknown_write_note
         self._client = http_client
         self._owns_client = http_client is None
         self._injected_async = http_async_client
@@ -344,16 +238,7 @@ class HTTPAdapter(Closeable):
         return url
 
     def _build(
-        self,
-        client: httpx.Client | httpx.AsyncClient,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, str] | None = None,
-        files: Mapping[str, Any] | None = None,
-        data: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
+        self, client: httpx.Client | httpx.AsyncClient, method: str, path: str, call: RequestFields
     ) -> httpx.Request:
         if self._api_key is None or not self._api_key.get_secret_value():
             raise InvalidInputError(
@@ -361,216 +246,93 @@ class HTTPAdapter(Closeable):
             )
         merged = {
             **self._headers,
-            **(headers or {}),
+            **(call.get("headers") or {}),
             "Authorization": f"Bearer {self._api_key.get_secret_value()}",
         }
         return client.build_request(
             method,
             self.url(path),
-            json=json,
-            params=params,
-            files=files,
-            data=data,
+            json=call.get("json"),
+            params=call.get("params"),
+            files=call.get("files"),
+            data=call.get("data"),
             headers=merged,
         )
 
     def _transport_error(self, exc: httpx.TransportError, url: httpx.URL) -> APIConnectionError:
+        """The package's error for a transport failure before the body was handed on."""
         if self._on_transport_error is not None:
             mapped = self._on_transport_error(exc, url)
             if mapped is not None:
                 return mapped
-        where = _where(url)
         if isinstance(exc, httpx.TimeoutException):
             kind = type(exc).__name__
-            return APITimeoutError(f"{kind} after {self._timeout_text(exc)} on {where}", url=where)
-        return APIConnectionError(f"Connection failed on {where}: {exc!r}", url=where)
+            text = f"{kind} after {self._timeout_text(exc)} on {where(url)}"
+            return APITimeoutError(text, url=where(url))
+        return APIConnectionError(f"Connection failed on {where(url)}: {exc!r}", url=where(url))
 
-    def _timeout_text(self, exc: httpx.TimeoutException) -> str:
-        limit = {
+    def _stream_error(self, exc: httpx.TransportError, url: httpx.URL) -> APIConnectionError:
+        """The package's error for a transport failure once the body was handed on."""
+        return stream_interrupted(exc, url, self._timeout_text(exc))
+
+    def _timeout_text(self, exc: httpx.TransportError) -> str:
+        limits: dict[type[httpx.TransportError], float | None] = {
             httpx.ConnectTimeout: self.timeout.connect,
             httpx.ReadTimeout: self.timeout.read,
             httpx.WriteTimeout: self.timeout.write,
             httpx.PoolTimeout: self.timeout.pool,
-        }.get(type(exc))
+        }
+        limit = limits.get(type(exc))
         return f"{limit:g} s" if limit is not None else "the configured timeout"
 
-    def _log_retry(self, request: httpx.Request, attempt: int, delay: float, why: object) -> None:
-        logger.info(
-            "Retrying %s %s in %.2f s (retry %d of %d) after %s",
-            request.method,
-            request.url.path,
-            delay,
-            attempt + 1,
-            self.retry.max_retries,
-            type(why).__name__,
+    def _attempts(
+        self, client: httpx.Client | httpx.AsyncClient, method: str, path: str, call: RequestFields
+    ) -> Attempts:
+        return Attempts(
+            self._build(client, method, path, call),
+            kind=call["kind"],
+            policy=self.retry,
+            transport_error=self._transport_error,
+            deadline=call.get("deadline"),
+            unknown_write_note=self._unknown_write_note,
         )
 
-    def _next_delay(
-        self, kind: RequestKind, attempt: int, error: BaseException, response: httpx.Response | None
-    ) -> float | None:
-        """Seconds to wait before the next attempt, or ``None`` when ``error`` must be raised."""
-        if attempt >= self.retry.max_retries or not self.retry.should_retry(kind, error):
-            return None
-        return self.retry.delay(attempt, response.headers if response is not None else None)
-
-    # -- plain requests -----------------------------------------------------------------------
+    # -- calls: each attempt runs in ``with attempts`` (the one loop); only I/O differs ------------
 
     def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        kind: RequestKind,
-        parse: Callable[[httpx.Response], T],
-        json: Any = None,
-        params: Mapping[str, str] | None = None,
-        files: Mapping[str, Any] | None = None,
-        data: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        deadline: Deadline | None = None,
+        self, method: str, path: str, *, parse: Reader[T], **call: Unpack[RequestFields]
     ) -> T:
         """Send a request, retrying as ``kind`` allows, and return ``parse(response)``.
 
-        With a ``deadline``, the body is read in chunks and the deadline checked between them.
+        With a ``deadline``, every read of the body is checked against it.
         """
         client = self.client
-        request = self._build(
-            client, method, path, json=json, params=params, files=files, data=data, headers=headers
-        )
-        timeouts = _timeouts(request)
-        attempt = 0
+        attempts = self._attempts(client, method, path, call)
         while True:
-            if deadline is not None:
-                deadline.limit(request, timeouts)
-            started = time.perf_counter()
-            response: httpx.Response | None = None
-            try:
-                response = self._send(client, request, deadline)
-                logger.debug(
-                    "%s %s -> %d in %.1f ms",
-                    method,
-                    request.url.path,
-                    response.status_code,
-                    (time.perf_counter() - started) * 1000,
-                )
+            with attempts:
+                response = attempts.hold(client.send(attempts.request, stream=True))
+                bound_body(response, attempts.deadline).read()
                 return parse(response)
-            except httpx.TransportError as exc:
-                if deadline is not None and deadline.timed_out(exc):
-                    raise deadline.overdue() from exc
-                delay = self._next_delay(kind, attempt, exc, None)
-                if delay is None:
-                    raise self._transport_error(exc, request.url) from exc
-                error: BaseException = exc
-            except httpx.HTTPError as exc:
-                raise _http_error(exc, request.url) from exc
-            except APIError as exc:
-                delay = self._next_delay(kind, attempt, exc, response)
-                if delay is None:
-                    raise
-                error = exc
-            self._wait(request, attempt, delay, error, deadline)
-            time.sleep(delay)
-            attempt += 1
-
-    def _send(
-        self, client: httpx.Client, request: httpx.Request, deadline: Deadline | None
-    ) -> httpx.Response:
-        """``client.send``; with a deadline, the body is read chunk by chunk against it."""
-        if deadline is None:
-            return client.send(request)
-        response = client.send(request, stream=True)
-        try:
-            _bound(response, deadline)
-            response.read()
-        finally:
-            response.close()
-        return response
-
-    def _wait(
-        self,
-        request: httpx.Request,
-        attempt: int,
-        delay: float,
-        error: BaseException,
-        deadline: Deadline | None,
-    ) -> None:
-        """Log the coming retry; if it could only start past the deadline, give up with the error
-        that called for it (the deadline has not passed, so a timeout would not be true)."""
-        if deadline is not None and delay >= deadline.remaining():
-            if deadline.remaining() <= 0:
-                raise deadline.overdue() from error
-            if isinstance(error, httpx.TransportError):
-                raise self._transport_error(error, request.url) from error
-            raise error
-        self._log_retry(request, attempt, delay, error)
+            time.sleep(attempts.delay)
 
     async def arequest(
-        self,
-        method: str,
-        path: str,
-        *,
-        kind: RequestKind,
-        parse: Callable[[httpx.Response], T],
-        json: Any = None,
-        params: Mapping[str, str] | None = None,
-        files: Mapping[str, Any] | None = None,
-        data: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        deadline: Deadline | None = None,
+        self, method: str, path: str, *, parse: Reader[T], **call: Unpack[RequestFields]
     ) -> T:
-        """Async twin of :meth:`request`, on the native async client (no threads)."""
+        """Async :meth:`request` on the native async client; reads are cancelled at ``deadline``."""
         client = self.async_client
-        request = self._build(
-            client, method, path, json=json, params=params, files=files, data=data, headers=headers
-        )
-        timeouts = _timeouts(request)
-        attempt = 0
+        attempts = self._attempts(client, method, path, call)
         while True:
-            if deadline is not None:
-                deadline.limit(request, timeouts)
-            started = time.perf_counter()
-            response: httpx.Response | None = None
-            try:
-                response = await client.send(request)
-                logger.debug(
-                    "%s %s -> %d in %.1f ms",
-                    method,
-                    request.url.path,
-                    response.status_code,
-                    (time.perf_counter() - started) * 1000,
+            async with attempts:
+                response = attempts.hold(
+                    await within(attempts.deadline, client.send(attempts.request, stream=True))
                 )
+                await abound_body(response, attempts.deadline).aread()
                 return parse(response)
-            except httpx.TransportError as exc:
-                if deadline is not None and deadline.timed_out(exc):
-                    raise deadline.overdue() from exc
-                delay = self._next_delay(kind, attempt, exc, None)
-                if delay is None:
-                    raise self._transport_error(exc, request.url) from exc
-                error: BaseException = exc
-            except httpx.HTTPError as exc:
-                raise _http_error(exc, request.url) from exc
-            except APIError as exc:
-                delay = self._next_delay(kind, attempt, exc, response)
-                if delay is None:
-                    raise
-                error = exc
-            self._wait(request, attempt, delay, error, deadline)
-            await asyncio.sleep(delay)
-            attempt += 1
-
-    # -- streams ------------------------------------------------------------------------------
+            await asyncio.sleep(attempts.delay)
 
     @contextmanager
     def stream(
-        self,
-        method: str,
-        path: str,
-        *,
-        kind: RequestKind,
-        check: Callable[[httpx.Response], None],
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-        deadline: Deadline | None = None,
+        self, method: str, path: str, *, check: Reader[None], **call: Unpack[RequestFields]
     ) -> Iterator[httpx.Response]:
         """Open a streamed response whose headers ``check`` accepted; close it on exit.
 
@@ -581,131 +343,38 @@ class HTTPAdapter(Closeable):
         With a ``deadline``, every read of the body is checked against it.
         """
         client = self.client
-        request = self._build(client, method, path, json=json, headers=headers)
-        timeouts = _timeouts(request)
-        attempt = 0
+        attempts = self._attempts(client, method, path, call)
         while True:
-            if deadline is not None:
-                deadline.limit(request, timeouts)
-            response: httpx.Response | None = None
-            try:
-                response = client.send(request, stream=True)
-                _bound(response, deadline)
-                check(response)
+            with attempts:
+                response = attempts.hold(client.send(attempts.request, stream=True))
+                check(bound_body(response, attempts.deadline))
                 break
-            except httpx.TransportError as exc:
-                if response is not None:
-                    response.close()
-                if deadline is not None and deadline.timed_out(exc):
-                    raise deadline.overdue() from exc
-                delay = self._next_delay(kind, attempt, exc, None)
-                if delay is None:
-                    raise self._transport_error(exc, request.url) from exc
-                error: BaseException = exc
-            except httpx.HTTPError as exc:
-                if response is not None:
-                    response.close()
-                raise _http_error(exc, request.url) from exc
-            except APIError as exc:
-                if response is not None:
-                    response.close()
-                delay = self._next_delay(kind, attempt, exc, response)
-                if delay is None:
-                    raise
-                error = exc
-            except BaseException:  # the deadline passed while ``check`` read an error body
-                if response is not None:
-                    response.close()
-                raise
-            self._wait(request, attempt, delay, error, deadline)
-            time.sleep(delay)
-            attempt += 1
+            time.sleep(attempts.delay)
         try:
-            yield response
-        except httpx.TransportError as exc:
-            if deadline is not None and deadline.timed_out(exc):
-                raise deadline.overdue() from exc
-            raise self._stream_error(exc, request.url) from exc
-        except httpx.HTTPError as exc:
-            raise _http_error(exc, request.url) from exc
+            with attempts.reading(self._stream_error):
+                yield response
         finally:
             response.close()
 
     @asynccontextmanager
     async def astream(
-        self,
-        method: str,
-        path: str,
-        *,
-        kind: RequestKind,
-        check: Callable[[httpx.Response], Any],
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-        deadline: Deadline | None = None,
+        self, method: str, path: str, *, check: AsyncCheck, **call: Unpack[RequestFields]
     ) -> AsyncIterator[httpx.Response]:
-        """Async twin of :meth:`stream`; ``check`` may be a coroutine function (to read a body).
-
-        A ``deadline`` caps the timeouts of each attempt and stops retries; the caller cancels
-        reads of the body at the deadline (``asyncio.wait_for``).
-        """
+        """Async :meth:`stream`; ``check`` may be a coroutine function (to read a body)."""
         client = self.async_client
-        request = self._build(client, method, path, json=json, headers=headers)
-        timeouts = _timeouts(request)
-        attempt = 0
+        attempts = self._attempts(client, method, path, call)
         while True:
-            if deadline is not None:
-                deadline.limit(request, timeouts)
-            response: httpx.Response | None = None
-            try:
-                response = await client.send(request, stream=True)
-                result = check(response)
-                if asyncio.iscoroutine(result):
-                    await result
+            async with attempts:
+                response = attempts.hold(
+                    await within(attempts.deadline, client.send(attempts.request, stream=True))
+                )
+                checked = check(abound_body(response, attempts.deadline))
+                if checked is not None:
+                    await checked
                 break
-            except httpx.TransportError as exc:
-                if response is not None:
-                    await response.aclose()
-                if deadline is not None and deadline.timed_out(exc):
-                    raise deadline.overdue() from exc
-                delay = self._next_delay(kind, attempt, exc, None)
-                if delay is None:
-                    raise self._transport_error(exc, request.url) from exc
-                error: BaseException = exc
-            except httpx.HTTPError as exc:
-                if response is not None:
-                    await response.aclose()
-                raise _http_error(exc, request.url) from exc
-            except APIError as exc:
-                if response is not None:
-                    await response.aclose()
-                delay = self._next_delay(kind, attempt, exc, response)
-                if delay is None:
-                    raise
-                error = exc
-            self._wait(request, attempt, delay, error, deadline)
-            await asyncio.sleep(delay)
-            attempt += 1
+            await asyncio.sleep(attempts.delay)
         try:
-            yield response
-        except httpx.TransportError as exc:
-            if deadline is not None and deadline.timed_out(exc):
-                raise deadline.overdue() from exc
-            raise self._stream_error(exc, request.url) from exc
-        except httpx.HTTPError as exc:
-            raise _http_error(exc, request.url) from exc
+            with attempts.reading(self._stream_error):
+                yield response
         finally:
             await response.aclose()
-
-    def _stream_error(self, exc: httpx.TransportError, url: httpx.URL) -> APIConnectionError:
-        where = _where(url)
-        if isinstance(exc, httpx.TimeoutException):
-            return APITimeoutError(
-                f"The stream from {where} stalled: no data for {self._timeout_text(exc)}; "
-                "the deltas received so far were already delivered.",
-                url=where,
-            )
-        return StreamInterruptedError(
-            f"The stream from {where} broke off ({exc!r}); the deltas received so far were "
-            "already delivered.",
-            url=where,
-        )

@@ -1,9 +1,10 @@
 """When to repeat a request, and how long to wait first. The package's only retry policy.
 
 Reads repeat on connection errors, timeouts, 408, 429 and 5xx. Writes (ingestion, deletion, create,
-drop) repeat only when the request certainly had no effect: the connection was never made, or the
-server throttled it (429). A write that timed out or got a 5xx may have been applied, and a repeated
-ingestion would store the data twice, so it is never repeated.
+drop) repeat only when the request certainly had no effect (:func:`may_have_effect` is false): the
+connection was never made, or the server throttled it (429). A write that timed out or got a 408 or
+5xx may have been applied, and a repeated ingestion would store the data twice, so it is never
+repeated. :func:`may_have_effect` is the package's one rule for "had this failed write an effect?".
 """
 
 from __future__ import annotations
@@ -12,14 +13,21 @@ import email.utils
 import enum
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import httpx
 
-from langchain_zilliz_bailian.errors import APIError, RateLimitError
+from langchain_zilliz_bailian.errors import (
+    APIConnectionError,
+    APIError,
+    EndpointUnavailableError,
+    InvalidInputError,
+    RateLimitError,
+    ResponseFormatError,
+)
 
-__all__ = ["NOT_SENT", "RequestKind", "RetryPolicy"]
+__all__ = ["NOT_SENT", "RequestKind", "RetryPolicy", "may_have_effect", "retry_after"]
 
 
 class RequestKind(enum.Enum):
@@ -35,7 +43,38 @@ class RequestKind(enum.Enum):
 
 #: Transport failures that happen before a single byte of the request left this machine.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-_NOT_SENT = NOT_SENT
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """``error``, then its ``__cause__``, and so on (a cycle ends the walk)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__
+
+
+def may_have_effect(error: BaseException) -> bool:
+    """Whether a failed write may have been applied all the same (then it is never repeated).
+
+    No effect: bad input caught before sending, a gone endpoint, throttling (429), a 4xx refusal
+    other than 408, an in-band refusal under a success status, and a transport failure whose cause
+    chain holds one of :data:`NOT_SENT`. Anything else (a timeout, a reset, a 408 or 5xx, an
+    answer that cannot be read, an unknown exception) may have had an effect.
+    """
+    if isinstance(error, RateLimitError | EndpointUnavailableError | InvalidInputError):
+        return False
+    if isinstance(error, ResponseFormatError):
+        return True  # the server answered something unreadable: it may have stored it
+    if isinstance(error, APIError):
+        status = error.status_code
+        if status is None or status == 408:
+            return True
+        return not (400 <= status < 500 or status < 300)
+    if isinstance(error, APIConnectionError | httpx.TransportError):
+        return not any(isinstance(cause, NOT_SENT) for cause in _causes(error))
+    return True
 
 
 @dataclass(frozen=True)
@@ -52,13 +91,9 @@ class RetryPolicy:
         if isinstance(error, APIError):
             if not error.retryable:
                 return False
-            return kind in (RequestKind.READ, RequestKind.GENERATION) or isinstance(
-                error, RateLimitError
-            )
-        if isinstance(error, NOT_SENT):
-            return True
+            return kind is not RequestKind.WRITE or not may_have_effect(error)
         if isinstance(error, httpx.TransportError):
-            return kind is RequestKind.READ
+            return kind is RequestKind.READ or not may_have_effect(error)
         return False
 
     def delay(self, attempt: int, headers: Mapping[str, str] | None = None) -> float | None:

@@ -1,28 +1,34 @@
 """Server-sent events from an httpx response, keeping DashScope's ``:HTTP_STATUS/NNN`` comments.
 
-Line splitting and field parsing are httpx-sse's; the one addition is that a comment of the form
-``:HTTP_STATUS/NNN`` is remembered and attached to the event it precedes, because DashScope puts a
-mid-stream error's status only there. Events are yielded as soon as their blank line arrives.
+A small parser of the SSE format (lines end in CRLF, LF or CR, split anywhere across chunks;
+``field:value`` with one optional space; ``data`` lines joined with newlines; the last event id
+kept), with one addition: a comment ``:HTTP_STATUS/NNN`` is remembered and attached to the event
+it precedes, because DashScope puts a mid-stream error's status only there. Events are yielded
+as soon as their blank line arrives; a block without data lines dispatches nothing, as the SSE
+specification says.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
-from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 
-__all__ = ["SSEvent", "aiter_events", "iter_events"]
+__all__ = ["EventParser", "SSEvent", "aiter_events", "iter_events"]
 
-_STATUS_PREFIX = ":HTTP_STATUS/"
+_STATUS_TAG = "HTTP_STATUS/"  # in a comment line, ``:HTTP_STATUS/NNN``
+#: SSE line ends only; ``str.splitlines`` would also split at U+2028 and friends inside JSON.
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
-@dataclass(frozen=True)
-class SSEvent:
-    """One event: name (``message`` when unnamed), data, id and the status from its comment."""
+class SSEvent(NamedTuple):
+    """One event: name (``message`` when unnamed), data, id and the status from its comment.
+
+    A named tuple: immutable and the cheapest record to build, once per event.
+    """
 
     event: str
     data: str
@@ -34,58 +40,99 @@ class SSEvent:
         return json.loads(self.data)
 
 
-class _EventDecoder:
-    """Feeds lines to httpx-sse's decoder, picking up status comments on the way."""
+class EventParser:
+    """Feed it decoded text as it arrives; it returns the events each piece completes."""
 
     def __init__(self) -> None:
-        self._decoder = SSEDecoder()
+        self._tail = ""  # an unfinished line (a trailing CR is kept: an LF may follow)
+        self._event = ""
+        self._data: list[str] = []
+        self._id = ""
         self._status: int | None = None
-        self._has_data = False
+        self._pending = False  # a field was seen since the last dispatch
 
-    def feed(self, line: str) -> SSEvent | None:
-        if line.startswith(_STATUS_PREFIX):
-            try:
-                self._status = int(line[len(_STATUS_PREFIX) :].strip())
-            except ValueError:
-                self._status = None
-            return None
-        if line.partition(":")[0] == "data":
-            self._has_data = True
-        sse = self._decoder.decode(line)
-        if sse is None:
-            return None
-        has_data, self._has_data = self._has_data, False
-        status, self._status = self._status, None
-        if not has_data:
-            # The SSE spec dispatches nothing for a block without data lines; httpx-sse would
-            # emit one whenever a last event id is set (extra blank lines, end of stream).
-            return None
-        return SSEvent(event=sse.event or "message", data=sse.data, id=sse.id, status=status)
+    def feed(self, text: str) -> list[SSEvent]:
+        """The events completed by ``text``."""
+        text = self._tail + text
+        if "\r" not in text:  # the usual LF-only stream: a plain split is much cheaper
+            lines = text.split("\n")
+            self._tail = lines.pop()
+        elif text.endswith("\r"):
+            lines = _LINE_END.split(text[:-1])
+            self._tail = lines.pop() + "\r"
+        else:
+            lines = _LINE_END.split(text)
+            self._tail = lines.pop()
+        return self._lines(lines)
+
+    def close(self) -> list[SSEvent]:
+        """The events the end of the stream completes (a last event without its blank line)."""
+        tail, self._tail = self._tail.rstrip("\r"), ""
+        return self._lines([tail, ""] if tail else [""])
+
+    def _lines(self, lines: list[str]) -> list[SSEvent]:
+        events: list[SSEvent] = []
+        event, data, last_id, status, pending = (
+            self._event,
+            self._data,
+            self._id,
+            self._status,
+            self._pending,
+        )
+        for line in lines:
+            if not line:  # the blank line: dispatch
+                if data:
+                    events.append(SSEvent(event or "message", "\n".join(data), last_id, status))
+                if data or event or last_id or pending:
+                    event, data, status, pending = "", [], None, False
+                continue
+            name, _, value = line.partition(":")
+            if not name:  # a comment; DashScope's carries the status
+                if value.startswith(_STATUS_TAG):
+                    status = _status(value)
+                continue
+            if value[:1] == " ":
+                value = value[1:]
+            if name == "data":
+                data.append(value)
+            elif name == "event":
+                event = value
+            elif name == "id":
+                if "\0" not in value:
+                    last_id = value
+            else:
+                continue  # ``retry`` and unknown fields
+            pending = True
+        self._event, self._data, self._id, self._status, self._pending = (
+            event,
+            data,
+            last_id,
+            status,
+            pending,
+        )
+        return events
+
+
+def _status(comment: str) -> int | None:
+    try:
+        return int(comment[len(_STATUS_TAG) :].strip())
+    except ValueError:
+        return None
 
 
 def iter_events(response: httpx.Response) -> Iterator[SSEvent]:
     """Yield each event of a streamed response the moment its terminating blank line arrives."""
-    lines, events = SSELineDecoder(), _EventDecoder()
+    parser = EventParser()
     for text in response.iter_text():
-        for line in lines.decode(text):
-            event = events.feed(line)
-            if event is not None:
-                yield event
-    for line in [*lines.flush(), ""]:
-        event = events.feed(line)
-        if event is not None:
-            yield event
+        yield from parser.feed(text)
+    yield from parser.close()
 
 
 async def aiter_events(response: httpx.Response) -> AsyncIterator[SSEvent]:
-    """Async twin of :func:`iter_events`."""
-    lines, events = SSELineDecoder(), _EventDecoder()
+    """Async :func:`iter_events`."""
+    parser = EventParser()
     async for text in response.aiter_text():
-        for line in lines.decode(text):
-            event = events.feed(line)
-            if event is not None:
-                yield event
-    for line in [*lines.flush(), ""]:
-        event = events.feed(line)
-        if event is not None:
+        for event in parser.feed(text):
             yield event
+    for event in parser.close():
+        yield event

@@ -157,15 +157,21 @@ class StreamAssembler:
         if event.event not in _RESULT_EVENTS or event.data.strip() in ("", "[DONE]"):
             logger.debug("Skipping SSE event %r", event.event)
             return None
-        data = self._json(event)
-        if data.get("code"):
-            raise error_from_data(
-                data,
-                status_code=event.status,
-                header_request_id=self.header_request_id,
-                body=event.data,
-            )
-        return self.feed_response(self._validate(data, event), event_id=event.id or None)
+        try:  # the usual event: parsed and validated in one pass
+            response = AppResponse.model_validate_json(event.data)
+        except ValidationError:
+            response = None
+        if response is None or response.code:  # read it again to say what is wrong
+            data = self._json(event)
+            if data.get("code"):
+                raise error_from_data(
+                    data,
+                    status_code=event.status,
+                    header_request_id=self.header_request_id,
+                    body=event.data,
+                )
+            response = self._validate(data, event)
+        return self.feed_response(response, event_id=event.id or None)
 
     def feed_response(
         self, response: AppResponse, *, event_id: str | None = None

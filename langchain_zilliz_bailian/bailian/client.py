@@ -20,20 +20,26 @@ later than the deadline was then).
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
-from types import TracebackType
-from typing import Any
+from functools import cached_property
+from typing import Any, TypedDict
 
 import httpx
 from pydantic import SecretStr
-from typing_extensions import Self, Unpack
+from typing_extensions import Unpack
 
-from langchain_zilliz_bailian._http.adapter import Closeable, Deadline, HTTPAdapter, default_timeout
+from langchain_zilliz_bailian._http.adapter import (
+    AClosesOnExit,
+    Closeable,
+    ClosesOnExit,
+    Deadline,
+    HTTPAdapter,
+    default_timeout,
+)
 from langchain_zilliz_bailian._http.checks import check_base_url, check_client_options, check_id
 from langchain_zilliz_bailian._http.retry import RequestKind, RetryPolicy
-from langchain_zilliz_bailian._http.sse import SSEvent, aiter_events, iter_events
+from langchain_zilliz_bailian._http.sse import aiter_events, iter_events
 from langchain_zilliz_bailian.bailian._constants import (
     API_KEY_ENV,
     BASE_URL_ENV,
@@ -126,8 +132,22 @@ def _call_overdue(url: str, total: float) -> APITimeoutError:
     return APITimeoutError(f"The call to {url} exceeded total_timeout={total:g} s.", url=url)
 
 
+class _AppRequest(TypedDict):
+    """The adapter's arguments for one app call, stream or not."""
+
+    method: str
+    path: str
+    kind: RequestKind
+    json: dict[str, Any]
+    headers: dict[str, str]
+    deadline: Deadline | None
+
+
 class _StreamBase:
-    """What the sync and async streams share: the request, the assembler, the result."""
+    """What the sync and async streams share: the request, the assembler, the result.
+
+    The request is sent on first use; the subclasses differ only in how they wait for I/O.
+    """
 
     def __init__(
         self,
@@ -157,15 +177,32 @@ class _StreamBase:
         """Whether the final event has arrived."""
         return self._assembler.done
 
-    def _deadline(self) -> Deadline | None:
-        """``total_timeout`` from now, raising the stream's overdue error."""
+    def _request(self) -> _AppRequest:
+        """The adapter's arguments: an app call, bounded by ``total_timeout`` from now."""
         total = self._total
-        return Deadline.after(
+        deadline = Deadline.after(
             total, lambda: _stream_overdue(self._url, total or 0.0, self._assembler)
         )
+        return {
+            "method": "POST",
+            "path": self._path,
+            "kind": RequestKind.GENERATION,
+            "json": self._body,
+            "headers": self._headers,
+            "deadline": deadline,
+        }
+
+    def _opened(self, response: httpx.Response) -> bool:
+        """Note the response's request id; whether it is JSON (a server ignoring the SSE switch)."""
+        self._assembler.header_request_id = response.headers.get("x-request-id")
+        return is_json(response)
+
+    def _json_answer(self, response: httpx.Response) -> AppStreamChunk:
+        """The one chunk of a JSON answer whose body has been read."""
+        return self._assembler.feed_response(parse_response(response))
 
 
-class AppStream(_StreamBase):
+class AppStream(_StreamBase, ClosesOnExit):
     """Iterate for :class:`AppStreamChunk` s as events arrive; then read :attr:`completion`.
 
     The request is sent on the first ``next()``. Use it as a context manager (or call
@@ -173,44 +210,24 @@ class AppStream(_StreamBase):
     is checked between reads of the body, keep-alive comments included.
     """
 
-    def __init__(
-        self,
-        adapter: HTTPAdapter,
-        path: str,
-        body: dict[str, Any],
-        headers: dict[str, str],
-        *,
-        incremental: bool,
-        total_timeout: float | None = None,
-    ) -> None:
-        super().__init__(
-            adapter, path, body, headers, incremental=incremental, total_timeout=total_timeout
-        )
-        self._chunks = self._run()
+    @cached_property
+    def _chunks(self) -> Generator[AppStreamChunk, None, None]:
+        """The chunks, from a generator made once (it sends the request when first advanced)."""
+        return self._run()
 
     def _run(self) -> Generator[AppStreamChunk, None, None]:
-        assembler = self._assembler
-        with self._adapter.stream(
-            "POST",
-            self._path,
-            kind=RequestKind.GENERATION,
-            check=_check,
-            json=self._body,
-            headers=self._headers,
-            deadline=self._deadline(),
-        ) as response:
-            assembler.header_request_id = response.headers.get("x-request-id")
-            if is_json(response):  # a server that ignored the SSE switch
+        feed = self._assembler.feed
+        with self._adapter.stream(check=_check, **self._request()) as response:
+            if self._opened(response):
                 response.read()
-                yield assembler.feed_response(parse_response(response))
+                yield self._json_answer(response)
                 return
             for event in iter_events(response):
-                chunk = assembler.feed(event)
-                if chunk is not None:
+                if (chunk := feed(event)) is not None:
                     yield chunk
                     if chunk.done:
                         return
-            raise _truncated(self._url, assembler)
+            raise _truncated(self._url, self._assembler)
 
     def __iter__(self) -> Iterator[AppStreamChunk]:
         return self
@@ -222,85 +239,31 @@ class AppStream(_StreamBase):
         """Stop reading and release the connection."""
         self._chunks.close()
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class AsyncAppStream(_StreamBase):
+class AsyncAppStream(_StreamBase, AClosesOnExit):
     """Async twin of :class:`AppStream` (``async for``, ``async with``, :meth:`aclose`).
 
     Each read waits at most the time left before ``total_timeout``, so the deadline is exact.
     """
 
-    def __init__(
-        self,
-        adapter: HTTPAdapter,
-        path: str,
-        body: dict[str, Any],
-        headers: dict[str, str],
-        *,
-        incremental: bool,
-        total_timeout: float | None = None,
-    ) -> None:
-        super().__init__(
-            adapter, path, body, headers, incremental=incremental, total_timeout=total_timeout
-        )
-        self._chunks = self._run()
+    @cached_property
+    def _chunks(self) -> AsyncGenerator[AppStreamChunk, None]:
+        """The chunks, from a generator made once (it sends the request when first advanced)."""
+        return self._run()
 
     async def _run(self) -> AsyncGenerator[AppStreamChunk, None]:
-        assembler = self._assembler
-        total = self._total
-        loop = asyncio.get_running_loop()
-        deadline = None if total is None else loop.time() + total
-        async with self._adapter.astream(
-            "POST",
-            self._path,
-            kind=RequestKind.GENERATION,
-            check=_acheck,
-            json=self._body,
-            headers=self._headers,
-            deadline=self._deadline(),
-        ) as response:
-            assembler.header_request_id = response.headers.get("x-request-id")
-            if is_json(response):
+        feed = self._assembler.feed
+        async with self._adapter.astream(check=_acheck, **self._request()) as response:
+            if self._opened(response):
                 await response.aread()
-                yield assembler.feed_response(parse_response(response))
+                yield self._json_answer(response)
                 return
-            events = aiter_events(response)
-            while True:
-                try:
-                    if deadline is None:
-                        event = await events.__anext__()
-                    else:
-                        event = await self._next_before(events, deadline, loop)
-                except StopAsyncIteration:
-                    break
-                chunk = assembler.feed(event)
-                if chunk is not None:
+            async for event in aiter_events(response):
+                if (chunk := feed(event)) is not None:
                     yield chunk
                     if chunk.done:
                         return
-            raise _truncated(self._url, assembler)
-
-    async def _next_before(
-        self, events: AsyncIterator[SSEvent], deadline: float, loop: asyncio.AbstractEventLoop
-    ) -> SSEvent:
-        """The next event, or :class:`APITimeoutError` once the total deadline has passed."""
-        remaining = deadline - loop.time()
-        if remaining > 0:
-            try:
-                return await asyncio.wait_for(events.__anext__(), remaining)
-            except asyncio.TimeoutError:
-                pass
-        raise _stream_overdue(self._url, self._total or 0.0, self._assembler)
+            raise _truncated(self._url, self._assembler)
 
     def __aiter__(self) -> AsyncIterator[AppStreamChunk]:
         return self
@@ -311,17 +274,6 @@ class AsyncAppStream(_StreamBase):
     async def aclose(self) -> None:
         """Stop reading and release the connection."""
         await self._chunks.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class BailianAppClient(Closeable):
@@ -396,45 +348,29 @@ class BailianAppClient(Closeable):
     def call(self, prompt: str | None = None, **options: Unpack[AppOptions]) -> AppCompletion:
         """One JSON call: the whole answer at once.
 
-        ``total_timeout`` is checked between reads of the answer (and caps each attempt's
-        timeouts), so a body trickled past it raises :class:`APITimeoutError`.
+        ``total_timeout`` caps each attempt's timeouts and is checked between reads of the
+        answer, so a body trickled past it raises :class:`APITimeoutError`.
         """
-        body = build_body(prompt, options, stream=False)
-        return self._adapter.request(
-            "POST",
-            self.path,
-            kind=RequestKind.GENERATION,
-            parse=parse_completion,
-            json=body,
-            headers=self._headers(options, stream=False),
-            deadline=self._call_deadline(),
-        )
-
-    def _call_deadline(self) -> Deadline | None:
-        total = self.total_timeout
-        return Deadline.after(total, lambda: _call_overdue(self._url, total or 0.0))
+        return self._adapter.request(parse=parse_completion, **self._call_request(prompt, options))
 
     async def acall(
         self, prompt: str | None = None, **options: Unpack[AppOptions]
     ) -> AppCompletion:
-        """Async twin of :meth:`call`; ``total_timeout`` cancels it at the deadline."""
-        request = self._adapter.arequest(
-            "POST",
-            self.path,
-            kind=RequestKind.GENERATION,
-            parse=parse_completion,
-            json=build_body(prompt, options, stream=False),
-            headers=self._headers(options, stream=False),
-            deadline=self._call_deadline(),
-        )
+        """Async twin of :meth:`call`; ``total_timeout`` cancels a read at the deadline."""
+        request = self._call_request(prompt, options)
+        return await self._adapter.arequest(parse=parse_completion, **request)
+
+    def _call_request(self, prompt: str | None, options: AppOptions) -> _AppRequest:
+        """The adapter's arguments for a JSON call (checked here, before anything is sent)."""
         total = self.total_timeout
-        if total is None:
-            return await request
-        try:
-            return await asyncio.wait_for(request, total)
-        except asyncio.TimeoutError:
-            pass
-        raise _call_overdue(self._url, total)
+        return {
+            "method": "POST",
+            "path": self.path,
+            "kind": RequestKind.GENERATION,
+            "json": build_body(prompt, options, stream=False),
+            "headers": self._headers(options, stream=False),
+            "deadline": Deadline.after(total, lambda: _call_overdue(self._url, total or 0.0)),
+        }
 
     def stream(
         self,

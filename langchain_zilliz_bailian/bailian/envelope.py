@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from langchain_zilliz_bailian._http.sse import SSEvent, iter_events
 from langchain_zilliz_bailian.bailian._constants import DEFAULT_BASE_URL
+from langchain_zilliz_bailian.bailian.codes import DASHSCOPE_CODES
 from langchain_zilliz_bailian.bailian.models import AppCompletion, AppResponse
 from langchain_zilliz_bailian.errors import APIError, ResponseFormatError, classify
 
@@ -71,6 +72,7 @@ def error_from_data(
         code=str(code) if code is not None else None,
         request_id=str(request_id) if request_id else None,
         body=body,
+        codes=DASHSCOPE_CODES,
     )
 
 
@@ -84,6 +86,7 @@ def error_from_event(event: SSEvent, *, header_request_id: str | None) -> APIErr
             code=UNKNOWN_CODE,
             request_id=header_request_id,
             body=event.data,
+            codes=DASHSCOPE_CODES,
         )
     return error_from_data(
         data, status_code=event.status, header_request_id=header_request_id, body=event.data
@@ -164,6 +167,7 @@ def error_from_response(response: httpx.Response) -> APIError:
             code=UNKNOWN_CODE,
             request_id=header_request_id,
             body=text,
+            codes=DASHSCOPE_CODES,
         )
         return _with_hint(error, hint)
     error = error_from_data(

@@ -2,43 +2,43 @@
 
 Framework-free. Each operation is built once as a :class:`_Call` (method, path, body, whether it
 may be repeated, how to read the answer) and sent by either :meth:`_send` or :meth:`_asend`, so the
-sync and async twins cannot drift apart. All input is validated before anything is sent.
+sync and async twins cannot drift apart. All input is validated before anything is sent, by the
+checks in ``inputs.py`` (run inputs) and ``specs.py`` (pipeline create bodies).
 """
 
 from __future__ import annotations
 
 import builtins
 import json
-import mimetypes
 import os
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 from pydantic import SecretStr
 
 from langchain_zilliz_bailian._http.adapter import Closeable, HTTPAdapter, default_timeout
-from langchain_zilliz_bailian._http.checks import (
-    check_base_url,
-    check_client_options,
-    check_id,
-    check_search_window,
-    check_str_list,
-)
-from langchain_zilliz_bailian._http.retry import NOT_SENT, RequestKind
+from langchain_zilliz_bailian._http.checks import check_base_url, check_client_options, check_id
+from langchain_zilliz_bailian._http.retry import RequestKind
 from langchain_zilliz_bailian.errors import (
     APIConnectionError,
-    APITimeoutError,
-    InvalidInputError,
     PartialBatchError,
     ResponseFormatError,
     ZillizBailianError,
     endpoint_unreachable,
 )
 from langchain_zilliz_bailian.zilliz.envelope import DISCONTINUED_HINT, parse_envelope
+from langchain_zilliz_bailian.zilliz.inputs import (
+    check_preserved,
+    deletion_data,
+    http_url,
+    non_empty,
+    search_input,
+    text_list,
+    upload,
+)
 from langchain_zilliz_bailian.zilliz.models import (
     DeletionResult,
     DocIngestionResult,
@@ -47,6 +47,7 @@ from langchain_zilliz_bailian.zilliz.models import (
     SearchResult,
     TextIngestionResult,
 )
+from langchain_zilliz_bailian.zilliz.specs import check_pipeline_spec, pipeline_set_specs
 
 __all__ = [
     "API_KEY_ENV",
@@ -55,6 +56,9 @@ __all__ = [
     "REGION_ENV",
     "PipelineSet",
     "ZillizPipelinesClient",
+    # Kept importable from here for the modules that did (they live in zilliz.inputs now).
+    "check_preserved",
+    "deletion_data",
 ]
 
 T = TypeVar("T")
@@ -67,33 +71,11 @@ DEFAULT_REGION = "gcp-us-west1"
 _CLOUD_HOST_SUFFIXES = (".zillizcloud.com", ".zilliz.com.cn", ".cloud.zilliz.com.cn")
 #: The server times out at 60 s (Z27): read a little longer so its answer can arrive.
 DEFAULT_READ_TIMEOUT = 75.0
-#: Inputs a preserved field may not shadow (Z20).
-RESERVED_INPUTS = frozenset(
-    {"text_list", "doc_url", "image_url", "image_id", "query_text", "query_image_url"}
+#: Added to a timed-out write that may have been applied (Z27): say so instead of guessing.
+UNKNOWN_WRITE_NOTE = (
+    "The outcome of this write is unknown: the server may have stored or deleted the data. It "
+    "was not retried; check (search or describe) before sending it again."
 )
-#: Formats ``run_ingestion_with_file`` accepts, and its upload cap (section 8).
-FILE_FORMATS = frozenset(
-    {
-        ".txt",
-        ".pdf",
-        ".md",
-        ".html",
-        ".epub",
-        ".csv",
-        ".doc",
-        ".docx",
-        ".xls",
-        ".xlsx",
-        ".ppt",
-        ".pptx",
-    }
-)
-MAX_FILE_BYTES = 10 * 1024 * 1024
-MAX_VARCHAR = 4000
-_NAME = re.compile(r"^[A-Za-z0-9_]{3,64}$")
-_INT_ID = re.compile(r"^-?[0-9]+$")
-
-Scalar = bool | int | float | str
 
 
 @dataclass(frozen=True)
@@ -108,6 +90,19 @@ class _Call(Generic[T]):
     params: Mapping[str, str] | None = None
     files: Mapping[str, Any] | None = None
     data: Mapping[str, str] | None = None
+
+    def request(self) -> dict[str, Any]:
+        """The adapter's arguments for this call (its answer read as a Zilliz envelope)."""
+        return {
+            "method": self.method,
+            "path": self.path,
+            "kind": self.kind,
+            "parse": parse_envelope,
+            "json": self.json,
+            "params": self.params,
+            "files": self.files,
+            "data": self.data,
+        }
 
 
 @dataclass(frozen=True)
@@ -169,6 +164,7 @@ class ZillizPipelinesClient(Closeable):
             http_client=http_client,
             http_async_client=http_async_client,
             on_transport_error=self._explain_transport_error,
+            unknown_write_note=UNKNOWN_WRITE_NOTE,
         )
 
     def __repr__(self) -> str:
@@ -205,42 +201,10 @@ class ZillizPipelinesClient(Closeable):
         return None
 
     def _send(self, call: _Call[T]) -> T:
-        try:
-            data = self._http.request(
-                call.method,
-                call.path,
-                kind=call.kind,
-                parse=parse_envelope,
-                json=call.json,
-                params=call.params,
-                files=call.files,
-                data=call.data,
-            )
-        except APITimeoutError as exc:
-            mapped = _unknown_outcome(call, exc)
-            if mapped is exc:
-                raise
-            raise mapped from exc
-        return _read(call, data)
+        return _read(call, self._http.request(**call.request()))
 
     async def _asend(self, call: _Call[T]) -> T:
-        try:
-            data = await self._http.arequest(
-                call.method,
-                call.path,
-                kind=call.kind,
-                parse=parse_envelope,
-                json=call.json,
-                params=call.params,
-                files=call.files,
-                data=call.data,
-            )
-        except APITimeoutError as exc:
-            mapped = _unknown_outcome(call, exc)
-            if mapped is exc:
-                raise
-            raise mapped from exc
-        return _read(call, data)
+        return _read(call, await self._http.arequest(**call.request()))
 
     # -- raw run ------------------------------------------------------------------------------
 
@@ -289,34 +253,9 @@ class ZillizPipelinesClient(Closeable):
     # -- search -------------------------------------------------------------------------------
 
     def _search_call(
-        self,
-        pipeline_id: str,
-        query_text: str | None,
-        query_image_url: str | None,
-        limit: int,
-        offset: int,
-        output_fields: Sequence[str] | None,
-        filter: str | None,
-        max_limit: int,
+        self, pipeline_id: str, query: tuple[dict[str, str], dict[str, Any]]
     ) -> _Call[SearchResult]:
-        if (query_text is None) == (query_image_url is None):
-            raise InvalidInputError("Pass exactly one of query_text or query_image_url.")
-        query = query_text if query_text is not None else query_image_url
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidInputError("The search query must be a non-empty string.")
-        check_search_window(limit, offset, max_limit=max_limit)
-        if filter is not None and not isinstance(filter, str):
-            raise InvalidInputError(
-                f"filter must be a Milvus boolean expression string: {filter!r}"
-            )
-        data = {"query_text": query} if query_text is not None else {"query_image_url": query}
-        # Every search parameter is "required" (Z21): send all four, filter "" when none.
-        params = {
-            "limit": limit,
-            "offset": offset,
-            "outputFields": check_str_list("output_fields", output_fields or []),
-            "filter": filter or "",
-        }
+        data, params = query
         return self._run_call(
             pipeline_id, data, params, kind=RequestKind.READ, read=SearchResult.from_data
         )
@@ -339,18 +278,10 @@ class ZillizPipelinesClient(Closeable):
         return. Bounds are checked first: ``1 <= limit <= max_limit`` (100 for image-by-text),
         ``offset >= 0``, ``limit + offset <= 1024``.
         """
-        return self._send(
-            self._search_call(
-                pipeline_id,
-                query_text,
-                query_image_url,
-                limit,
-                offset,
-                output_fields,
-                filter,
-                max_limit,
-            )
+        query = search_input(
+            query_text, query_image_url, limit, offset, output_fields, filter, max_limit
         )
+        return self._send(self._search_call(pipeline_id, query))
 
     async def asearch(
         self,
@@ -365,28 +296,17 @@ class ZillizPipelinesClient(Closeable):
         max_limit: int = 500,
     ) -> SearchResult:
         """Async twin of :meth:`search`."""
-        return await self._asend(
-            self._search_call(
-                pipeline_id,
-                query_text,
-                query_image_url,
-                limit,
-                offset,
-                output_fields,
-                filter,
-                max_limit,
-            )
+        query = search_input(
+            query_text, query_image_url, limit, offset, output_fields, filter, max_limit
         )
+        return await self._asend(self._search_call(pipeline_id, query))
 
     # -- ingestion ----------------------------------------------------------------------------
 
     def _texts_call(
         self, pipeline_id: str, texts: Sequence[str], metadata: Mapping[str, Any] | None
     ) -> _Call[TextIngestionResult]:
-        text_list = check_str_list("texts", texts)
-        if not text_list:
-            raise InvalidInputError("texts is empty: nothing to ingest.")
-        data = {"text_list": text_list, **check_preserved(metadata)}
+        data = {"text_list": text_list(texts), **check_preserved(metadata)}
         return self._run_call(
             pipeline_id,
             data,
@@ -414,9 +334,8 @@ class ZillizPipelinesClient(Closeable):
     def _doc_url_call(
         self, pipeline_id: str, doc_url: str, metadata: Mapping[str, Any] | None
     ) -> _Call[DocIngestionResult]:
-        if not isinstance(doc_url, str) or not re.match(r"^(https?|file)://", doc_url):
-            raise InvalidInputError(f"doc_url must be an http(s) URL, got {doc_url!r}.")
-        data = {"doc_url": doc_url, **check_preserved(metadata)}
+        url = http_url("doc_url", doc_url, schemes="https?|file")
+        data = {"doc_url": url, **check_preserved(metadata)}
         return self._run_call(
             pipeline_id,
             data,
@@ -444,30 +363,8 @@ class ZillizPipelinesClient(Closeable):
         filename: str | None,
         metadata: Mapping[str, Any] | None,
     ) -> _Call[DocIngestionResult]:
-        if isinstance(file, bytes):
-            if not filename:
-                raise InvalidInputError("Pass filename=... with file contents given as bytes.")
-            content, name = file, filename
-        else:
-            path = Path(file)
-            if not path.is_file():
-                raise InvalidInputError(f"No such file: {path}")
-            if path.stat().st_size > MAX_FILE_BYTES:
-                raise InvalidInputError(f"{path} is larger than the 10 MB upload limit.")
-            try:
-                content, name = path.read_bytes(), filename or path.name
-            except OSError as exc:  # unreadable: bad input, like a missing file
-                raise InvalidInputError(f"Cannot read {path}: {exc}") from exc
-        suffix = Path(name).suffix.lower()
-        if suffix not in FILE_FORMATS:
-            raise InvalidInputError(
-                f"Unsupported file type {suffix or '(none)'} for {name}: use one of "
-                f"{', '.join(sorted(FILE_FORMATS))}."
-            )
-        if len(content) > MAX_FILE_BYTES:
-            raise InvalidInputError(f"{name} is larger than the 10 MB upload limit.")
+        name, content, mime = upload(file, filename)
         check_id("pipeline_id", pipeline_id)
-        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
         # ``data`` is one JSON string, not separate form fields (Z31).
         return _Call(
             "POST",
@@ -503,11 +400,11 @@ class ZillizPipelinesClient(Closeable):
     def _image_call(
         self, pipeline_id: str, image_url: str, image_id: str, metadata: Mapping[str, Any] | None
     ) -> _Call[ImageIngestionResult]:
-        if not isinstance(image_url, str) or not re.match(r"^https?://", image_url):
-            raise InvalidInputError(f"image_url must be an http(s) URL, got {image_url!r}.")
-        if not isinstance(image_id, str) or not image_id.strip():
-            raise InvalidInputError("image_id must be a non-empty string.")
-        data = {"image_url": image_url, "image_id": image_id, **check_preserved(metadata)}
+        data = {
+            "image_url": http_url("image_url", image_url),
+            "image_id": non_empty("image_id", image_id),
+            **check_preserved(metadata),
+        }
         return self._run_call(
             pipeline_id,
             data,
@@ -676,14 +573,9 @@ class ZillizPipelinesClient(Closeable):
             description=description,
         )
         made: list[Pipeline] = []
-        try:
+        with _naming_what_was_made(made, specs):
             for spec in specs:
                 made.append(self.create(spec))
-        except ZillizBailianError as exc:
-            error = _incomplete_set(made, specs, exc)
-            if error is exc:
-                raise
-            raise error from exc
         return PipelineSet(made[0], made[1], made[2])
 
     async def acreate_pipeline_set(
@@ -714,14 +606,9 @@ class ZillizPipelinesClient(Closeable):
             description=description,
         )
         made: list[Pipeline] = []
-        try:
+        with _naming_what_was_made(made, specs):
             for spec in specs:
                 made.append(await self.acreate(spec))
-        except ZillizBailianError as exc:
-            error = _incomplete_set(made, specs, exc)
-            if error is exc:
-                raise
-            raise error from exc
         return PipelineSet(made[0], made[1], made[2])
 
 
@@ -749,6 +636,20 @@ def _read(call: _Call[T], data: Any) -> T:
         ) from exc
 
 
+@contextmanager
+def _naming_what_was_made(
+    made: list[Pipeline], specs: Sequence[Mapping[str, Any]]
+) -> Iterator[None]:
+    """Raise a failure to create the set as :func:`_incomplete_set` says (sync and async)."""
+    try:
+        yield
+    except ZillizBailianError as exc:
+        error = _incomplete_set(made, specs, exc)
+        if error is exc:
+            raise
+        raise error from exc
+
+
 def _incomplete_set(
     made: list[Pipeline], specs: Sequence[Mapping[str, Any]], exc: ZillizBailianError
 ) -> ZillizBailianError:
@@ -767,208 +668,4 @@ def _incomplete_set(
         stored=made,
         failed=failed,
         cause=exc,
-    )
-
-
-def _unknown_outcome(call: _Call[Any], exc: APITimeoutError) -> APITimeoutError:
-    """A timed-out write may have been applied (Z27): say so instead of guessing."""
-    if call.kind is RequestKind.READ or isinstance(exc.__cause__, NOT_SENT):
-        return exc  # a read, or a write that never left this machine: nothing is unknown
-    return APITimeoutError(
-        f"{exc.message}. The outcome of this write is unknown: the server may have stored or "
-        "deleted the data. It was not retried; check (search or describe) before sending it again.",
-        url=exc.url,
-    )
-
-
-def check_preserved(metadata: Mapping[str, Any] | None) -> dict[str, Scalar]:
-    """Preserved-field values: scalars (Z20) of native JSON types (Z16), none reserved."""
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, Mapping):
-        raise InvalidInputError("metadata must be a mapping of preserved field name to value.")
-    out: dict[str, Scalar] = {}
-    for key, value in metadata.items():
-        if not isinstance(key, str) or not key:
-            raise InvalidInputError(f"Preserved field names must be strings: {key!r}")
-        if key in RESERVED_INPUTS:
-            raise InvalidInputError(
-                f"Metadata key {key!r} collides with the pipeline input of the same name."
-            )
-        if not isinstance(value, bool | int | float | str):
-            raise InvalidInputError(
-                f"Preserved field {key!r} must be a bool, int, float or str (one value per call); "
-                f"got {type(value).__name__}."
-            )
-        if isinstance(value, str) and len(value) > MAX_VARCHAR:
-            raise InvalidInputError(f"Preserved field {key!r} is longer than {MAX_VARCHAR} chars.")
-        out[key] = value
-    return out
-
-
-def deletion_data(
-    *,
-    ids: Sequence[str | int] | None = None,
-    expression: str | None = None,
-    doc_name: str | None = None,
-    image_id: str | None = None,
-) -> dict[str, Any]:
-    """The ``data`` of a deletion run, checked: exactly one target, and only its key (Z14)."""
-    given = [v for v in (ids, expression, doc_name, image_id) if v is not None]
-    if len(given) != 1:
-        raise InvalidInputError("Pass exactly one of ids, expression, doc_name or image_id.")
-    if ids is not None:
-        return {"expression": ids_expression(ids)}
-    if expression is not None:
-        if not isinstance(expression, str) or not expression.strip():
-            raise InvalidInputError("expression must be a non-empty Milvus expression.")
-        return {"expression": expression}
-    if doc_name is not None:
-        if not isinstance(doc_name, str) or not doc_name.strip():
-            raise InvalidInputError("doc_name must be a non-empty string.")
-        return {"doc_name": doc_name}
-    if not isinstance(image_id, str) or not image_id.strip():
-        raise InvalidInputError("image_id must be a non-empty string.")
-    return {"image_id": image_id}
-
-
-def ids_expression(ids: Sequence[str | int]) -> str:
-    """``id in [1, 2]`` from int64 ids given as ints or digit strings, never floats (Z30)."""
-    if isinstance(ids, str | bytes) or not ids:
-        raise InvalidInputError("ids must be a non-empty list of ids.")
-    parts = []
-    for item in ids:
-        if isinstance(item, bool) or not isinstance(item, int | str):
-            raise InvalidInputError(f"Not an int64 id: {item!r}")
-        text = str(item).strip()
-        if not _INT_ID.match(text):
-            raise InvalidInputError(f"Not an int64 id: {item!r}")
-        parts.append(str(int(text)))
-    return f"id in [{', '.join(parts)}]"
-
-
-_EMBEDDINGS = {
-    "zilliz/bge-base-en-v1.5": {"ENGLISH"},
-    "zilliz/bge-base-zh-v1.5": {"CHINESE"},
-    "voyageai/voyage-2": {"ENGLISH"},
-    "voyageai/voyage-code-2": {"ENGLISH"},
-    "voyageai/voyage-large-2": {"ENGLISH"},
-    "openai/text-embedding-3-small": {"ENGLISH"},
-    "openai/text-embedding-3-large": {"ENGLISH"},
-}
-_TYPES = {"INGESTION", "SEARCH", "DELETION"}
-_FIELD_TYPES = {"Bool", "Int8", "Int16", "Int32", "Int64", "Float", "Double", "VarChar"}
-
-
-def check_pipeline_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate a create body: name, type, ids, function counts and model/language (Z34)."""
-    if not isinstance(spec, Mapping):
-        raise InvalidInputError("A pipeline spec must be a mapping (the create request body).")
-    body = dict(spec)
-    name = body.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidInputError(f"Pipeline name {name!r}: 3-64 letters, digits or underscores.")
-    kind = body.get("type")
-    if kind not in _TYPES:
-        raise InvalidInputError(f"Pipeline type must be one of {sorted(_TYPES)}, got {kind!r}.")
-    check_id("project_id", body.get("projectId"))
-    functions = body.get("functions")
-    if not isinstance(functions, list) or not functions:
-        raise InvalidInputError("A pipeline needs a non-empty 'functions' list.")
-    main = [f for f in functions if isinstance(f, Mapping) and f.get("action") != "PRESERVE"]
-    preserve = [f for f in functions if isinstance(f, Mapping) and f.get("action") == "PRESERVE"]
-    if len(main) != 1:
-        raise InvalidInputError("A pipeline has exactly one function besides PRESERVE functions.")
-    if kind == "INGESTION":
-        check_id("cluster_id", body.get("clusterId"))
-        if not body.get("collectionName"):
-            raise InvalidInputError("An INGESTION pipeline needs collectionName.")
-        if len(preserve) > 50:
-            raise InvalidInputError("At most 50 PRESERVE functions per ingestion pipeline.")
-        for function in preserve:
-            if function.get("fieldType") not in _FIELD_TYPES:
-                raise InvalidInputError(
-                    f"PRESERVE fieldType must be one of {sorted(_FIELD_TYPES)}: {function!r}"
-                )
-            if function.get("inputField") != function.get("outputField"):
-                raise InvalidInputError("A PRESERVE function's inputField must equal outputField.")
-    elif preserve:
-        raise InvalidInputError(f"{kind} pipelines take no PRESERVE functions.")
-    if kind == "SEARCH":
-        check_id("cluster_id", main[0].get("clusterId"))
-    if kind == "DELETION":
-        check_id("cluster_id", body.get("clusterId"))
-    language, model = main[0].get("language"), main[0].get("embedding")
-    if (
-        isinstance(model, str)
-        and language is not None
-        and language not in _EMBEDDINGS.get(model, {language})
-    ):
-        raise InvalidInputError(f"Embedding {model} does not support language {language}.")
-    return body
-
-
-def pipeline_set_specs(
-    *,
-    name: str,
-    project_id: str,
-    cluster_id: str,
-    collection_name: str,
-    kind: Literal["text", "doc"],
-    language: Literal["ENGLISH", "CHINESE"],
-    embedding: str | None,
-    preserve: Mapping[str, str] | None,
-    reranker: str | None,
-    description: str,
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """The create bodies of an ingestion, a search and a deletion pipeline over one collection."""
-    model = embedding or (
-        "zilliz/bge-base-zh-v1.5" if language == "CHINESE" else "zilliz/bge-base-en-v1.5"
-    )
-    index, search, purge = (
-        ("INDEX_TEXT", "SEARCH_TEXT", "PURGE_TEXT_INDEX")
-        if kind == "text"
-        else ("INDEX_DOC", "SEARCH_DOC_CHUNK", "PURGE_DOC_INDEX")
-    )
-    common = {"projectId": project_id, "description": description or f"{name} ({kind})"}
-    ingestion_functions: list[dict[str, Any]] = [
-        {"name": f"index_{kind}", "action": index, "language": language, "embedding": model}
-    ]
-    for field_name, field_type in (preserve or {}).items():
-        ingestion_functions.append(
-            {
-                "name": f"keep_{field_name}",
-                "action": "PRESERVE",
-                "inputField": field_name,
-                "outputField": field_name,
-                "fieldType": field_type,
-            }
-        )
-    search_function: dict[str, Any] = {
-        "name": f"search_{kind}",
-        "action": search,
-        "clusterId": cluster_id,
-        "collectionName": collection_name,
-        "embedding": model,
-    }
-    if reranker:
-        search_function["reranker"] = reranker
-    return (
-        {
-            **common,
-            "name": f"{name}_ingestion",
-            "type": "INGESTION",
-            "clusterId": cluster_id,
-            "collectionName": collection_name,
-            "functions": ingestion_functions,
-        },
-        {**common, "name": f"{name}_search", "type": "SEARCH", "functions": [search_function]},
-        {
-            **common,
-            "name": f"{name}_deletion",
-            "type": "DELETION",
-            "clusterId": cluster_id,
-            "collectionName": collection_name,
-            "functions": [{"name": f"purge_{kind}", "action": purge}],
-        },
     )

@@ -21,6 +21,7 @@ from langchain_zilliz_bailian.errors import (
     classify,
     endpoint_not_found,
 )
+from langchain_zilliz_bailian.zilliz.codes import ZILLIZ_CODES
 
 __all__ = ["DISCONTINUED_HINT", "parse_envelope", "request_id_of"]
 
@@ -90,6 +91,7 @@ def parse_envelope(response: httpx.Response) -> Any:
                 code=code if isinstance(code, int | str) else None,
                 request_id=request_id,
                 body=text,
+                codes=ZILLIZ_CODES,
             )
         )
 
@@ -107,6 +109,7 @@ def parse_envelope(response: httpx.Response) -> Any:
             status_code=status,
             request_id=request_id,
             body=text,
+            codes=ZILLIZ_CODES,
         )
     what = "a JSON body without 'code'" if parsed else "a body that is not JSON"
     raise ResponseFormatError(

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from langchain_zilliz_bailian import errors
+from langchain_zilliz_bailian.bailian.codes import DASHSCOPE_CODES
 from langchain_zilliz_bailian.errors import (
     APIConnectionError,
     APIError,
@@ -23,6 +24,7 @@ from langchain_zilliz_bailian.errors import (
     ZillizBailianError,
     classify,
 )
+from langchain_zilliz_bailian.zilliz.codes import ZILLIZ_CODES
 
 CODE_ROWS = [
     (80000, BadRequestError, False),
@@ -58,14 +60,27 @@ CODE_ROWS = [
 ]
 
 
-def test_code_rows_cover_the_whole_table():
-    assert {row[0] for row in CODE_ROWS} == set(errors.CODE_TABLE)
+def test_code_rows_cover_both_vendor_tables():
+    assert {row[0] for row in CODE_ROWS} == set(ZILLIZ_CODES.exact) | set(DASHSCOPE_CODES.exact)
+
+
+def test_each_vendor_table_holds_only_its_own_kind_of_code():
+    assert all(isinstance(code, int) for code in ZILLIZ_CODES.exact)
+    assert all(isinstance(code, str) for code in DASHSCOPE_CODES.exact)
+    assert ZILLIZ_CODES.prefixes == ()
+
+
+def test_without_a_vendor_table_only_the_status_decides():
+    err = classify(message="m", status_code=404, code="LimitRequests")
+    assert type(err) is NotFoundError
+    assert type(classify(message="m", status_code=400, code=80001)) is BadRequestError
 
 
 @pytest.mark.parametrize(("code", "error", "retryable"), CODE_ROWS)
 def test_code_row(code, error, retryable):
     # The status deliberately disagrees: the code decides.
-    err = classify(message="m", status_code=418, code=code, request_id="rid")
+    codes = ZILLIZ_CODES if isinstance(code, int) else DASHSCOPE_CODES
+    err = classify(message="m", status_code=418, code=code, request_id="rid", codes=codes)
     assert type(err) is error
     assert err.retryable is retryable
     assert (err.code, err.status_code, err.request_id, err.message) == (code, 418, "rid", "m")
@@ -90,7 +105,7 @@ PREFIX_ROWS = [
 
 @pytest.mark.parametrize(("code", "error", "retryable"), PREFIX_ROWS)
 def test_prefix_row(code, error, retryable):
-    err = classify(message="m", status_code=None, code=code)
+    err = classify(message="m", status_code=None, code=code, codes=DASHSCOPE_CODES)
     assert type(err) is error
     assert err.retryable is retryable
 
@@ -115,13 +130,13 @@ STATUS_ROWS = [
 
 @pytest.mark.parametrize(("status", "error", "retryable"), STATUS_ROWS)
 def test_status_row_when_code_is_unknown(status, error, retryable):
-    err = classify(message="m", status_code=status, code="SomethingNew")
+    err = classify(message="m", status_code=status, code="SomethingNew", codes=DASHSCOPE_CODES)
     assert type(err) is error
     assert err.retryable is retryable
 
 
 def test_billing_429_is_not_a_rate_limit():
-    err = classify(message="pay", status_code=429, code="PrepaidBillOverdue")
+    err = classify(message="pay", status_code=429, code="PrepaidBillOverdue", codes=DASHSCOPE_CODES)
     assert isinstance(err, PermissionDeniedError)
     assert not isinstance(err, RateLimitError)
     assert err.retryable is False
@@ -155,3 +170,8 @@ def test_errors_import_without_frameworks():
         "assert 'llama_index' not in sys.modules and 'llama_index.core' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_old_table_names_still_read_both_vendor_tables():
+    assert {**ZILLIZ_CODES.exact, **DASHSCOPE_CODES.exact} == errors.CODE_TABLE
+    assert DASHSCOPE_CODES.prefixes == errors.CODE_PREFIX_TABLE

@@ -64,3 +64,24 @@ def test_a_final_event_without_the_blank_line_is_still_delivered():
 async def test_async_twin():
     events = [e async for e in aiter_events(response(FRAME))]
     assert [e.status for e in events] == [200, 429]
+
+
+def test_crlf_split_between_chunks_is_one_line_end():
+    resp = httpx.Response(200, stream=Chunked([b"data:a\r", b"\ndata:b\r", b"\r\n", b"data:c"]))
+    assert [e.data for e in iter_events(resp)] == ["a\nb", "c"]
+
+
+def test_bare_cr_line_ends():
+    events = list(iter_events(response(b"event:result\rdata:x\r\rdata:y\r\r")))
+    assert [(e.event, e.data) for e in events] == [("result", "x"), ("message", "y")]
+
+
+def test_the_last_id_is_kept_and_a_status_belongs_to_its_own_event():
+    body = b"id:7\n:HTTP_STATUS/500\ndata:a\n\ndata:b\n\n"
+    events = list(iter_events(response(body)))
+    assert [(e.id, e.status) for e in events] == [("7", 500), ("7", None)]
+
+
+def test_comments_retry_and_unknown_fields_are_ignored():
+    events = list(iter_events(response(b": ping\nretry:10\nfoo:bar\ndata:x\n\n")))
+    assert events == [SSEvent(event="message", data="x", id="", status=None)]

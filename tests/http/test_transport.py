@@ -454,3 +454,30 @@ def test_error_messages_keep_the_port():
     )
     with pytest.raises(APIConnectionError, match=r"http://127\.0\.0\.1:8765/v1/x"):
         http.request("GET", "/v1/x", kind=RequestKind.READ, parse=parse)
+
+
+@pytest.mark.parametrize(
+    ("no_proxy", "direct", "proxied"),
+    [
+        ("example.org", "https://api.example.org/", "https://example.net/"),
+        ("10.0.0.1", "http://10.0.0.1:8080/", "http://10.0.0.2/"),
+        ("::1", "http://[::1]:8765/", "https://example.net/"),
+    ],
+)
+def test_no_proxy_entries_go_direct(monkeypatch, no_proxy, direct, proxied):
+    for name in ("HTTP_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "proxy.test:3128")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.test:3128")
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    client = _transport.new_client(default_timeout(5))
+    assert client._transport_for_url(httpx.URL(direct)) is client._transport
+    assert client._transport_for_url(httpx.URL(proxied)) is not client._transport
+
+
+def test_no_proxy_star_turns_every_proxy_off(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
+    monkeypatch.setenv("NO_PROXY", "*")
+    from langchain_zilliz_bailian._http.pools import proxy_routes
+
+    assert proxy_routes() == {}

@@ -19,7 +19,8 @@ from langchain_zilliz_bailian.errors import (
 )
 from langchain_zilliz_bailian.retrievers import PipelineNotServingError, ZillizPipelineRetriever
 from langchain_zilliz_bailian.zilliz import Pipeline, SearchResult, Usage, ZillizPipelinesClient
-from langchain_zilliz_bailian.zilliz.client import ids_expression, pipeline_set_specs
+from langchain_zilliz_bailian.zilliz.inputs import ids_expression
+from langchain_zilliz_bailian.zilliz.specs import pipeline_set_specs
 from tests.fakes.zilliz import Script, fail, ok
 
 PIPE = "pipe-6ca5dd1b4672659d3c3487"
