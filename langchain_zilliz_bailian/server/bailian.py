@@ -29,7 +29,7 @@ from langchain_zilliz_bailian.server.errors import BailianError, ZillizError, in
 from langchain_zilliz_bailian.server.expr import ExpressionError, all_of, field_equals
 from langchain_zilliz_bailian.server.faults import Decision
 from langchain_zilliz_bailian.server.ids import IdKind, InvalidIdError, check_id, new_session_id
-from langchain_zilliz_bailian.server.pipelines import PipelineService
+from langchain_zilliz_bailian.server.pipeline_runs import PipelineService
 from langchain_zilliz_bailian.server.sse import DROP, _Drop, frame
 from langchain_zilliz_bailian.server.text import count_tokens
 
