@@ -24,6 +24,10 @@ from langchain_zilliz_bailian.demo.options import add_arguments as add_demo_argu
 
 DEFAULT_PORT = 8765
 DEFAULT_API_KEY = "local-dev-key"
+#: The server's own defaults (``server.limits``, ``server.fetch``), repeated so that parsing
+#: ``serve`` flags does not need the ``[server]`` extra; a test keeps them equal.
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+DEFAULT_FETCH_DEADLINE_S = 30.0
 ENV_PREFIX = "ZILLIZ_BAILIAN_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
 FAULT_SCOPES = ("all", "zilliz", "bailian")
@@ -111,6 +115,17 @@ def _rate(value: str) -> float:
     if math.isnan(rate) or not 0.0 <= rate <= 1.0:
         raise ValueError("expected a number between 0 and 1")
     return rate
+
+
+def _seconds(value: str) -> float:
+    """A positive, finite number of seconds."""
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        raise ValueError("expected a number of seconds") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError("expected a positive number of seconds")
+    return seconds
 
 
 def _one_of(options: Sequence[str]) -> Callable[[str], str]:
@@ -275,6 +290,18 @@ def _option(
     )
 
 
+def _switch_option(group: Any, flag: str, help: str) -> None:
+    """A ``serve`` switch, off unless given or ``ZILLIZ_BAILIAN_<FLAG>`` is true."""
+    name = flag.removeprefix("--").replace("-", "_").upper()
+    group.add_argument(
+        flag,
+        action=_Switch,
+        type=_checked("switch", _switch),
+        default=_env(name, None) or False,
+        help=help,
+    )
+
+
 def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     """Every ``serve`` flag, each with its ``ZILLIZ_BAILIAN_<FLAG>`` variable."""
     _option(serve, "--host", _host, "127.0.0.1", "bind address", kind="host")
@@ -315,13 +342,7 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
         "comma-separated search pipeline ids used by apps without rag_options.pipeline_ids",
         kind="pipeline ids",
     )
-    serve.add_argument(
-        "--legacy",
-        action=_Switch,
-        type=_checked("switch", _switch),
-        default=_env("LEGACY", None) or False,
-        help="emit legacy quirk variants (bad token as HTTP 200)",
-    )
+    _switch_option(serve, "--legacy", "emit legacy quirk variants (bad token as HTTP 200)")
     _option(
         serve, "--stream-interval-ms", _int_at_least(0), "5", "pause between SSE events", kind="ms"
     )
@@ -332,6 +353,31 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
         "info",
         kind="log level",
         metavar="{" + ",".join(LOG_LEVELS) + "}",
+    )
+    limits = serve.add_argument_group("limits")
+    _option(
+        limits,
+        "--max-body-bytes",
+        _int_at_least(1024),
+        str(DEFAULT_MAX_BODY_BYTES),
+        "largest request body (uploads: the 10 MB document limit plus framing); bigger: 413",
+        kind="byte count",
+        metavar="N",
+    )
+    _option(
+        limits,
+        "--fetch-deadline",
+        _seconds,
+        str(DEFAULT_FETCH_DEADLINE_S),
+        "total seconds a doc_url download may take",
+        kind="seconds",
+        metavar="S",
+    )
+    _switch_option(
+        limits,
+        "--allow-private-fetch",
+        "let doc_url reach loopback, link-local and private addresses (refused by default: "
+        "a server reachable by others would fetch internal pages for them)",
     )
     faults = serve.add_argument_group("fault injection (off by default)")
     _option(faults, "--fault-latency-ms", _int_at_least(0), "0", kind="ms")
@@ -514,6 +560,9 @@ def serve(args: argparse.Namespace) -> int:
         legacy=args.legacy,
         stream_interval_ms=args.stream_interval_ms,
         faults=faults,
+        max_body_bytes=args.max_body_bytes,
+        allow_private_fetch=args.allow_private_fetch,
+        fetch_deadline_s=args.fetch_deadline,
     )
     settings = app.state.settings
     print(

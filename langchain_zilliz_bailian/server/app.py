@@ -17,6 +17,7 @@ from pathlib import Path
 
 from anyio import to_thread
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from langchain_zilliz_bailian.server import bailian_routes, ops_routes, zilliz_routes
@@ -27,7 +28,10 @@ from langchain_zilliz_bailian.server.context import (
     ServerSettings,
 )
 from langchain_zilliz_bailian.server.embeddings import Embedder, load_embedder
+from langchain_zilliz_bailian.server.fallbacks import EXCEPTION_HANDLERS
 from langchain_zilliz_bailian.server.faults import FaultConfig, FaultInjector
+from langchain_zilliz_bailian.server.fetch import DEFAULT_FETCH_DEADLINE_S, FetchPolicy
+from langchain_zilliz_bailian.server.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
 from langchain_zilliz_bailian.server.logs import install_log_filters
 from langchain_zilliz_bailian.server.pipeline_runs import PipelineService
 from langchain_zilliz_bailian.server.storage import Storage, default_data_dir
@@ -73,7 +77,11 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     assert settings.embedder is not None
     ctx.storage = storage
     ctx.pipelines = PipelineService(
-        storage, settings.embedder, settings.data_dir, legacy=settings.legacy
+        storage,
+        settings.embedder,
+        settings.data_dir,
+        legacy=settings.legacy,
+        fetch_policy=settings.fetch_policy,
     )
     ctx.apps = AppService(ctx.pipelines, settings.default_pipeline_ids, settings.stream_interval_ms)
     try:
@@ -93,13 +101,22 @@ def create_app(
     legacy: bool = False,
     stream_interval_ms: int = 5,
     faults: FaultConfig | FaultInjector | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    allow_private_fetch: bool = False,
+    fetch_deadline_s: float = DEFAULT_FETCH_DEADLINE_S,
 ) -> Starlette:
     """Build the ASGI app. Storage opens in the lifespan; faults are live-editable via ``/_admin``.
 
     ``legacy=True`` emits the documented legacy variants (Z2, Z7, Z5): a bad token answers HTTP 200
     ``{"code": 200, "message": "The token is illegal."}``, ingestion/search report ``token_usage``
     instead of ``usage``, and search ids are numeric strings.
+
+    Request bodies are capped at ``max_body_bytes`` (uploads at the 10 MB document limit plus
+    framing); ``doc_url`` downloads end after ``fetch_deadline_s`` and may only reach public
+    addresses unless ``allow_private_fetch`` (loopback, link-local and private networks).
     """
+    if max_body_bytes < 1 or fetch_deadline_s <= 0:
+        raise ValueError("max_body_bytes and fetch_deadline_s must be positive")
     settings = ServerSettings(
         data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
         api_key=api_key,
@@ -109,10 +126,17 @@ def create_app(
         default_pipeline_ids=list(default_pipeline_ids or []),
         legacy=legacy,
         stream_interval_ms=stream_interval_ms,
+        max_body_bytes=max_body_bytes,
+        fetch_policy=FetchPolicy(allow_private=allow_private_fetch, deadline_s=fetch_deadline_s),
     )
     injector = faults if isinstance(faults, FaultInjector) else FaultInjector(faults)
     install_log_filters()
-    app = Starlette(routes=ROUTES, lifespan=lifespan)
+    app = Starlette(
+        routes=ROUTES,
+        middleware=[Middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
     app.state.context = ServerContext(settings, injector)
     app.state.faults = injector
     app.state.settings = settings

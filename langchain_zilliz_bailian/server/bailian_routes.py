@@ -13,9 +13,9 @@ from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from langchain_zilliz_bailian.server.bailian import new_request_id
 from langchain_zilliz_bailian.server.context import ServerContext, bearer, context_of
-from langchain_zilliz_bailian.server.errors import BailianError, invalid_parameter
+from langchain_zilliz_bailian.server.errors import BailianError, invalid_parameter, new_request_id
+from langchain_zilliz_bailian.server.limits import RequestTooLargeError
 from langchain_zilliz_bailian.server.sse import EventStreamResponse, frame
 from langchain_zilliz_bailian.server.strict_json import loads as strict_loads
 
@@ -83,19 +83,24 @@ async def completion(request: Request) -> Response:
             raise invalid_parameter(f"The request body is not valid JSON: {exc}") from None
         parsed = ctx.apps.parse(request.path_params["app_id"], body, streaming)
         result = await to_thread.run_sync(ctx.apps.answer, parsed)
+        result.request_id = request_id
+        if not streaming:
+            await to_thread.run_sync(
+                ctx.apps.save_turn, result.session_id, parsed.prompt, result.text
+            )
     except BailianError as exc:
         return bailian_error(exc, request_id, streaming, retry_after)
+    except RequestTooLargeError:
+        raise  # answered 413 by .fallbacks
     except Exception:
         logger.exception("unexpected error in completion")
         err = BailianError("InternalError", "An internal error has occured.", 500)
         return bailian_error(err, request_id, streaming)
-    result.request_id = request_id
     if streaming:
         events = ctx.apps.events(result, parsed.incremental, decision, parsed.prompt)
         return EventStreamResponse(
             events, headers={"x-request-id": request_id, "x-dashscope-finished": "false"}
         )
-    await to_thread.run_sync(ctx.apps.save_turn, result.session_id, parsed.prompt, result.text)
     return JSONResponse(
         ctx.apps.json_body(result),
         headers={"x-request-id": request_id, "x-dashscope-finished": "true"},

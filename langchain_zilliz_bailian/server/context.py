@@ -15,6 +15,8 @@ from starlette.requests import Request
 
 from langchain_zilliz_bailian.server.embeddings import Embedder
 from langchain_zilliz_bailian.server.faults import FaultInjector
+from langchain_zilliz_bailian.server.fetch import FetchPolicy
+from langchain_zilliz_bailian.server.limits import DEFAULT_MAX_BODY_BYTES
 
 if TYPE_CHECKING:
     from langchain_zilliz_bailian.server.bailian import AppService
@@ -36,6 +38,8 @@ class ServerSettings:
     default_pipeline_ids: list[str] = field(default_factory=list)
     legacy: bool = False
     stream_interval_ms: int = 5
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    fetch_policy: FetchPolicy = field(default_factory=FetchPolicy)
 
     def __repr__(self) -> str:  # never show secrets
         return (

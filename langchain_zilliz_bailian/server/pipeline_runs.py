@@ -23,7 +23,7 @@ from langchain_zilliz_bailian.server.chunking import (
 from langchain_zilliz_bailian.server.embeddings import Embedder, embedder_name
 from langchain_zilliz_bailian.server.errors import bad_param
 from langchain_zilliz_bailian.server.expr import ExpressionError, all_of, field_equals, field_in
-from langchain_zilliz_bailian.server.fetch import fetch_document
+from langchain_zilliz_bailian.server.fetch import FetchPolicy, fetch_document
 from langchain_zilliz_bailian.server.pipeline_specs import (
     IMAGE_ACTIONS,
     RESERVED_FIELDS,
@@ -43,11 +43,17 @@ class PipelineService(PipelineRegistry):
     """The registry plus running: ingest, search and delete through a pipeline."""
 
     def __init__(
-        self, storage: Storage, embedder: Embedder, data_dir: Path, legacy: bool = False
+        self,
+        storage: Storage,
+        embedder: Embedder,
+        data_dir: Path,
+        legacy: bool = False,
+        fetch_policy: FetchPolicy | None = None,
     ) -> None:
         super().__init__(storage, embedder)
         self.data_dir = data_dir
         self.legacy = legacy
+        self.fetch_policy = fetch_policy or FetchPolicy()
         self._fields_cache: dict[str, dict[str, str]] = {}
 
     def _add_usage(self, pipeline_id: str, embedding: int, rerank: int = 0) -> None:
@@ -86,7 +92,7 @@ class PipelineService(PipelineRegistry):
                 raise bad_param("data.doc_url is required and must be a string.")
             meta = {k: v for k, v in data.items() if k != "doc_url"}
             self._check_preserved(pipeline, meta)
-            doc_name, raw = await fetch_document(url.strip(), self.data_dir)
+            doc_name, raw = await fetch_document(url.strip(), self.data_dir, self.fetch_policy)
             return await to_thread.run_sync(self._ingest_doc, pipeline, doc_name, raw, meta)
         if action == "INDEX_TEXT":
             return await to_thread.run_sync(self._ingest_text, pipeline, data)

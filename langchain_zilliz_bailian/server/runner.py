@@ -17,6 +17,8 @@ from typing import Any
 from langchain_zilliz_bailian.server.app import DEFAULT_API_KEY, create_app
 from langchain_zilliz_bailian.server.embeddings import Embedder
 from langchain_zilliz_bailian.server.faults import FaultConfig, FaultInjector
+from langchain_zilliz_bailian.server.fetch import DEFAULT_FETCH_DEADLINE_S
+from langchain_zilliz_bailian.server.limits import DEFAULT_MAX_BODY_BYTES
 
 
 class LocalServer:
@@ -36,6 +38,9 @@ class LocalServer:
         legacy: bool = False,
         stream_interval_ms: int = 5,
         faults: FaultConfig | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        allow_private_fetch: bool = False,
+        fetch_deadline_s: float = DEFAULT_FETCH_DEADLINE_S,
         startup_timeout: float = 60.0,
         log_level: str = "warning",
     ) -> None:
@@ -53,6 +58,9 @@ class LocalServer:
             legacy=legacy,
             stream_interval_ms=stream_interval_ms,
             faults=self.faults,
+            max_body_bytes=max_body_bytes,
+            allow_private_fetch=allow_private_fetch,
+            fetch_deadline_s=fetch_deadline_s,
         )
         self.data_dir: Path = self.app.state.settings.data_dir
         self._startup_timeout = startup_timeout

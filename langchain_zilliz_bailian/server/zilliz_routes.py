@@ -28,6 +28,7 @@ from langchain_zilliz_bailian.server.errors import (
 )
 from langchain_zilliz_bailian.server.faults import Decision
 from langchain_zilliz_bailian.server.fetch import MAX_DOC_BYTES
+from langchain_zilliz_bailian.server.limits import RequestTooLargeError
 from langchain_zilliz_bailian.server.strict_json import loads as strict_loads
 
 logger = logging.getLogger("langchain_zilliz_bailian.server")
@@ -71,6 +72,8 @@ def zilliz_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]
             return JSONResponse({"code": 200, "data": data})
         except ZillizError as exc:
             return JSONResponse(exc.body(), status_code=exc.status)
+        except RequestTooLargeError:
+            raise  # answered 413 by .fallbacks
         except Exception:
             logger.exception("unexpected error in %s %s", request.method, request.url.path)
             return JSONResponse(
@@ -139,7 +142,7 @@ async def run_with_file(request: Request, ctx: ServerContext) -> Any:
             filename = Path(upload.filename or "").name
             if isinstance(data, UploadFile):
                 data = (await data.read(1024 * 1024)).decode("utf-8", errors="replace")
-    except ZillizError:
+    except (ZillizError, RequestTooLargeError):
         raise
     except Exception as exc:  # malformed multipart
         raise bad_param(f"Malformed multipart body: {exc}") from None

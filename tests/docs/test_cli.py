@@ -15,7 +15,9 @@ import pytest
 from langchain_zilliz_bailian import cli
 from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
 
-#: A bad value for every ``serve`` flag (``--legacy`` takes none: only its variable has a value).
+#: Flags without a value: only their variables have one.
+SWITCHES = {"--legacy", "--allow-private-fetch"}
+#: A bad value for every ``serve`` flag (a switch takes none: only its variable has a value).
 BAD_SERVE_VALUES = {
     "--host": " ",
     "--port": "abc",
@@ -36,6 +38,9 @@ BAD_SERVE_VALUES = {
     "--fault-drop-after": "-1",
     "--fault-seed": "seed",
     "--fault-scope": "everywhere",
+    "--max-body-bytes": "12",
+    "--fetch-deadline": "0",
+    "--allow-private-fetch": "maybe",
 }
 MORE_BAD_VALUES = [
     ("--host", "1.2.3.4.5"),
@@ -47,6 +52,9 @@ MORE_BAD_VALUES = [
     ("--port", "80.5"),
     ("--fault-rate-429", "-0.1"),
     ("--log-level", ""),
+    ("--max-body-bytes", "4MB"),
+    ("--fetch-deadline", "inf"),
+    ("--fetch-deadline", "-1"),
 ]
 
 
@@ -89,7 +97,7 @@ def test_every_serve_flag_has_a_bad_value_here() -> None:
 
 @pytest.mark.parametrize(
     ("flag", "value"),
-    [(f, v) for f, v in BAD_SERVE_VALUES.items() if f != "--legacy"] + MORE_BAD_VALUES,
+    [(f, v) for f, v in BAD_SERVE_VALUES.items() if f not in SWITCHES] + MORE_BAD_VALUES,
 )
 def test_bad_serve_flag_value_is_a_one_line_usage_error(
     flag: str, value: str, capsys: pytest.CaptureFixture[str]
@@ -129,6 +137,9 @@ def test_variables_set_every_serve_flag_and_flags_win(monkeypatch: pytest.Monkey
         "--fault-drop-after": "4",
         "--fault-seed": "-7",
         "--fault-scope": "Bailian",
+        "--max-body-bytes": "65536",
+        "--fetch-deadline": "2.5",
+        "--allow-private-fetch": "yes",
     }
     assert set(good) == set(BAD_SERVE_VALUES)
     for flag, value in good.items():
@@ -153,13 +164,33 @@ def test_variables_set_every_serve_flag_and_flags_win(monkeypatch: pytest.Monkey
         4,
     )
     assert (args.fault_seed, args.fault_scope) == (-7, "bailian")
+    assert (args.max_body_bytes, args.fetch_deadline, args.allow_private_fetch) == (
+        65536,
+        2.5,
+        True,
+    )
 
     monkeypatch.setenv(_variable("--log-level"), "LOUD")  # a flag on the command line wins
     monkeypatch.setenv(_variable("--legacy"), "off")
     args = cli.build_parser().parse_args(["serve", "--log-level", "debug", "--legacy"])
     assert args.log_level == "debug" and args.legacy is True
     monkeypatch.delenv(_variable("--log-level"))
-    assert cli.build_parser().parse_args(["serve"]).legacy is False
+    defaults = cli.build_parser().parse_args(["serve"])
+    assert (
+        defaults.legacy is False and defaults.allow_private_fetch is True
+    )  # still from its variable
+    monkeypatch.delenv(_variable("--allow-private-fetch"))
+    assert cli.build_parser().parse_args(["serve"]).allow_private_fetch is False
+
+
+def test_serve_defaults_are_the_servers_own() -> None:
+    from langchain_zilliz_bailian.server.fetch import DEFAULT_FETCH_DEADLINE_S
+    from langchain_zilliz_bailian.server.limits import DEFAULT_MAX_BODY_BYTES
+
+    args = cli.build_parser().parse_args(["serve"])
+    assert args.max_body_bytes == DEFAULT_MAX_BODY_BYTES
+    assert args.fetch_deadline == DEFAULT_FETCH_DEADLINE_S
+    assert args.allow_private_fetch is False
 
 
 @pytest.mark.parametrize(

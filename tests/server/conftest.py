@@ -286,3 +286,9 @@ def create_text_ingestion(http: httpx.Client, collection: str, **preserve: str) 
         "functions": functions,
     }
     return str(create(http, body)["pipelineId"])
+
+
+def set_fetch_policy(server: LocalServer, monkeypatch: pytest.MonkeyPatch, policy: Any) -> None:
+    """Give the running server another ``doc_url`` policy for one test (e.g. one that allows
+    the loopback file server the test starts: ``FetchPolicy(allow_private=True)``)."""
+    monkeypatch.setattr(server.app.state.context.pipelines, "fetch_policy", policy)
