@@ -1,12 +1,13 @@
 """The Starlette application: its lifespan (storage and services) and its route table.
 
-Routes (one API key guards all but ``/health``):
+Routes (one API key guards the Zilliz and Bailian routes):
 
 * Zilliz Pipelines (:mod:`.zilliz_routes`): ``POST/GET /v1/pipelines``,
   ``GET/DELETE /v1/pipelines/{id}``, ``POST /v1/pipelines/{id}/run`` (alias
   ``/v1/pipeline/{id}/run``), ``POST /v1/pipelines/{id}/run_ingestion_with_file``;
 * Bailian (:mod:`.bailian_routes`): ``POST /api/v1/apps/{app_id}/completion``;
-* operations (:mod:`.ops_routes`): ``GET/POST/DELETE /_admin/faults``; liveness ``GET /health``.
+* operations (:mod:`.ops_routes`): liveness ``GET /health``; ``GET/POST/DELETE /_admin/faults``
+  only with an admin key (its own key, never the data key).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from langchain_zilliz_bailian.server.context import (
     DEFAULT_API_KEY,
     ServerContext,
     ServerSettings,
+    check_keys,
 )
 from langchain_zilliz_bailian.server.embeddings import Embedder, load_embedder
 from langchain_zilliz_bailian.server.fallbacks import EXCEPTION_HANDLERS
@@ -104,6 +106,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     allow_private_fetch: bool = False,
     fetch_deadline_s: float = DEFAULT_FETCH_DEADLINE_S,
+    admin_key: str | None = None,
 ) -> Starlette:
     """Build the ASGI app. Storage opens in the lifespan; faults are live-editable via ``/_admin``.
 
@@ -114,7 +117,9 @@ def create_app(
     Request bodies are capped at ``max_body_bytes`` (uploads at the 10 MB document limit plus
     framing); ``doc_url`` downloads end after ``fetch_deadline_s`` and may only reach public
     addresses unless ``allow_private_fetch`` (loopback, link-local and private networks).
+    ``/_admin/faults`` exists only with an ``admin_key``, which must differ from ``api_key``.
     """
+    check_keys(api_key, admin_key)
     if max_body_bytes < 1 or fetch_deadline_s <= 0:
         raise ValueError("max_body_bytes and fetch_deadline_s must be positive")
     settings = ServerSettings(
@@ -128,6 +133,7 @@ def create_app(
         stream_interval_ms=stream_interval_ms,
         max_body_bytes=max_body_bytes,
         fetch_policy=FetchPolicy(allow_private=allow_private_fetch, deadline_s=fetch_deadline_s),
+        admin_key=admin_key,
     )
     injector = faults if isinstance(faults, FaultInjector) else FaultInjector(faults)
     install_log_filters()

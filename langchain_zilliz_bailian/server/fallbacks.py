@@ -17,7 +17,8 @@ from langchain_zilliz_bailian.server.limits import RequestTooLargeError
 
 logger = logging.getLogger("langchain_zilliz_bailian.server")
 
-_MESSAGES = {404: "The requested resource does not exist.", 405: "Method not allowed."}
+NOT_FOUND = "The requested resource does not exist."
+_MESSAGES = {404: NOT_FOUND, 405: "Method not allowed."}
 
 
 def _answer(request: Request, status: int, message: str, headers: dict[str, str]) -> Response:

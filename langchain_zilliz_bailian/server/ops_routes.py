@@ -1,4 +1,8 @@
-"""Operator routes: liveness (``GET /health``) and the fault admin (``/_admin/faults``)."""
+"""Operator routes: liveness (``GET /health``) and the fault admin (``/_admin/faults``).
+
+The admin routes exist only when the server was started with an admin key (``--enable-admin``):
+otherwise they answer exactly like an unknown route. They never accept the data API key.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from langchain_zilliz_bailian.server.context import context_of
+from langchain_zilliz_bailian.server.errors import envelope_for
+from langchain_zilliz_bailian.server.fallbacks import NOT_FOUND
+from langchain_zilliz_bailian.server.strict_json import loads as strict_loads
 
 
 async def health(request: Request) -> Response:
@@ -13,19 +20,26 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+def _error(request: Request, status: int, message: str) -> Response:
+    body, headers = envelope_for(request.url.path, status, message)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 async def admin_faults(request: Request) -> Response:
     """``GET`` the fault state, ``POST`` a partial update, ``DELETE`` to clear every fault."""
     ctx = context_of(request)
-    if not ctx.authorized(request):
-        return JSONResponse({"error": "unauthorized"}, status_code=401)
+    if ctx.settings.admin_key is None:
+        return _error(request, 404, NOT_FOUND)
+    if not ctx.authorized_admin(request):
+        return _error(request, 401, "The admin key is missing or wrong.")
     if request.method == "DELETE":
         ctx.faults.reset()
     elif request.method == "POST":
         try:
-            patch = await request.json()
+            patch = strict_loads(await request.body())
             if not isinstance(patch, dict):
                 raise ValueError("body must be a JSON object")
             ctx.faults.update(patch)
         except (ValueError, TypeError) as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
+            return _error(request, 400, f"Invalid fault settings: {exc}")
     return JSONResponse(ctx.faults.snapshot())
