@@ -6,12 +6,13 @@ Routes (one API key guards the Zilliz and Bailian routes):
   ``GET/DELETE /v1/pipelines/{id}``, ``POST /v1/pipelines/{id}/run`` (alias
   ``/v1/pipeline/{id}/run``), ``POST /v1/pipelines/{id}/run_ingestion_with_file``;
 * Bailian (:mod:`.bailian_routes`): ``POST /api/v1/apps/{app_id}/completion``;
-* operations (:mod:`.ops_routes`): liveness ``GET /health``; ``GET/POST/DELETE /_admin/faults``
-  only with an admin key (its own key, never the data key).
+* operations (:mod:`.ops_routes`): liveness ``GET /health``, readiness ``GET /ready``;
+  ``GET/POST/DELETE /_admin/faults`` only with an admin key (its own, never the data key).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -36,12 +37,14 @@ from langchain_zilliz_bailian.server.fetch import DEFAULT_FETCH_DEADLINE_S, Fetc
 from langchain_zilliz_bailian.server.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
 from langchain_zilliz_bailian.server.logs import install_log_filters
 from langchain_zilliz_bailian.server.pipeline_runs import PipelineService
+from langchain_zilliz_bailian.server.readiness import Readiness
 from langchain_zilliz_bailian.server.storage import Storage, default_data_dir
 
 __all__ = ["DEFAULT_API_KEY", "ServerSettings", "create_app"]
 
 ROUTES = [
     Route("/health", ops_routes.health, methods=["GET"]),
+    Route("/ready", ops_routes.ready, methods=["GET"]),
     Route("/v1/pipelines", zilliz_routes.create_pipeline, methods=["POST"]),
     Route("/v1/pipelines", zilliz_routes.list_pipelines, methods=["GET"]),
     Route("/v1/pipelines/{pipeline_id}", zilliz_routes.describe_pipeline, methods=["GET"]),
@@ -86,10 +89,18 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         fetch_policy=settings.fetch_policy,
     )
     ctx.apps = AppService(ctx.pipelines, settings.default_pipeline_ids, settings.stream_interval_ms)
+    ctx.readiness = Readiness(storage)
+    flusher = asyncio.create_task(ctx.pipelines.usage_counters.flush_periodically())
     try:
         yield
     finally:
-        await to_thread.run_sync(storage.close)
+        flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flusher
+        try:  # the counts of the last seconds, before the storage closes
+            await to_thread.run_sync(ctx.pipelines.usage_counters.flush)
+        finally:
+            await to_thread.run_sync(storage.close)
 
 
 def create_app(

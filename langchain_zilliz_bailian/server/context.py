@@ -22,6 +22,7 @@ from langchain_zilliz_bailian.server.limits import DEFAULT_MAX_BODY_BYTES
 if TYPE_CHECKING:
     from langchain_zilliz_bailian.server.bailian import AppService
     from langchain_zilliz_bailian.server.pipeline_runs import PipelineService
+    from langchain_zilliz_bailian.server.readiness import Readiness
     from langchain_zilliz_bailian.server.storage import Storage
 
 DEFAULT_API_KEY = "local-dev-key"  # for loopback use only
@@ -91,6 +92,7 @@ class ServerContext:
     storage: Storage
     pipelines: PipelineService
     apps: AppService
+    readiness: Readiness
 
     def __init__(self, settings: ServerSettings, faults: FaultInjector) -> None:
         self.settings = settings

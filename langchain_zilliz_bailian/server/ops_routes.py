@@ -1,4 +1,5 @@
-"""Operator routes: liveness (``GET /health``) and the fault admin (``/_admin/faults``).
+"""Operator routes: liveness (``GET /health``), readiness (``GET /ready``) and the fault admin
+(``/_admin/faults``).
 
 The admin routes exist only when the server was started with an admin key (``--enable-admin``):
 otherwise they answer exactly like an unknown route. They never accept the data API key.
@@ -18,6 +19,14 @@ from langchain_zilliz_bailian.server.strict_json import loads as strict_loads
 async def health(request: Request) -> Response:
     """Liveness: the process answers HTTP."""
     return JSONResponse({"status": "ok"})
+
+
+async def ready(request: Request) -> Response:
+    """Readiness: 200 once a search can be served, else 503 with the reason."""
+    state = await context_of(request).readiness.check()
+    if state.ready:
+        return JSONResponse({"status": "ready"})
+    return JSONResponse({"status": "not ready", "reason": state.reason}, status_code=503)
 
 
 def _error(request: Request, status: int, message: str) -> Response:

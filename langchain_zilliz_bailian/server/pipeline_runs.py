@@ -37,6 +37,7 @@ from langchain_zilliz_bailian.server.rerank import rerank_hits
 from langchain_zilliz_bailian.server.storage import Storage, StorageError
 from langchain_zilliz_bailian.server.strict_json import loads as strict_loads
 from langchain_zilliz_bailian.server.text import count_tokens
+from langchain_zilliz_bailian.server.usage import DEFAULT_FLUSH_INTERVAL_S, UsageCounters
 
 
 class PipelineService(PipelineRegistry):
@@ -49,27 +50,33 @@ class PipelineService(PipelineRegistry):
         data_dir: Path,
         legacy: bool = False,
         fetch_policy: FetchPolicy | None = None,
+        usage_flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
     ) -> None:
         super().__init__(storage, embedder)
+        self.usage_counters = UsageCounters(storage, usage_flush_interval_s)
         self.data_dir = data_dir
         self.legacy = legacy
         self.fetch_policy = fetch_policy or FetchPolicy()
         self._fields_cache: dict[str, dict[str, str]] = {}
 
-    def _add_usage(self, pipeline_id: str, embedding: int, rerank: int = 0) -> None:
-        if not embedding and not rerank:
-            return
+    # -- reads that include the usage not yet persisted ---------------------------------------
 
-        def add(record: dict[str, Any] | None) -> dict[str, Any] | None:
-            if record is None:  # dropped meanwhile: do not bring it back
-                return None
-            usage = record["pipeline"]["totalUsage"]
-            usage["embedding"] = int(usage.get("embedding", 0)) + embedding
-            if "rerank" in usage:
-                usage["rerank"] = int(usage["rerank"]) + rerank
-            return record
+    def describe(self, pipeline_id: str) -> dict[str, Any]:
+        """The pipeline object, ``totalUsage`` exact (pending counts included)."""
+        with self.usage_counters.consistent_read():
+            return self.usage_counters.overlay(super().describe(pipeline_id))
 
-        self.storage.update_meta("pipeline", pipeline_id, add)
+    def list_pipelines(self, project_id: str) -> list[dict[str, Any]]:
+        """Pipelines of ``project_id``, oldest first, ``totalUsage`` exact."""
+        with self.usage_counters.consistent_read():
+            return [self.usage_counters.overlay(p) for p in super().list_pipelines(project_id)]
+
+    def drop(self, pipeline_id: str) -> dict[str, Any]:
+        """Remove the pipeline (answered with its last state); its pending usage goes with it."""
+        with self.usage_counters.consistent_read():
+            dropped = self.usage_counters.overlay(super().drop(pipeline_id))
+            self.usage_counters.discard(pipeline_id)
+            return dropped
 
     async def run(self, pipeline_id: str, body: Any) -> dict[str, Any]:
         """``POST /v1/pipelines/{id}/run``."""
@@ -175,7 +182,7 @@ class PipelineService(PipelineRegistry):
         except StorageError as exc:
             raise bad_param(f"Insert failed: {exc}") from None
         tokens = sum(count_tokens(t) for t in texts)
-        self._add_usage(pipeline["pipelineId"], tokens)
+        self.usage_counters.add(pipeline["pipelineId"], tokens)
         out: dict[str, Any] = {"num_entities": len(ids), "ids": ids}
         self._usage(out, tokens)
         return out
@@ -215,7 +222,7 @@ class PipelineService(PipelineRegistry):
         except StorageError as exc:
             raise bad_param(f"Insert failed: {exc}") from None
         tokens = sum(count_tokens(c) for c in chunks)
-        self._add_usage(pipeline["pipelineId"], tokens)
+        self.usage_counters.add(pipeline["pipelineId"], tokens)
         out: dict[str, Any] = {"doc_name": doc_name, "num_chunks": len(chunks)}
         self._usage(out, tokens)
         return out
@@ -332,7 +339,7 @@ class PipelineService(PipelineRegistry):
             rerank="reranker" in fn,
         )
         tokens = count_tokens(query)
-        self._add_usage(pipeline["pipelineId"], tokens, rerank_tokens)
+        self.usage_counters.add(pipeline["pipelineId"], tokens, rerank_tokens)
         out: dict[str, Any] = {"result": results}
         self._usage(out, tokens, rerank_tokens)
         return out
