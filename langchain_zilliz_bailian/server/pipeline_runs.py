@@ -34,7 +34,7 @@ from langchain_zilliz_bailian.server.pipeline_specs import (
     validate_preserved_value,
 )
 from langchain_zilliz_bailian.server.rerank import rerank_hits
-from langchain_zilliz_bailian.server.storage import Storage, StorageError
+from langchain_zilliz_bailian.server.storage import InvalidValueError, Storage, StorageError
 from langchain_zilliz_bailian.server.strict_json import loads as strict_loads
 from langchain_zilliz_bailian.server.text import count_tokens
 from langchain_zilliz_bailian.server.usage import DEFAULT_FLUSH_INTERVAL_S, UsageCounters
@@ -177,10 +177,7 @@ class PipelineService(PipelineRegistry):
         self._check_embedder(collection)
         vectors = self._embed(texts)
         rows = [{"text": t, "embedding": v, **meta} for t, v in zip(texts, vectors, strict=True)]
-        try:
-            ids = self.storage.insert(collection, rows)
-        except StorageError as exc:
-            raise bad_param(f"Insert failed: {exc}") from None
+        ids = self._insert(collection, rows)
         tokens = sum(count_tokens(t) for t in texts)
         self.usage_counters.add(pipeline["pipelineId"], tokens)
         out: dict[str, Any] = {"num_entities": len(ids), "ids": ids}
@@ -217,15 +214,19 @@ class PipelineService(PipelineRegistry):
             {"doc_name": doc_name, "chunk_id": i, "chunk_text": c, "embedding": v, **meta}
             for i, (c, v) in enumerate(zip(chunks, vectors, strict=True))
         ]
-        try:
-            self.storage.insert(collection, rows)
-        except StorageError as exc:
-            raise bad_param(f"Insert failed: {exc}") from None
+        self._insert(collection, rows)
         tokens = sum(count_tokens(c) for c in chunks)
         self.usage_counters.add(pipeline["pipelineId"], tokens)
         out: dict[str, Any] = {"doc_name": doc_name, "num_chunks": len(chunks)}
         self._usage(out, tokens)
         return out
+
+    def _insert(self, collection: str, rows: list[dict[str, Any]]) -> list[int]:
+        """Store rows; a value the engine refuses is a 400, any other storage failure a 500."""
+        try:
+            return self.storage.insert(collection, rows)
+        except InvalidValueError as exc:
+            raise bad_param(f"Insert failed: {exc}") from None
 
     def _check_embedder(self, collection: str) -> None:
         info = self.storage.get_meta("collection", collection)

@@ -182,11 +182,12 @@ def test_engine_failures_are_500_in_the_envelope_and_the_server_recovers(
         assert "engine is down" not in message  # internals are logged, not sent
         body = {"input": {"prompt": "hi", "session_id": SESSION}}
         bailian_error(http.post(APP, json=body), 500, "InternalError")
-    with monkeypatch.context() as patch:
-        patch.setattr(storage, "insert", exploding)
-        data = {"text_list": ["never stored"], "year": 2024, "source": "s"}
-        resp = http.post(f"/v1/pipelines/{text['ingestion']}/run", json={"data": data})
-        zilliz_error(resp, 500)
+    data = {"text_list": ["never stored"], "year": 2024, "source": "s"}
+    for failure in (exploding, broken):  # a storage failure is the server's fault: not a 400
+        with monkeypatch.context() as patch:
+            patch.setattr(storage, "insert", failure)
+            resp = http.post(f"/v1/pipelines/{text['ingestion']}/run", json={"data": data})
+            zilliz_error(resp, 500)
     assert stored(server, text["collection"]) == 0
     assert storage.get_meta("session", SESSION) is None
     still_healthy(http, text)
