@@ -3,7 +3,9 @@ creates and lists pipelines on a running server (or any Pipelines endpoint); ``d
 end-to-end demo (see :mod:`langchain_zilliz_bailian.demo`).
 
 Every ``serve`` flag also reads an environment variable (``ZILLIZ_BAILIAN_<FLAG>``), e.g.
-``ZILLIZ_BAILIAN_API_KEY``; flags win. The default key ``local-dev-key`` is for loopback use only.
+``ZILLIZ_BAILIAN_API_KEY``; flags win. Keys are best given by variable or file
+(``--api-key-file``): a flag's value is visible to every local user in ``ps``. The default key
+``local-dev-key`` is for loopback use only: another ``--host`` needs a key of your own.
 A bad value, on the command line or in such a variable, is a one-line usage error (exit code 2).
 """
 
@@ -24,6 +26,10 @@ from langchain_zilliz_bailian.demo.options import add_arguments as add_demo_argu
 
 DEFAULT_PORT = 8765
 DEFAULT_API_KEY = "local-dev-key"
+#: The server's own defaults (``server.limits``, ``server.fetch``), repeated so that parsing
+#: ``serve`` flags does not need the ``[server]`` extra; a test keeps them equal.
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+DEFAULT_FETCH_DEADLINE_S = 30.0
 ENV_PREFIX = "ZILLIZ_BAILIAN_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
 FAULT_SCOPES = ("all", "zilliz", "bailian")
@@ -113,6 +119,17 @@ def _rate(value: str) -> float:
     return rate
 
 
+def _seconds(value: str) -> float:
+    """A positive, finite number of seconds."""
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        raise ValueError("expected a number of seconds") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError("expected a positive number of seconds")
+    return seconds
+
+
 def _one_of(options: Sequence[str]) -> Callable[[str], str]:
     """A case-insensitive choice, returned lower-cased (uvicorn wants lower-case levels)."""
 
@@ -145,6 +162,18 @@ def _key(value: str) -> str:
     if not value or any(c.isspace() for c in value):
         raise ValueError("must be non-empty, without spaces")
     return value
+
+
+def _key_file(value: str) -> str:
+    """A key read from a file (its surrounding whitespace dropped); errors never show the key."""
+    try:
+        content = Path(value).expanduser().read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read the file: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        return _key(content)
+    except ValueError:
+        raise ValueError("the file must hold one key: non-empty, without spaces") from None
 
 
 def _host(value: str) -> str:
@@ -275,6 +304,18 @@ def _option(
     )
 
 
+def _switch_option(group: Any, flag: str, help: str) -> None:
+    """A ``serve`` switch, off unless given or ``ZILLIZ_BAILIAN_<FLAG>`` is true."""
+    name = flag.removeprefix("--").replace("-", "_").upper()
+    group.add_argument(
+        flag,
+        action=_Switch,
+        type=_checked("switch", _switch),
+        default=_env(name, None) or False,
+        help=help,
+    )
+
+
 def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     """Every ``serve`` flag, each with its ``ZILLIZ_BAILIAN_<FLAG>`` variable."""
     _option(serve, "--host", _host, "127.0.0.1", "bind address", kind="host")
@@ -297,6 +338,16 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
         kind="API key",
         secret=True,
     )
+    _option(
+        serve,
+        "--api-key-file",
+        _key_file,
+        None,
+        "read the Bearer key from this file instead (like $ZILLIZ_BAILIAN_API_KEY, it stays "
+        "out of `ps`, unlike --api-key)",
+        kind="key file",
+        metavar="PATH",
+    )
     _option(serve, "--milvus-uri", _milvus_uri, None, "remote Milvus/Zilliz URI", kind="URI")
     _option(serve, "--milvus-token", _text, None, "remote Milvus token", kind="token", secret=True)
     _option(
@@ -315,13 +366,7 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
         "comma-separated search pipeline ids used by apps without rag_options.pipeline_ids",
         kind="pipeline ids",
     )
-    serve.add_argument(
-        "--legacy",
-        action=_Switch,
-        type=_checked("switch", _switch),
-        default=_env("LEGACY", None) or False,
-        help="emit legacy quirk variants (bad token as HTTP 200)",
-    )
+    _switch_option(serve, "--legacy", "emit legacy quirk variants (bad token as HTTP 200)")
     _option(
         serve, "--stream-interval-ms", _int_at_least(0), "5", "pause between SSE events", kind="ms"
     )
@@ -332,6 +377,53 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
         "info",
         kind="log level",
         metavar="{" + ",".join(LOG_LEVELS) + "}",
+    )
+    limits = serve.add_argument_group("limits")
+    _option(
+        limits,
+        "--max-body-bytes",
+        _int_at_least(1024),
+        str(DEFAULT_MAX_BODY_BYTES),
+        "largest request body (uploads: the 10 MB document limit plus framing); bigger: 413",
+        kind="byte count",
+        metavar="N",
+    )
+    _option(
+        limits,
+        "--fetch-deadline",
+        _seconds,
+        str(DEFAULT_FETCH_DEADLINE_S),
+        "total seconds a doc_url download may take",
+        kind="seconds",
+        metavar="S",
+    )
+    _switch_option(
+        limits,
+        "--allow-private-fetch",
+        "let doc_url reach loopback, link-local and private addresses (refused by default: "
+        "a server reachable by others would fetch internal pages for them)",
+    )
+    admin = serve.add_argument_group("admin routes (/_admin/faults; off by default)")
+    _switch_option(
+        admin, "--enable-admin", "serve /_admin/* (with its own key, never the data key)"
+    )
+    _option(
+        admin,
+        "--admin-key",
+        _key,
+        None,
+        "Bearer key of /_admin/* (prefer $ZILLIZ_BAILIAN_ADMIN_KEY or --admin-key-file)",
+        kind="admin key",
+        secret=True,
+    )
+    _option(
+        admin,
+        "--admin-key-file",
+        _key_file,
+        None,
+        "read the admin key from this file",
+        kind="key file",
+        metavar="PATH",
     )
     faults = serve.add_argument_group("fault injection (off by default)")
     _option(faults, "--fault-latency-ms", _int_at_least(0), "0", kind="ms")
@@ -461,6 +553,33 @@ def _usage_error(prog: str, message: str) -> int:
     return 2
 
 
+def _serve_keys(args: argparse.Namespace) -> tuple[str, str | None] | str:
+    """``(api_key, admin_key)`` from flags, variables and files, or the usage error's message."""
+    from langchain_zilliz_bailian.server.context import check_exposure
+
+    api_key: str = args.api_key
+    if args.api_key_file is not None:
+        if api_key != DEFAULT_API_KEY:
+            return "argument --api-key-file: not with --api-key (or ZILLIZ_BAILIAN_API_KEY)"
+        api_key = args.api_key_file
+    try:
+        check_exposure(args.host, api_key)
+    except ValueError as exc:
+        return f"argument --host: {exc}; set ZILLIZ_BAILIAN_API_KEY or --api-key-file"
+    if args.admin_key is not None and args.admin_key_file is not None:
+        return "argument --admin-key-file: not with --admin-key (or ZILLIZ_BAILIAN_ADMIN_KEY)"
+    admin_key: str | None = args.admin_key or args.admin_key_file
+    if not args.enable_admin:
+        if admin_key is not None:
+            return "argument --admin-key: only with --enable-admin"
+        return api_key, None
+    if admin_key is None:
+        return "argument --enable-admin: needs --admin-key-file or ZILLIZ_BAILIAN_ADMIN_KEY"
+    if admin_key in (api_key, DEFAULT_API_KEY):
+        return "argument --admin-key: must differ from the data API key and the default key"
+    return api_key, admin_key
+
+
 def serve(args: argparse.Namespace) -> int:
     """Run uvicorn in the foreground until interrupted."""
     prog = "zilliz-bailian serve"
@@ -500,13 +619,17 @@ def serve(args: argparse.Namespace) -> int:
         return _usage_error(prog, f"argument --data-dir: {args.data_dir!r}: {problem}")
     if args.milvus_token is not None and args.milvus_uri is None:
         return _usage_error(prog, "argument --milvus-token: only with --milvus-uri")
+    keys = _serve_keys(args)
+    if isinstance(keys, str):
+        return _usage_error(prog, keys)
+    api_key, admin_key = keys
     try:
         embedder = load_embedder(args.embedder)
     except (ImportError, AttributeError, TypeError, ValueError) as exc:
         return _usage_error(prog, f"argument --embedder: cannot load {args.embedder!r}: {exc}")
     app = create_app(
         data_dir=args.data_dir,
-        api_key=args.api_key,
+        api_key=api_key,
         milvus_uri=args.milvus_uri,
         milvus_token=args.milvus_token,
         embedder=embedder,
@@ -514,6 +637,10 @@ def serve(args: argparse.Namespace) -> int:
         legacy=args.legacy,
         stream_interval_ms=args.stream_interval_ms,
         faults=faults,
+        max_body_bytes=args.max_body_bytes,
+        allow_private_fetch=args.allow_private_fetch,
+        fetch_deadline_s=args.fetch_deadline,
+        admin_key=admin_key,
     )
     settings = app.state.settings
     print(
@@ -522,8 +649,6 @@ def serve(args: argparse.Namespace) -> int:
         f"http://{args.host}:{args.port}/api/v1), data dir {settings.data_dir}",
         file=sys.stderr,
     )
-    if args.api_key == DEFAULT_API_KEY and args.host not in ("127.0.0.1", "localhost", "::1"):
-        print("warning: the default API key is meant for loopback use only", file=sys.stderr)
     try:
         # One worker: Milvus Lite allows one process per data directory.
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, workers=1)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,11 +24,16 @@ from langchain_zilliz_bailian.server.answer import (
     rag_answer,
     split_deltas,
 )
-from langchain_zilliz_bailian.server.errors import BailianError, ZillizError, invalid_parameter
+from langchain_zilliz_bailian.server.errors import (
+    BailianError,
+    ZillizError,
+    invalid_parameter,
+    new_request_id,
+)
 from langchain_zilliz_bailian.server.expr import ExpressionError, all_of, field_equals
 from langchain_zilliz_bailian.server.faults import Decision
 from langchain_zilliz_bailian.server.ids import IdKind, InvalidIdError, check_id, new_session_id
-from langchain_zilliz_bailian.server.pipelines import PipelineService
+from langchain_zilliz_bailian.server.pipeline_runs import PipelineService
 from langchain_zilliz_bailian.server.sse import DROP, _Drop, frame
 from langchain_zilliz_bailian.server.text import count_tokens
 
@@ -64,11 +68,6 @@ class ParsedRequest:
     has_thoughts: bool
     pipeline_ids: list[str]
     filters: dict[str, Any]
-
-
-def new_request_id() -> str:
-    """A DashScope-looking request id (UUID layout)."""
-    return str(uuid.uuid4())
 
 
 def _checked(kind: IdKind, value: object, where: str) -> str:

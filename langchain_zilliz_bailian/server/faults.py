@@ -20,6 +20,17 @@ from typing import Any, Literal
 Api = Literal["zilliz", "bailian"]
 FAULT_KINDS = ("429", "500", "latency", "stream_error", "drop")
 SCOPES = ("all", "zilliz", "bailian")
+#: Upper bounds of fault parameters: a fault slows or breaks requests, it must not hang the server.
+MAX_LATENCY_MS = 60_000
+MAX_RETRY_AFTER_S = 3_600
+MAX_COUNT = 10_000
+MAX_PLANNED = 100  # pending fail_next entries
+
+
+def _check_int(name: str, value: object, high: int, low: int = 0) -> None:
+    """``value`` is an int (not a bool) within ``[low, high]``, else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer within [{low}, {high}]")
 
 
 @dataclass
@@ -36,17 +47,20 @@ class FaultConfig:
     scope: str = "all"
 
     def validate(self) -> None:
-        """Raise ValueError on out-of-range values."""
-        if self.latency_ms < 0 or self.retry_after_s < 0:
-            raise ValueError("latency_ms and retry_after_s must be >= 0")
-        if not (0.0 <= self.rate_429 <= 1.0 and 0.0 <= self.rate_500 <= 1.0):
-            raise ValueError("rates must be within [0, 1]")
+        """Raise ValueError on a value of the wrong type or out of its bounds."""
+        _check_int("latency_ms", self.latency_ms, MAX_LATENCY_MS)
+        _check_int("retry_after_s", self.retry_after_s, MAX_RETRY_AFTER_S)
+        for rate in (self.rate_429, self.rate_500):
+            if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+                raise ValueError("rates must be numbers within [0, 1]")
         if self.rate_429 + self.rate_500 > 1.0:
             raise ValueError("rate_429 + rate_500 must be <= 1")
         for name in ("stream_error_after", "drop_after"):
             value = getattr(self, name)
-            if value is not None and value < 0:
-                raise ValueError(f"{name} must be >= 0")
+            if value is not None:
+                _check_int(name, value, MAX_COUNT)
+        if self.seed is not None:
+            _check_int("seed", self.seed, 2**63 - 1, -(2**63))
         if self.scope not in SCOPES:
             raise ValueError(f"scope must be one of {SCOPES}")
 
@@ -108,6 +122,8 @@ class FaultInjector:
             raise ValueError(f"unknown fault option(s): {sorted(unknown)}")
         planned = patch.get("fail_next")
         entries = planned if isinstance(planned, list) else [planned] if planned else []
+        if len(entries) > MAX_PLANNED:
+            raise ValueError(f"at most {MAX_PLANNED} fail_next entries can be pending")
         parsed: list[PlannedFault] = []
         for entry in entries:
             if not isinstance(entry, dict):
@@ -115,14 +131,19 @@ class FaultInjector:
             fault = PlannedFault(**{k: v for k, v in entry.items()})
             if fault.kind not in FAULT_KINDS:
                 raise ValueError(f"fail_next.kind must be one of {FAULT_KINDS}")
-            if fault.count < 1 or fault.after < 0 or fault.ms < 0 or fault.scope not in SCOPES:
-                raise ValueError("fail_next needs count >= 1, after >= 0, ms >= 0, a valid scope")
+            _check_int("fail_next.count", fault.count, MAX_COUNT, low=1)
+            _check_int("fail_next.after", fault.after, MAX_COUNT)
+            _check_int("fail_next.ms", fault.ms, MAX_LATENCY_MS)
+            if fault.scope not in SCOPES:
+                raise ValueError(f"fail_next.scope must be one of {SCOPES}")
             parsed.append(fault)
         with self._lock:
             data = asdict(self.config)
             data.update({k: v for k, v in patch.items() if k in known})
             new = FaultConfig(**data)
             new.validate()
+            if len(self._queue) + len(parsed) > MAX_PLANNED:
+                raise ValueError(f"at most {MAX_PLANNED} fail_next entries can be pending")
             if "seed" in patch:
                 self._rng = random.Random(new.seed)
             self.config = new

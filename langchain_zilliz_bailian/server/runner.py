@@ -15,8 +15,11 @@ from types import TracebackType
 from typing import Any
 
 from langchain_zilliz_bailian.server.app import DEFAULT_API_KEY, create_app
+from langchain_zilliz_bailian.server.context import check_exposure
 from langchain_zilliz_bailian.server.embeddings import Embedder
 from langchain_zilliz_bailian.server.faults import FaultConfig, FaultInjector
+from langchain_zilliz_bailian.server.fetch import DEFAULT_FETCH_DEADLINE_S
+from langchain_zilliz_bailian.server.limits import DEFAULT_MAX_BODY_BYTES
 
 
 class LocalServer:
@@ -36,9 +39,14 @@ class LocalServer:
         legacy: bool = False,
         stream_interval_ms: int = 5,
         faults: FaultConfig | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        allow_private_fetch: bool = False,
+        fetch_deadline_s: float = DEFAULT_FETCH_DEADLINE_S,
+        admin_key: str | None = None,
         startup_timeout: float = 60.0,
         log_level: str = "warning",
     ) -> None:
+        check_exposure(host, api_key)
         self.api_key = api_key
         self.host = host
         self._requested_port = port
@@ -53,6 +61,10 @@ class LocalServer:
             legacy=legacy,
             stream_interval_ms=stream_interval_ms,
             faults=self.faults,
+            max_body_bytes=max_body_bytes,
+            allow_private_fetch=allow_private_fetch,
+            fetch_deadline_s=fetch_deadline_s,
+            admin_key=admin_key,
         )
         self.data_dir: Path = self.app.state.settings.data_dir
         self._startup_timeout = startup_timeout

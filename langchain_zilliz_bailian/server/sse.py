@@ -46,12 +46,8 @@ class EventStreamResponse(StreamingResponse):
         all_headers = {"content-type": SSE_CONTENT_TYPE, "cache-control": "no-cache"}
         all_headers.update(headers or {})
         self._events = events
-        super().__init__(self._bytes_only(), status_code=status_code, headers=all_headers)
-
-    async def _bytes_only(self) -> AsyncIterator[bytes]:  # pragma: no cover - replaced below
-        async for item in self._events:
-            if isinstance(item, bytes):
-                yield item
+        # The body is sent by stream_response below; the base class only needs an iterable.
+        super().__init__((), status_code=status_code, headers=all_headers)
 
     async def stream_response(self, send: Send) -> None:
         """Send the head, then every event as its own body message (no buffering)."""

@@ -15,7 +15,9 @@ import pytest
 from langchain_zilliz_bailian import cli
 from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
 
-#: A bad value for every ``serve`` flag (``--legacy`` takes none: only its variable has a value).
+#: Flags without a value: only their variables have one.
+SWITCHES = {"--legacy", "--allow-private-fetch", "--enable-admin"}
+#: A bad value for every ``serve`` flag (a switch takes none: only its variable has a value).
 BAD_SERVE_VALUES = {
     "--host": " ",
     "--port": "abc",
@@ -36,6 +38,13 @@ BAD_SERVE_VALUES = {
     "--fault-drop-after": "-1",
     "--fault-seed": "seed",
     "--fault-scope": "everywhere",
+    "--max-body-bytes": "12",
+    "--fetch-deadline": "0",
+    "--allow-private-fetch": "maybe",
+    "--api-key-file": "/nonexistent/zb-key",
+    "--enable-admin": "maybe",
+    "--admin-key": "two words",
+    "--admin-key-file": "/nonexistent/zb-admin-key",
 }
 MORE_BAD_VALUES = [
     ("--host", "1.2.3.4.5"),
@@ -47,6 +56,9 @@ MORE_BAD_VALUES = [
     ("--port", "80.5"),
     ("--fault-rate-429", "-0.1"),
     ("--log-level", ""),
+    ("--max-body-bytes", "4MB"),
+    ("--fetch-deadline", "inf"),
+    ("--fetch-deadline", "-1"),
 ]
 
 
@@ -89,7 +101,7 @@ def test_every_serve_flag_has_a_bad_value_here() -> None:
 
 @pytest.mark.parametrize(
     ("flag", "value"),
-    [(f, v) for f, v in BAD_SERVE_VALUES.items() if f != "--legacy"] + MORE_BAD_VALUES,
+    [(f, v) for f, v in BAD_SERVE_VALUES.items() if f not in SWITCHES] + MORE_BAD_VALUES,
 )
 def test_bad_serve_flag_value_is_a_one_line_usage_error(
     flag: str, value: str, capsys: pytest.CaptureFixture[str]
@@ -108,7 +120,11 @@ def test_bad_value_in_the_flags_variable_names_the_variable(
     assert f"(from {_variable(flag)})" in line
 
 
-def test_variables_set_every_serve_flag_and_flags_win(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_variables_set_every_serve_flag_and_flags_win(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    (tmp_path / "key").write_text("key-from-file\n")
+    (tmp_path / "admin").write_text("  admin-from-file  ")
     good = {
         "--host": "::1",
         "--port": "9001",
@@ -129,6 +145,13 @@ def test_variables_set_every_serve_flag_and_flags_win(monkeypatch: pytest.Monkey
         "--fault-drop-after": "4",
         "--fault-seed": "-7",
         "--fault-scope": "Bailian",
+        "--max-body-bytes": "65536",
+        "--fetch-deadline": "2.5",
+        "--allow-private-fetch": "yes",
+        "--api-key-file": str(tmp_path / "key"),
+        "--enable-admin": "on",
+        "--admin-key": "admin-k",
+        "--admin-key-file": str(tmp_path / "admin"),
     }
     assert set(good) == set(BAD_SERVE_VALUES)
     for flag, value in good.items():
@@ -153,13 +176,35 @@ def test_variables_set_every_serve_flag_and_flags_win(monkeypatch: pytest.Monkey
         4,
     )
     assert (args.fault_seed, args.fault_scope) == (-7, "bailian")
+    assert (args.max_body_bytes, args.fetch_deadline, args.allow_private_fetch) == (
+        65536,
+        2.5,
+        True,
+    )
+    assert (args.api_key_file, args.enable_admin) == ("key-from-file", True)
+    assert (args.admin_key, args.admin_key_file) == ("admin-k", "admin-from-file")
 
     monkeypatch.setenv(_variable("--log-level"), "LOUD")  # a flag on the command line wins
     monkeypatch.setenv(_variable("--legacy"), "off")
     args = cli.build_parser().parse_args(["serve", "--log-level", "debug", "--legacy"])
     assert args.log_level == "debug" and args.legacy is True
     monkeypatch.delenv(_variable("--log-level"))
-    assert cli.build_parser().parse_args(["serve"]).legacy is False
+    defaults = cli.build_parser().parse_args(["serve"])
+    assert (
+        defaults.legacy is False and defaults.allow_private_fetch is True
+    )  # still from its variable
+    monkeypatch.delenv(_variable("--allow-private-fetch"))
+    assert cli.build_parser().parse_args(["serve"]).allow_private_fetch is False
+
+
+def test_serve_defaults_are_the_servers_own() -> None:
+    from langchain_zilliz_bailian.server.fetch import DEFAULT_FETCH_DEADLINE_S
+    from langchain_zilliz_bailian.server.limits import DEFAULT_MAX_BODY_BYTES
+
+    args = cli.build_parser().parse_args(["serve"])
+    assert args.max_body_bytes == DEFAULT_MAX_BODY_BYTES
+    assert args.fetch_deadline == DEFAULT_FETCH_DEADLINE_S
+    assert args.allow_private_fetch is False
 
 
 @pytest.mark.parametrize(
@@ -181,6 +226,53 @@ def test_values_wrong_together_are_usage_errors_too(
     err = capsys.readouterr().err
     assert err.startswith(f"zilliz-bailian serve: error: {message}"), err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--host", "0.0.0.0"], "argument --host: binding to '0.0.0.0' (not loopback) needs"),
+        (["--host", "::"], "argument --host: binding to '::' (not loopback) needs"),
+        (["--api-key", "k1", "--api-key-file", "{key}"], "argument --api-key-file: not with"),
+        (["--enable-admin"], "argument --enable-admin: needs --admin-key-file"),
+        (["--admin-key", "adm"], "argument --admin-key: only with --enable-admin"),
+        (["--enable-admin", "--admin-key", "local-dev-key"], "argument --admin-key: must differ"),
+        (
+            ["--api-key", "same", "--enable-admin", "--admin-key-file", "{same}"],
+            "argument --admin-key: must differ",
+        ),
+        (
+            ["--enable-admin", "--admin-key", "a", "--admin-key-file", "{key}"],
+            "argument --admin-key-file: not with --admin-key",
+        ),
+    ],
+)
+def test_keys_and_exposure_are_checked_before_serving(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    (tmp_path / "key").write_text("key-in-a-file")
+    (tmp_path / "same").write_text("same")
+    files = {"key": str(tmp_path / "key"), "same": str(tmp_path / "same")}
+    argv = [arg.format(**files) for arg in argv]
+    assert cli.main(["serve", "--data-dir", str(tmp_path / "data"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"zilliz-bailian serve: error: {message}"), err
+    assert "key-in-a-file" not in err
+
+
+def test_a_non_loopback_host_with_a_key_of_ones_own_is_served(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import uvicorn
+
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(app=app, **kw))
+    (tmp_path / "key").write_text("a-key-of-my-own\n")
+    argv = ["serve", "--host", "0.0.0.0", "--api-key-file", str(tmp_path / "key")]
+    assert cli.main([*argv, "--data-dir", str(tmp_path / "data")]) == 0
+    assert served["host"] == "0.0.0.0"
+    assert served["app"].state.settings.api_key == "a-key-of-my-own"
+    assert served["app"].state.settings.admin_key is None
 
 
 def test_data_dir_that_is_a_file_is_a_usage_error(

@@ -242,3 +242,53 @@ def parse_sse(raw: bytes) -> list[dict[str, Any]]:
                 event["data"] = json.loads(line[5:])
         events.append(event)
     return events
+
+
+def create_search(
+    http: httpx.Client, collection: str, action: str = "SEARCH_TEXT", **options: Any
+) -> str:
+    """A SEARCH pipeline over ``collection`` (``options`` go into its function); its id."""
+    function = {
+        "name": "search_fn",
+        "action": action,
+        "clusterId": CLUSTER,
+        "collectionName": collection,
+        **options,
+    }
+    body = {
+        "name": unique("search"),
+        "type": "SEARCH",
+        "projectId": PROJECT,
+        "functions": [function],
+    }
+    return str(create(http, body)["pipelineId"])
+
+
+def create_text_ingestion(http: httpx.Client, collection: str, **preserve: str) -> str:
+    """An INDEX_TEXT ingestion pipeline preserving ``field=fieldType`` pairs; its id."""
+    functions: list[dict[str, Any]] = [{"name": "index_text", "action": "INDEX_TEXT"}]
+    functions += [
+        {
+            "name": f"keep_{name}",
+            "action": "PRESERVE",
+            "inputField": name,
+            "outputField": name,
+            "fieldType": kind,
+        }
+        for name, kind in preserve.items()
+    ]
+    body = {
+        "name": unique("text_ing"),
+        "type": "INGESTION",
+        "projectId": PROJECT,
+        "clusterId": CLUSTER,
+        "collectionName": collection,
+        "functions": functions,
+    }
+    return str(create(http, body)["pipelineId"])
+
+
+def set_fetch_policy(server: LocalServer, monkeypatch: pytest.MonkeyPatch, policy: Any) -> None:
+    """Give the running server another ``doc_url`` policy for one test (e.g. one that allows
+    the loopback file server the test starts: ``FetchPolicy(allow_private=True)``)."""
+    monkeypatch.setattr(server.app.state.context.pipelines, "fetch_policy", policy)

@@ -19,7 +19,7 @@ import pytest
 
 from langchain_zilliz_bailian.server import LexicalEmbedder
 from langchain_zilliz_bailian.server.storage import InvalidValueError, Storage
-from tests.server.conftest import CLUSTER, PROJECT, create, ok, search, unique
+from tests.server.conftest import create_search, create_text_ingestion, ok, search, unique
 
 APP = "/api/v1/apps/0123456789abcdef0123456789abcdef/completion"
 
@@ -28,46 +28,8 @@ APP = "/api/v1/apps/0123456789abcdef0123456789abcdef/completion"
 def typed(http: httpx.Client) -> dict[str, str]:
     """Text pipelines whose collection preserves a Float and a Double."""
     collection = unique("typed")
-    ing = create(
-        http,
-        {
-            "name": unique("typed_ing"),
-            "type": "INGESTION",
-            "projectId": PROJECT,
-            "clusterId": CLUSTER,
-            "collectionName": collection,
-            "functions": [
-                {"name": "index_text", "action": "INDEX_TEXT"},
-                *(
-                    {
-                        "name": f"keep_{name}",
-                        "action": "PRESERVE",
-                        "inputField": name,
-                        "outputField": name,
-                        "fieldType": kind,
-                    }
-                    for name, kind in (("f32", "Float"), ("f64", "Double"))
-                ),
-            ],
-        },
-    )
-    srch = create(
-        http,
-        {
-            "name": unique("typed_search"),
-            "type": "SEARCH",
-            "projectId": PROJECT,
-            "functions": [
-                {
-                    "name": "search_text",
-                    "action": "SEARCH_TEXT",
-                    "clusterId": CLUSTER,
-                    "collectionName": collection,
-                }
-            ],
-        },
-    )
-    return {"ingestion": ing["pipelineId"], "search": srch["pipelineId"]}
+    ingestion = create_text_ingestion(http, collection, f32="Float", f64="Double")
+    return {"ingestion": ingestion, "search": create_search(http, collection)}
 
 
 def _stored(http: httpx.Client, pipes: dict[str, str]) -> int:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from langchain_zilliz_bailian.server import LocalServer
+from langchain_zilliz_bailian.server.fetch import FetchPolicy
 from tests.server.conftest import (
     CLUSTER,
     PROJECT,
@@ -21,6 +22,7 @@ from tests.server.conftest import (
     make_text_pipelines,
     ok,
     search,
+    set_fetch_policy,
     unique,
 )
 
@@ -520,8 +522,14 @@ def static_http(tmp_path: Path) -> Iterator[str]:
 
 
 def test_doc_ingestion_downloads_http_doc_url(
-    http: httpx.Client, doc_pipes: dict[str, str], static_http: str
+    server: LocalServer,
+    http: httpx.Client,
+    doc_pipes: dict[str, str],
+    static_http: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The file server is on loopback: allowed explicitly (the default refuses it).
+    set_fetch_policy(server, monkeypatch, FetchPolicy(allow_private=True))
     url = f"{static_http}/faq.md?X-Goog-Signature=abc&X-Goog-Expires=3600"
     data = ok(
         http.post(

@@ -1,0 +1,382 @@
+"""Pipeline runs: ingestion (texts, documents), search and deletion through a stored pipeline.
+
+Everything here is blocking (Milvus and embedding calls) except :meth:`PipelineService.run` and
+:meth:`PipelineService.run_with_file`, which download ``doc_url`` asynchronously and then hand
+the work to a worker thread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from anyio import to_thread
+
+from langchain_zilliz_bailian.server.chunking import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_SPLIT_BY,
+    UnsupportedFormatError,
+    chunk_document,
+    decode_document,
+    doc_format,
+)
+from langchain_zilliz_bailian.server.embeddings import Embedder, embedder_name
+from langchain_zilliz_bailian.server.errors import bad_param
+from langchain_zilliz_bailian.server.expr import ExpressionError, all_of, field_equals, field_in
+from langchain_zilliz_bailian.server.fetch import FetchPolicy, fetch_document
+from langchain_zilliz_bailian.server.pipeline_specs import (
+    IMAGE_ACTIONS,
+    RESERVED_FIELDS,
+    SEARCH_ACTIONS,
+    PipelineRegistry,
+    index_function,
+    preserved_fields,
+    validate_preserved_value,
+)
+from langchain_zilliz_bailian.server.rerank import rerank_hits
+from langchain_zilliz_bailian.server.storage import InvalidValueError, Storage, StorageError
+from langchain_zilliz_bailian.server.strict_json import loads as strict_loads
+from langchain_zilliz_bailian.server.text import count_tokens
+from langchain_zilliz_bailian.server.usage import DEFAULT_FLUSH_INTERVAL_S, UsageCounters
+
+
+class PipelineService(PipelineRegistry):
+    """The registry plus running: ingest, search and delete through a pipeline."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        embedder: Embedder,
+        data_dir: Path,
+        legacy: bool = False,
+        fetch_policy: FetchPolicy | None = None,
+        usage_flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
+    ) -> None:
+        super().__init__(storage, embedder)
+        self.usage_counters = UsageCounters(storage, usage_flush_interval_s)
+        self.data_dir = data_dir
+        self.legacy = legacy
+        self.fetch_policy = fetch_policy or FetchPolicy()
+        self._fields_cache: dict[str, dict[str, str]] = {}
+
+    # -- reads that include the usage not yet persisted ---------------------------------------
+
+    def describe(self, pipeline_id: str) -> dict[str, Any]:
+        """The pipeline object, ``totalUsage`` exact (pending counts included)."""
+        with self.usage_counters.consistent_read():
+            return self.usage_counters.overlay(super().describe(pipeline_id))
+
+    def list_pipelines(self, project_id: str) -> list[dict[str, Any]]:
+        """Pipelines of ``project_id``, oldest first, ``totalUsage`` exact."""
+        with self.usage_counters.consistent_read():
+            return [self.usage_counters.overlay(p) for p in super().list_pipelines(project_id)]
+
+    def drop(self, pipeline_id: str) -> dict[str, Any]:
+        """Remove the pipeline (answered with its last state); its pending usage goes with it."""
+        with self.usage_counters.consistent_read():
+            dropped = self.usage_counters.overlay(super().drop(pipeline_id))
+            self.usage_counters.discard(pipeline_id)
+            return dropped
+
+    async def run(self, pipeline_id: str, body: Any) -> dict[str, Any]:
+        """``POST /v1/pipelines/{id}/run``."""
+        if not isinstance(body, dict):
+            raise bad_param("The request body must be a JSON object.")
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise bad_param("data is required and must be an object.")
+        pipeline = await to_thread.run_sync(self._load, pipeline_id)
+        fn = index_function(pipeline)
+        action = fn["action"]
+        if action in IMAGE_ACTIONS:
+            raise bad_param(
+                f"The local compatible server does not support image embedding ({action}); "
+                "image pipelines can be created but not run."
+            )
+        if action == "INDEX_DOC":
+            url = data.get("doc_url")
+            if not isinstance(url, str) or not url.strip():
+                raise bad_param("data.doc_url is required and must be a string.")
+            meta = {k: v for k, v in data.items() if k != "doc_url"}
+            self._check_preserved(pipeline, meta)
+            doc_name, raw = await fetch_document(url.strip(), self.data_dir, self.fetch_policy)
+            return await to_thread.run_sync(self._ingest_doc, pipeline, doc_name, raw, meta)
+        if action == "INDEX_TEXT":
+            return await to_thread.run_sync(self._ingest_text, pipeline, data)
+        params = body.get("params")
+        if action in SEARCH_ACTIONS:
+            return await to_thread.run_sync(self._search, pipeline, data, params)
+        return await to_thread.run_sync(self._delete, pipeline, data)
+
+    async def run_with_file(
+        self, pipeline_id: str, filename: str, raw: bytes, data_json: str | None
+    ) -> dict[str, Any]:
+        """``POST /v1/pipelines/{id}/run_ingestion_with_file`` (multipart ``file`` + ``data``)."""
+        pipeline = await to_thread.run_sync(self._load, pipeline_id)
+        fn = index_function(pipeline)
+        if fn["action"] != "INDEX_DOC":
+            raise bad_param("run_ingestion_with_file needs an INGESTION pipeline with INDEX_DOC.")
+        meta: Any = {}
+        if data_json not in (None, ""):
+            try:
+                meta = strict_loads(data_json)
+            except ValueError as exc:
+                raise bad_param(
+                    f"The multipart data part must be a JSON-encoded object: {exc}"
+                ) from None
+        if not isinstance(meta, dict):
+            raise bad_param("The multipart data part must be a JSON-encoded object.")
+        if "doc_url" in meta:
+            raise bad_param("doc_url cannot be combined with an uploaded file.")
+        self._check_preserved(pipeline, meta)
+        return await to_thread.run_sync(self._ingest_doc, pipeline, filename, raw, meta)
+
+    def _check_preserved(self, pipeline: dict[str, Any], meta: dict[str, Any]) -> None:
+        preserved = preserved_fields(pipeline)
+        for key in meta:
+            if key in RESERVED_FIELDS:
+                raise bad_param(f"{key!r} is a reserved input and cannot be a preserved field.")
+            if key not in preserved:
+                known = sorted(preserved) or "none"
+                raise bad_param(f"Unknown field {key!r}; this pipeline preserves: {known}.")
+        for key, field_type in preserved.items():
+            if key not in meta:
+                raise bad_param(f"Preserved field {key!r} ({field_type}) is missing from data.")
+            validate_preserved_value(key, field_type, meta[key])
+
+    def _usage(self, payload: dict[str, Any], embedding: int, rerank: int | None = None) -> None:
+        if self.legacy:
+            payload["token_usage"] = embedding + (rerank or 0)
+        else:
+            payload["usage"] = (
+                {"embedding": embedding}
+                if rerank is None
+                else {"embedding": embedding, "rerank": rerank}
+            )
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        return self.embedder.embed(texts)
+
+    def _ingest_text(self, pipeline: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        texts = data.get("text_list")
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not texts:
+            raise bad_param("data.text_list is required and must be a non-empty array of strings.")
+        if not all(isinstance(t, str) and t.strip() for t in texts):
+            raise bad_param("Every item of text_list must be a non-empty string.")
+        if any(len(t) > 65535 for t in texts):
+            raise bad_param("A text_list item exceeds 65535 characters.")
+        model = index_function(pipeline)["embedding"]
+        cap = 3500 if model.startswith("zilliz/") else 6000
+        if len(texts) > cap:
+            raise bad_param(f"At most {cap} texts per ingestion call for {model}.")
+        meta = {k: v for k, v in data.items() if k != "text_list"}
+        self._check_preserved(pipeline, meta)
+        collection = pipeline["collectionName"]
+        self._check_embedder(collection)
+        vectors = self._embed(texts)
+        rows = [{"text": t, "embedding": v, **meta} for t, v in zip(texts, vectors, strict=True)]
+        ids = self._insert(collection, rows)
+        tokens = sum(count_tokens(t) for t in texts)
+        self.usage_counters.add(pipeline["pipelineId"], tokens)
+        out: dict[str, Any] = {"num_entities": len(ids), "ids": ids}
+        self._usage(out, tokens)
+        return out
+
+    def _ingest_doc(
+        self, pipeline: dict[str, Any], doc_name: str, raw: bytes, meta: dict[str, Any]
+    ) -> dict[str, Any]:
+        fn = index_function(pipeline)
+        try:
+            fmt = doc_format(doc_name)
+        except UnsupportedFormatError as exc:
+            raise bad_param(str(exc)) from None
+        if len(doc_name) > 1024:
+            raise bad_param("The document name exceeds 1024 characters.")
+        if len(raw) > 10 * 1024 * 1024:
+            raise bad_param("The document exceeds the 10 MB limit.")
+        chunks = chunk_document(
+            decode_document(raw),
+            fmt,
+            fn.get("chunkSize", DEFAULT_CHUNK_SIZE),
+            fn.get("splitBy", list(DEFAULT_SPLIT_BY)),
+        )
+        if not chunks:
+            raise bad_param(f"The document {doc_name!r} contains no text.")
+        cap = 3500 if fn["embedding"].startswith("zilliz/") else 6000
+        if len(chunks) > cap:
+            raise bad_param(f"The document yields {len(chunks)} chunks; the limit is {cap}.")
+        collection = pipeline["collectionName"]
+        self._check_embedder(collection)
+        vectors = self._embed(chunks)
+        rows = [
+            {"doc_name": doc_name, "chunk_id": i, "chunk_text": c, "embedding": v, **meta}
+            for i, (c, v) in enumerate(zip(chunks, vectors, strict=True))
+        ]
+        self._insert(collection, rows)
+        tokens = sum(count_tokens(c) for c in chunks)
+        self.usage_counters.add(pipeline["pipelineId"], tokens)
+        out: dict[str, Any] = {"doc_name": doc_name, "num_chunks": len(chunks)}
+        self._usage(out, tokens)
+        return out
+
+    def _insert(self, collection: str, rows: list[dict[str, Any]]) -> list[int]:
+        """Store rows; a value the engine refuses is a 400, any other storage failure a 500."""
+        try:
+            return self.storage.insert(collection, rows)
+        except InvalidValueError as exc:
+            raise bad_param(f"Insert failed: {exc}") from None
+
+    def _check_embedder(self, collection: str) -> None:
+        info = self.storage.get_meta("collection", collection)
+        current = embedder_name(self.embedder)
+        if info and info.get("embedder") not in (None, current):
+            raise bad_param(
+                f"Collection {collection!r} was embedded with {info['embedder']}, but this server "
+                f"runs {current}; restart it with the same embedder or use a new collection."
+            )
+
+    def collection_fields(self, collection: str) -> dict[str, str]:
+        """Cached field map of a data collection."""
+        if collection not in self._fields_cache:
+            try:
+                self._fields_cache[collection] = self.storage.collection_fields(collection)
+            except StorageError as exc:
+                raise bad_param(f"Collection {collection!r} is not available: {exc}") from None
+        return self._fields_cache[collection]
+
+    def search_collection(
+        self,
+        collection: str,
+        kind: str,
+        query: str,
+        limit: int,
+        offset: int,
+        output_fields: list[str],
+        filter_expr: str,
+        rerank: bool = False,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Run one search; return result items and rerank usage (shared with the Bailian app)."""
+        self._check_embedder(collection)
+        fields = self.collection_fields(collection)
+        main = ["text"] if kind == "text" else ["chunk_text", "chunk_id", "doc_name"]
+        allowed = {"id", "distance", *(f for f in fields if f != "embedding")}
+        for name in output_fields:
+            if name not in allowed:
+                raise bad_param(
+                    f"Unknown output field {name!r}; available: {sorted(allowed - {'distance'})}."
+                )
+        wanted = list(
+            dict.fromkeys([*main, *(f for f in output_fields if f not in ("id", "distance"))])
+        )
+        vector = self._embed([query])[0]
+        try:
+            if rerank:
+                hits = self.storage.search(
+                    collection, vector, limit + offset, 0, filter_expr, wanted
+                )
+            else:
+                hits = self.storage.search(collection, vector, limit, offset, filter_expr, wanted)
+        except StorageError as exc:
+            raise bad_param(f"Invalid search request (filter {filter_expr!r}): {exc}") from None
+        rerank_tokens = 0
+        if rerank:
+            reranked, rerank_tokens = rerank_hits(query, hits, main[0])
+            hits = reranked[offset : offset + limit]
+        results = []
+        for hit in hits:
+            item: dict[str, Any] = {
+                "id": str(hit.id) if self.legacy else hit.id,
+                "distance": hit.distance,
+            }
+            item.update({k: hit.fields.get(k) for k in wanted})
+            results.append(item)
+        return results, rerank_tokens
+
+    def _search(
+        self, pipeline: dict[str, Any], data: dict[str, Any], params: Any
+    ) -> dict[str, Any]:
+        fn = pipeline["functions"][0]
+        query = data.get("query_text")
+        if not isinstance(query, str) or not query.strip():
+            raise bad_param("data.query_text is required and must be a non-empty string.")
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise bad_param("params must be an object.")
+        limit = params.get("limit", 10)
+        offset = params.get("offset", 0)
+        for key, value in (("limit", limit), ("offset", offset)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise bad_param(f"params.{key} must be an integer.")
+        if not 1 <= limit <= 500:
+            raise bad_param("params.limit must be within [1, 500].")
+        if offset < 0:
+            raise bad_param("params.offset must be >= 0.")
+        if limit + offset > 1024:
+            raise bad_param("params.limit + params.offset must be <= 1024.")
+        output_fields = params.get("outputFields") or []
+        if not isinstance(output_fields, list) or not all(
+            isinstance(f, str) for f in output_fields
+        ):
+            raise bad_param("params.outputFields must be an array of field names.")
+        filter_expr = params.get("filter") or ""
+        if not isinstance(filter_expr, str):
+            raise bad_param("params.filter must be a string (a Milvus boolean expression).")
+        try:
+            filter_expr = all_of(filter_expr)
+        except ExpressionError as exc:
+            raise bad_param(f"Invalid params.filter {filter_expr!r}: {exc}.") from None
+        kind = "text" if fn["action"] == "SEARCH_TEXT" else "doc"
+        results, rerank_tokens = self.search_collection(
+            fn["collectionName"],
+            kind,
+            query,
+            limit,
+            offset,
+            output_fields,
+            filter_expr,
+            rerank="reranker" in fn,
+        )
+        tokens = count_tokens(query)
+        self.usage_counters.add(pipeline["pipelineId"], tokens, rerank_tokens)
+        out: dict[str, Any] = {"result": results}
+        self._usage(out, tokens, rerank_tokens)
+        return out
+
+    def _delete(self, pipeline: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        action = pipeline["functions"][0]["action"]
+        collection = pipeline["collectionName"]
+        expression = data.get("expression")
+        if action == "PURGE_DOC_INDEX" and expression is None:
+            doc_name = data.get("doc_name")
+            if not isinstance(doc_name, str) or not doc_name:
+                raise bad_param("data.doc_name is required and must be a string.")
+            try:
+                expression = field_equals("doc_name", doc_name)
+            except ExpressionError as exc:
+                raise bad_param(f"Invalid data.doc_name: {exc}.") from None
+        elif action == "PURGE_TEXT_INDEX" and expression is None and "id" in data:
+            raw_ids = data["id"] if isinstance(data["id"], list) else [data["id"]]
+            try:
+                ids = [int(i) for i in raw_ids if not isinstance(i, bool | float)]
+            except (TypeError, ValueError):
+                ids = []
+            if not ids or len(ids) != len(raw_ids):
+                raise bad_param("data.id must be an int64 id or a list of them (never floats).")
+            try:
+                expression = field_in("id", ids)
+            except ExpressionError as exc:
+                raise bad_param(f"Invalid data.id: {exc}.") from None
+        if not isinstance(expression, str) or not expression.strip():
+            raise bad_param("data.expression is required and must be a non-empty string.")
+        try:
+            # Parenthesised and self-contained; Milvus evaluates it on this collection only.
+            deleted = self.storage.delete(collection, all_of(expression))
+        except ExpressionError as exc:
+            raise bad_param(f"Invalid expression {expression!r}: {exc}.") from None
+        except StorageError as exc:
+            raise bad_param(f"Invalid expression {expression!r}: {exc}") from None
+        key = "num_deleted_chunks" if action == "PURGE_DOC_INDEX" else "num_deleted_entities"
+        return {key: deleted}

@@ -1,0 +1,168 @@
+"""Honest health (issue 10, item 5): ``/ready`` only once searches can be served, and usage
+counters off the search path (in memory, persisted periodically and at a clean shutdown)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from langchain_zilliz_bailian.server import LocalServer, StorageError
+from langchain_zilliz_bailian.server.readiness import Readiness
+from langchain_zilliz_bailian.server.storage import Storage
+from langchain_zilliz_bailian.server.usage import UsageCounters
+from tests.server.conftest import make_text_pipelines, ok, search, unique
+
+
+@pytest.fixture(scope="module")
+def pipes(http: httpx.Client) -> dict[str, str]:
+    collection = unique("health")
+    made = make_text_pipelines(http, collection)
+    data = {"text_list": ["Milvus answers searches", "usage is counted"], "year": 1, "source": "s"}
+    ok(http.post(f"/v1/pipelines/{made['ingestion']}/run", json={"data": data}))
+    return {"collection": collection, **made}
+
+
+@pytest.fixture
+def storage(server: LocalServer) -> Storage:
+    """The session server's storage."""
+    found: Storage = server.app.state.context.storage
+    return found
+
+
+def stored_usage(server: LocalServer, pipeline_id: str) -> dict[str, int]:
+    """``totalUsage`` as persisted (not as described)."""
+    record = server.app.state.context.storage.get_meta("pipeline", pipeline_id)
+    return dict(record["pipeline"]["totalUsage"])
+
+
+def test_ready_once_storage_answers_and_needs_no_key(server: LocalServer) -> None:
+    resp = httpx.get(f"{server.url}/ready")
+    assert resp.status_code == 200 and resp.json() == {"status": "ready"}
+
+
+def test_not_ready_while_storage_does_not_answer_then_ready(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = server.app.state.context
+    storage = ctx.storage
+    real = storage.list_meta
+
+    def slow(kind: str) -> Any:
+        time.sleep(1.0)  # Milvus Lite replaying its log after a restart
+        return real(kind)
+
+    monkeypatch.setattr(ctx.readiness, "timeout_s", 0.2)
+    monkeypatch.setattr(storage, "list_meta", slow)
+    resp = httpx.get(f"{server.url}/ready")
+    assert resp.status_code == 503
+    assert resp.json()["status"] == "not ready" and "loading" in resp.json()["reason"]
+    assert httpx.get(f"{server.url}/health").status_code == 200  # alive all the same
+    monkeypatch.setattr(storage, "list_meta", real)
+    deadline = time.monotonic() + 5
+    while httpx.get(f"{server.url}/ready").status_code != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+    def broken(kind: str) -> Any:
+        raise StorageError("down")
+
+    monkeypatch.setattr(storage, "list_meta", broken)
+    resp = httpx.get(f"{server.url}/ready")
+    assert resp.status_code == 503 and resp.json()["reason"] == "storage query failed: StorageError"
+
+
+def test_readiness_loads_every_collection_a_pipeline_names(
+    server: LocalServer, pipes: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = server.app.state.context.storage
+    queried: list[str] = []
+    real = storage.count
+    monkeypatch.setattr(storage, "count", lambda name, f: queried.append(name) or real(name, f))
+    readiness = Readiness(storage)
+    readiness.probe()
+    assert pipes["collection"] in queried and len(queried) == len(set(queried))
+    queried.clear()
+    readiness.probe()  # once per collection
+    assert queried == []
+
+
+def test_searches_write_nothing_and_usage_stays_exact(
+    storage: Storage, http: httpx.Client, pipes: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes: list[str] = []
+    for method in ("update_meta", "put_meta"):
+        real = getattr(storage, method)
+        monkeypatch.setattr(
+            storage, method, lambda *a, _m=method, _r=real, **k: writes.append(_m) or _r(*a, **k)
+        )
+    before = ok(http.get(f"/v1/pipelines/{pipes['search']}"))["totalUsage"]["embedding"]
+    spent = sum(
+        ok(search(http, pipes["search"], f"query number {i}"))["usage"]["embedding"]
+        for i in range(5)
+    )
+    assert writes == []  # no bookkeeping write on the search path
+    after = ok(http.get(f"/v1/pipelines/{pipes['search']}"))["totalUsage"]["embedding"]
+    assert after - before == spent > 0
+    listed = ok(http.get("/v1/pipelines", params={"projectId": "proj-0123456789abcdef"}))
+    mine = next(p for p in listed if p["pipelineId"] == pipes["search"])
+    assert mine["totalUsage"]["embedding"] == after
+
+
+def test_usage_is_persisted_periodically(server: LocalServer, pipes: dict[str, str]) -> None:
+    storage = server.app.state.context.storage
+    counters = UsageCounters(storage, interval_s=0.05)
+    before = stored_usage(server, pipes["search"])
+    counters.add(pipes["search"], 7, 2)
+
+    async def run_a_while() -> None:
+        task = asyncio.create_task(counters.flush_periodically())
+        await asyncio.sleep(0.5)
+        task.cancel()
+
+    asyncio.run(run_a_while())
+    after = stored_usage(server, pipes["search"])
+    assert after["embedding"] == before["embedding"] + 7
+    assert after["rerank"] == before["rerank"] + 2
+    assert counters.flush() == 0  # nothing left pending
+
+
+def test_a_failed_flush_keeps_the_counts_for_the_next(
+    server: LocalServer, pipes: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = server.app.state.context.storage
+    counters = UsageCounters(storage)
+    before = stored_usage(server, pipes["ingestion"])["embedding"]
+    counters.add(pipes["ingestion"], 5)
+    with monkeypatch.context() as patch:
+        patch.setattr(storage, "update_meta", lambda *a, **k: (_ for _ in ()).throw(StorageError()))
+        with pytest.raises(StorageError):
+            counters.flush()
+    assert counters.overlay({"pipelineId": pipes["ingestion"], "totalUsage": {"embedding": 1}}) == {
+        "pipelineId": pipes["ingestion"],
+        "totalUsage": {"embedding": 6},
+    }
+    assert counters.flush() == 1
+    assert stored_usage(server, pipes["ingestion"])["embedding"] == before + 5
+
+
+def test_usage_counts_survive_a_clean_shutdown(tmp_path: Path) -> None:
+    def client(srv: LocalServer) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {srv.api_key}"}
+        return httpx.Client(base_url=srv.url, headers=headers, timeout=30)
+
+    with LocalServer(data_dir=tmp_path) as srv, client(srv) as http:
+        made = make_text_pipelines(http, "kept")
+        data = {"text_list": ["one two three"], "year": 1, "source": "s"}
+        ingested = ok(http.post(f"/v1/pipelines/{made['ingestion']}/run", json={"data": data}))
+        searched = ok(search(http, made["search"], "two"))
+        assert stored_usage(srv, made["search"])["embedding"] == 0  # still only in memory
+    with LocalServer(data_dir=tmp_path) as srv, client(srv) as http:
+        ing = ok(http.get(f"/v1/pipelines/{made['ingestion']}"))["totalUsage"]
+        srch = ok(http.get(f"/v1/pipelines/{made['search']}"))["totalUsage"]
+    assert ing["embedding"] == ingested["usage"]["embedding"] > 0
+    assert srch == {"embedding": searched["usage"]["embedding"], "rerank": 0}
