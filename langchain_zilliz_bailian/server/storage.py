@@ -16,7 +16,9 @@ When an insert returns, Milvus Lite has written the rows to its write-ahead log 
 to the operating system: they survive a crash or kill of the server process (see
 ``scripts/crash_test.py``), so a 200 is sent only then. Surviving a power loss would need an
 fsync, which Milvus Lite 3.2.2 does only when it flushes; a flush per request costs about six
-times the insert, so it is not done.
+times the insert, so it is not done per request: :class:`~.sealer.Sealer` flushes in the
+background instead (after ``SEAL_ROWS`` rows or ``SEAL_IDLE_S`` idle seconds), so that Milvus
+seals and indexes the data and searches stop scanning a growing segment.
 
 Ids and values reach Milvus expressions only through :mod:`.expr` (escaped literals), and
 metadata keys are checked against a plain-token format on top of that.
@@ -40,6 +42,8 @@ from typing import Any
 
 from langchain_zilliz_bailian.server.expr import field_equals, field_in
 from langchain_zilliz_bailian.server.ids import is_valid
+from langchain_zilliz_bailian.server.meta_cache import MetaCache
+from langchain_zilliz_bailian.server.sealer import Sealer
 
 META_COLLECTION = "zb_meta"
 FIELD_TYPES = ("Bool", "Int8", "Int16", "Int32", "Int64", "Float", "Double", "VarChar")
@@ -50,6 +54,12 @@ META_KINDS = frozenset({"pipeline", "collection", "session"})
 #: Metadata keys are ids and collection names: plain tokens only (checked on every access).
 META_KEY = re.compile(r"[A-Za-z0-9_-]{1,256}")
 FLOAT32_MAX = 3.4028234663852886e38
+#: Background flush triggers (:mod:`.sealer`): rows since the last flush, or seconds idle.
+SEAL_ROWS = 2000
+SEAL_IDLE_S = 1.0
+#: Metadata kinds read on every request and cached (:mod:`.meta_cache`), and for how long.
+CACHED_META_KINDS = frozenset({"pipeline", "collection"})
+META_CACHE_S = 1.0
 #: pymilvus methods that change state: only :meth:`Storage._write` may call them.
 _WRITE_METHODS = frozenset(
     {
@@ -171,7 +181,14 @@ class Storage:
     """Thin, typed facade over ``MilvusClient`` for the collections the emulator needs."""
 
     def __init__(
-        self, data_dir: Path, milvus_uri: str | None = None, milvus_token: str | None = None
+        self,
+        data_dir: Path,
+        milvus_uri: str | None = None,
+        milvus_token: str | None = None,
+        *,
+        seal_rows: int = SEAL_ROWS,
+        seal_idle_s: float = SEAL_IDLE_S,
+        meta_cache_s: float = META_CACHE_S,
     ) -> None:
         from pymilvus import MilvusClient
 
@@ -208,7 +225,10 @@ class Storage:
             # The one write lock (re-entrant: update_meta writes while holding it).
             self._write_lock = threading.RLock()
             self.ids = IdMinter()
+            self._meta_cache = MetaCache(meta_cache_s)
+            self.sealer = Sealer(self._flush, rows=seal_rows, idle_s=seal_idle_s)
             self._ensure_meta()
+            self.sealer.start()
         except BaseException:
             if hasattr(self, "_client"):
                 self.close()  # a half-opened Milvus Lite would keep the directory locked
@@ -222,8 +242,10 @@ class Storage:
             self._registered = None
 
     def close(self) -> None:
-        """Close the client (releases the Milvus Lite directory lock)."""
+        """Seal what is pending, close the client (releases the Milvus Lite directory lock)."""
         try:
+            if hasattr(self, "sealer"):
+                self.sealer.stop(seal_pending=True)  # the next start replays less log
             self._client.close()
             if self.local:
                 # pymilvus keeps the in-process Milvus Lite server (and its directory lock) alive
@@ -257,6 +279,10 @@ class Storage:
             raise AssertionError(f"{method} is not a write: call it through Storage._call")
         with self._write_lock:
             return self._invoke(method, *args, **kwargs)
+
+    def _flush(self, name: str) -> None:
+        """Seal the growing segment of ``name`` so that Milvus indexes it (see :mod:`.sealer`)."""
+        self._write("flush", name)
 
     @staticmethod
     def _check_name(name: str) -> str:
@@ -303,24 +329,40 @@ class Storage:
         if len(text) > TEXT_MAX:
             raise StorageError(f"metadata record {full_key} is too large")
         row = {"key": full_key, "kind": kind, "body": text, "v": [0.0, 0.0]}
-        self._write("upsert", META_COLLECTION, [row])
+        with self._write_lock:  # the cache follows the order of the writes
+            self._write("upsert", META_COLLECTION, [row])
+            self._meta_cache.wrote(full_key, text if kind in CACHED_META_KINDS else None)
+        self.sealer.note(META_COLLECTION, 1)
 
     def get_meta(self, kind: str, key: str) -> dict[str, Any] | None:
-        """Fetch one metadata record, or None."""
+        """Fetch one metadata record, or None. Pipeline and collection records may come from a
+        cache up to ``META_CACHE_S`` old (see :mod:`.meta_cache`); sessions are always read."""
+        full_key = self._meta_key(kind, key)
+        cacheable = kind in CACHED_META_KINDS
+        text = self._meta_cache.get(full_key) if cacheable else None
+        if text is None:
+            generation = self._meta_cache.generation()
+            text = self._read_meta(full_key)
+            if text is None:
+                return None
+            if cacheable:
+                self._meta_cache.fill(full_key, text, generation)
+        body: dict[str, Any] = json.loads(text)
+        return body
+
+    def _read_meta(self, full_key: str) -> str | None:
+        """The stored JSON text of one record, read from Milvus."""
         rows = self._call(
             "query",
             META_COLLECTION,
-            filter=field_equals("key", self._meta_key(kind, key)),
+            filter=field_equals("key", full_key),
             output_fields=["body"],
             limit=1,
             # A Milvus server reads with Bounded staleness by default: a record written a moment
             # ago (by this process or another one) could be missed, and update_meta lose a change.
             consistency_level="Strong",
         )
-        if not rows:
-            return None
-        body: dict[str, Any] = json.loads(rows[0]["body"])
-        return body
+        return str(rows[0]["body"]) if rows else None
 
     def update_meta(
         self,
@@ -331,7 +373,8 @@ class Storage:
         """Read-modify-write one record atomically: ``change(old)`` returns the new body, or
         None to leave the record as it is (e.g. it was deleted meanwhile)."""
         with self._write_lock:
-            new = change(self.get_meta(kind, key))
+            text = self._read_meta(self._meta_key(kind, key))  # never the cache: no lost change
+            new = change(None if text is None else json.loads(text))
             if new is not None:
                 self.put_meta(kind, key, new)
             return new
@@ -352,8 +395,11 @@ class Storage:
 
     def delete_meta(self, kind: str, key: str) -> None:
         """Remove one metadata record (no error when absent)."""
-        key_filter = field_equals("key", self._meta_key(kind, key))
-        self._write("delete", META_COLLECTION, filter=key_filter)
+        full_key = self._meta_key(kind, key)
+        with self._write_lock:
+            self._write("delete", META_COLLECTION, filter=field_equals("key", full_key))
+            self._meta_cache.wrote(full_key, None)
+        self.sealer.note(META_COLLECTION, 1)
 
     # -- data collections --------------------------------------------------------------------------
 
@@ -462,6 +508,7 @@ class Storage:
         for row, new_id in zip(rows, ids, strict=True):
             row["id"] = new_id
         self._write("insert", name, rows)
+        self.sealer.note(name, len(rows))
         return ids
 
     def search(
@@ -520,6 +567,7 @@ class Storage:
             matched = self.count(name, filter_expr)
             if matched:
                 self._write("delete", name, filter=filter_expr)
+                self.sealer.note(name, matched)
         return matched
 
 
