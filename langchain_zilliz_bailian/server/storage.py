@@ -531,6 +531,9 @@ class Storage:
             filter=filter_expr,
             output_fields=output_fields,
             search_params={"metric_type": "COSINE"},
+            # On a Milvus server (Bounded staleness by default) a search right after an ingestion
+            # through this process would miss it; Session reads this client's own writes.
+            consistency_level="Session",
         )
         hits: list[Hit] = []
         for raw in result[0] if result else []:
@@ -550,14 +553,25 @@ class Storage:
         if not ids:
             return []
         rows = self._call(
-            "query", name, filter=field_in("id", ids), output_fields=output_fields, limit=len(ids)
+            "query",
+            name,
+            filter=field_in("id", ids),
+            output_fields=output_fields,
+            limit=len(ids),
+            consistency_level="Strong",  # exact: rows written by any process, a moment ago too
         )
         return [dict(row) for row in rows]
 
     def count(self, name: str, filter_expr: str) -> int:
         """Number of entities matching ``filter_expr``."""
         self._ensure_loaded(name)
-        rows = self._call("query", name, filter=filter_expr, output_fields=["count(*)"])
+        rows = self._call(
+            "query",
+            name,
+            filter=filter_expr,
+            output_fields=["count(*)"],
+            consistency_level="Strong",  # as in get_rows: delete reports an exact count
+        )
         return int(rows[0]["count(*)"]) if rows else 0
 
     def delete(self, name: str, filter_expr: str) -> int:
