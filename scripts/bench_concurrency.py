@@ -50,6 +50,12 @@ from bench_data import (
 from langchain_zilliz_bailian.server import DEFAULT_API_KEY, LexicalEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
+#: ``--no-usage-write``: the server's CLI with the per-search usage counter write skipped, to
+#: show what the search path costs once that bookkeeping is batched (issue 10, item 5).
+NO_USAGE_WRITE = (
+    "from langchain_zilliz_bailian.server.pipelines import PipelineService\n"
+    "PipelineService._add_usage = lambda *args, **kwargs: None\n"
+)
 
 
 @dataclass
@@ -72,16 +78,22 @@ def _free_port() -> int:
 class ServeProcess:
     """``zilliz-bailian serve`` as a child process (the CLI users run)."""
 
-    def __init__(self, data_dir: Path, milvus_uri: str | None, workers: int) -> None:
+    def __init__(
+        self, data_dir: Path, milvus_uri: str | None, workers: int, usage_write: bool = True
+    ) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         argv = [sys.executable, "-m", "langchain_zilliz_bailian", "serve"]
+        path = [str(ROOT), os.environ.get("PYTHONPATH", "")]
+        if not usage_write:  # diagnostic: every server process (workers too) skips the write
+            (data_dir / "sitecustomize.py").write_text(NO_USAGE_WRITE, encoding="utf-8")
+            path.insert(0, str(data_dir))
         argv += ["--port", str(self.port), "--data-dir", str(data_dir), "--log-level", "warning"]
         if milvus_uri:
             argv += ["--milvus-uri", milvus_uri]
         if workers > 1:
             argv += ["--workers", str(workers)]
-        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
         self.process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
 
     def wait_ready(self, timeout_s: float = 120) -> None:
@@ -112,6 +124,7 @@ async def _server_load(url: str, search_id: str, clients: int, seconds: float) -
     latencies: list[float] = []
     headers = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    stop_at = time.perf_counter() + 0.5  # warm-up: open every connection
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120, limits=limits) as http:
 
         async def client(no: int) -> None:
@@ -126,7 +139,7 @@ async def _server_load(url: str, search_id: str, clients: int, seconds: float) -
                     raise RuntimeError(resp.text)
                 i += 1
 
-        await asyncio.gather(*(client(n) for n in range(clients)))  # warm the connections
+        await asyncio.gather(*(client(n) for n in range(clients)))
         latencies.clear()
         start = time.perf_counter()
         stop_at = start + seconds
@@ -175,13 +188,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--milvus-uri", default=None, help="a Milvus server (default: Lite)")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--no-usage-write",
+        action="store_true",
+        help="skip the per-search usage counter write (a sitecustomize in every server process)",
+    )
     args = parser.parse_args(argv)
     from pymilvus import MilvusClient
 
     collection = f"conc_{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
-        server = ServeProcess(data_dir, args.milvus_uri, args.workers)
+        server = ServeProcess(data_dir, args.milvus_uri, args.workers, not args.no_usage_write)
         try:
             server.wait_ready()
             headers = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
@@ -203,13 +221,15 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         milvus = MilvusClient(uri=args.milvus_uri or str(data_dir / "milvus.db"))
         try:
+            milvus.load_collection(collection)  # released when the Lite server stopped
             embedder = LexicalEmbedder()
             settle(lambda i: floor_search(milvus, collection, embedder.embed([QUERIES[i % 4]])[0]))
             floor = [_floor_load(milvus, collection, n, args.seconds) for n in args.clients]
         finally:
             milvus.close()
     backend = f"Milvus server, {args.workers} worker(s)" if args.milvus_uri else "Milvus Lite"
-    print(f"{backend}, {args.chunks:,} chunks, {args.seconds:g} s per level")
+    note = ", without the usage write" if args.no_usage_write else ""
+    print(f"{backend}, {args.chunks:,} chunks, {args.seconds:g} s per level{note}")
     print(
         "| clients | server req/s | server p50 (ms) | server p99 (ms) | pymilvus req/s "
         "| pymilvus p50 (ms) | pymilvus p99 (ms) | throughput ratio |"

@@ -60,6 +60,8 @@ SEAL_IDLE_S = 1.0
 #: Metadata kinds read on every request and cached (:mod:`.meta_cache`), and for how long.
 CACHED_META_KINDS = frozenset({"pipeline", "collection"})
 META_CACHE_S = 1.0
+#: Seconds after a delete during which searches of that collection read Strong (see _search_level).
+DELETE_STRONG_S = 5.0
 #: pymilvus methods that change state: only :meth:`Storage._write` may call them.
 _WRITE_METHODS = frozenset(
     {
@@ -226,6 +228,7 @@ class Storage:
             self._write_lock = threading.RLock()
             self.ids = IdMinter()
             self._meta_cache = MetaCache(meta_cache_s)
+            self._deleted_at: dict[str, float] = {}
             self.sealer = Sealer(self._flush, rows=seal_rows, idle_s=seal_idle_s)
             self._ensure_meta()
             self.sealer.start()
@@ -281,8 +284,15 @@ class Storage:
             return self._invoke(method, *args, **kwargs)
 
     def _flush(self, name: str) -> None:
-        """Seal the growing segment of ``name`` so that Milvus indexes it (see :mod:`.sealer`)."""
-        self._write("flush", name)
+        """Seal the growing segment of ``name`` so that Milvus indexes it (see :mod:`.sealer`).
+
+        Milvus Lite needs it under the write lock; a Milvus server flushes while it takes writes
+        (a flush there takes about 0.5 s: holding the lock would stall every write).
+        """
+        if self.local:
+            self._write("flush", name)
+        else:
+            self._invoke("flush", name)
 
     @staticmethod
     def _check_name(name: str) -> str:
@@ -332,7 +342,13 @@ class Storage:
         with self._write_lock:  # the cache follows the order of the writes
             self._write("upsert", META_COLLECTION, [row])
             self._meta_cache.wrote(full_key, text if kind in CACHED_META_KINDS else None)
-        self.sealer.note(META_COLLECTION, 1)
+        self._note_meta_write()
+
+    def _note_meta_write(self) -> None:
+        """Milvus Lite scans a growing metadata segment on every read: seal it too. A Milvus
+        server seals it itself, and each flush there would cost half a second."""
+        if self.local:
+            self.sealer.note(META_COLLECTION, 1)
 
     def get_meta(self, kind: str, key: str) -> dict[str, Any] | None:
         """Fetch one metadata record, or None. Pipeline and collection records may come from a
@@ -342,7 +358,7 @@ class Storage:
         text = self._meta_cache.get(full_key) if cacheable else None
         if text is None:
             generation = self._meta_cache.generation()
-            text = self._read_meta(full_key)
+            text = self._read_meta(full_key, exact=not cacheable)
             if text is None:
                 return None
             if cacheable:
@@ -350,19 +366,32 @@ class Storage:
         body: dict[str, Any] = json.loads(text)
         return body
 
-    def _read_meta(self, full_key: str) -> str | None:
-        """The stored JSON text of one record, read from Milvus."""
-        rows = self._call(
-            "query",
-            META_COLLECTION,
-            filter=field_equals("key", full_key),
-            output_fields=["body"],
-            limit=1,
-            # A Milvus server reads with Bounded staleness by default: a record written a moment
-            # ago (by this process or another one) could be missed, and update_meta lose a change.
-            consistency_level="Strong",
-        )
-        return str(rows[0]["body"]) if rows else None
+    def _read_meta(self, full_key: str, *, exact: bool) -> str | None:
+        """The stored JSON text of one record, read from Milvus.
+
+        A Milvus server reads with Bounded staleness by default, so a record written a moment ago
+        could be missed. ``exact`` reads with Strong consistency: every acknowledged write, from
+        any process, is seen (sessions: a conversation continues on another worker); it costs a
+        Milvus server's time tick (about 0.4 s on Milvus 2.3). Otherwise the read is Session
+        (this process's own writes are seen) and only an absent record is confirmed by a Strong
+        read, so a pipeline created through another process is never reported missing.
+        """
+
+        def read(level: str) -> str | None:
+            rows = self._call(
+                "query",
+                META_COLLECTION,
+                filter=field_equals("key", full_key),
+                output_fields=["body"],
+                limit=1,
+                consistency_level=level,
+            )
+            return str(rows[0]["body"]) if rows else None
+
+        if exact or self._search_level(META_COLLECTION) == "Strong":  # a delete just now
+            return read("Strong")
+        found = read("Session")
+        return found if found is not None else read("Strong")
 
     def update_meta(
         self,
@@ -373,7 +402,8 @@ class Storage:
         """Read-modify-write one record atomically: ``change(old)`` returns the new body, or
         None to leave the record as it is (e.g. it was deleted meanwhile)."""
         with self._write_lock:
-            text = self._read_meta(self._meta_key(kind, key))  # never the cache: no lost change
+            # Never the cache; exact for records that other processes change (sessions).
+            text = self._read_meta(self._meta_key(kind, key), exact=kind not in CACHED_META_KINDS)
             new = change(None if text is None else json.loads(text))
             if new is not None:
                 self.put_meta(kind, key, new)
@@ -399,7 +429,8 @@ class Storage:
         with self._write_lock:
             self._write("delete", META_COLLECTION, filter=field_equals("key", full_key))
             self._meta_cache.wrote(full_key, None)
-        self.sealer.note(META_COLLECTION, 1)
+            self._deleted_at[META_COLLECTION] = time.monotonic()
+        self._note_meta_write()
 
     # -- data collections --------------------------------------------------------------------------
 
@@ -531,9 +562,7 @@ class Storage:
             filter=filter_expr,
             output_fields=output_fields,
             search_params={"metric_type": "COSINE"},
-            # On a Milvus server (Bounded staleness by default) a search right after an ingestion
-            # through this process would miss it; Session reads this client's own writes.
-            consistency_level="Session",
+            consistency_level=self._search_level(name),
         )
         hits: list[Hit] = []
         for raw in result[0] if result else []:
@@ -546,6 +575,16 @@ class Storage:
             entity = dict(raw.get("entity") or {})
             hits.append(Hit(int(raw["id"]), distance, entity))
         return hits
+
+    def _search_level(self, name: str) -> str:
+        """On a Milvus server (Bounded staleness by default) a search right after an ingestion
+        through this process would miss it: Session reads this client's own inserts. pymilvus
+        does not track deletes by expression for Session, so for a few seconds after one the
+        search is Strong (slower by a time tick) and never returns what was just deleted."""
+        deleted_at = self._deleted_at.get(name)
+        if deleted_at is not None and time.monotonic() - deleted_at < DELETE_STRONG_S:
+            return "Strong"
+        return "Session"
 
     def get_rows(self, name: str, ids: list[int], output_fields: list[str]) -> list[dict[str, Any]]:
         """The stored rows with these primary keys (an exact query, unlike a vector search)."""
@@ -581,6 +620,7 @@ class Storage:
             matched = self.count(name, filter_expr)
             if matched:
                 self._write("delete", name, filter=filter_expr)
+                self._deleted_at[name] = time.monotonic()
                 self.sealer.note(name, matched)
         return matched
 
