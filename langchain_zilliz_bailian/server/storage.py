@@ -50,7 +50,7 @@ FIELD_TYPES = ("Bool", "Int8", "Int16", "Int32", "Int64", "Float", "Double", "Va
 VARCHAR_MAX = 4000
 TEXT_MAX = 65535
 _EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
-META_KINDS = frozenset({"pipeline", "collection", "session"})
+META_KINDS = frozenset({"pipeline", "collection", "session", "node"})
 #: Metadata keys are ids and collection names: plain tokens only (checked on every access).
 META_KEY = re.compile(r"[A-Za-z0-9_-]{1,256}")
 FLOAT32_MAX = 3.4028234663852886e38
@@ -62,6 +62,8 @@ CACHED_META_KINDS = frozenset({"pipeline", "collection"})
 META_CACHE_S = 1.0
 #: Seconds after a delete during which searches of that collection read Strong (see _search_level).
 DELETE_STRONG_S = 5.0
+#: Seconds an id node number stays leased without renewal (see NodeLease).
+NODE_LEASE_S = 120.0
 #: pymilvus methods that change state: only :meth:`Storage._write` may call them.
 _WRITE_METHODS = frozenset(
     {
@@ -147,9 +149,9 @@ class IdMinter:
     Layout: ``2**62 | ms_since_2024 << 20 | node(8 bits) << 12 | sequence(12 bits)``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, node: int | None = None) -> None:
         self._lock = threading.Lock()
-        self._node = secrets.randbelow(256)
+        self._node = secrets.randbelow(256) if node is None else node
         self._last_ms = 0
         self._seq = 0
 
@@ -226,11 +228,16 @@ class Storage:
             self._float32_fields: dict[str, frozenset[str]] = {}
             # The one write lock (re-entrant: update_meta writes while holding it).
             self._write_lock = threading.RLock()
-            self.ids = IdMinter()
             self._meta_cache = MetaCache(meta_cache_s)
             self._deleted_at: dict[str, float] = {}
+            self._node_lease: NodeLease | None = None
             self.sealer = Sealer(self._flush, rows=seal_rows, idle_s=seal_idle_s)
             self._ensure_meta()
+            if self.local:  # one process per data dir: any node number is unique
+                self.ids = IdMinter()
+            else:  # processes sharing a Milvus server each lease their own
+                self._node_lease = NodeLease(self)
+                self.ids = IdMinter(self._node_lease.node)
             self.sealer.start()
         except BaseException:
             if hasattr(self, "_client"):
@@ -247,6 +254,9 @@ class Storage:
     def close(self) -> None:
         """Seal what is pending, close the client (releases the Milvus Lite directory lock)."""
         try:
+            lease = getattr(self, "_node_lease", None)
+            if lease is not None:
+                lease.release()
             if hasattr(self, "sealer"):
                 self.sealer.stop(seal_pending=True)  # the next start replays less log
             self._client.close()
@@ -623,6 +633,56 @@ class Storage:
                 self._deleted_at[name] = time.monotonic()
                 self.sealer.note(name, matched)
         return matched
+
+
+class NodeLease:
+    """The node number (8 bits of every id, see :class:`IdMinter`) of one server process on a
+    Milvus server, leased in ``zb_meta`` so that processes sharing it never mint the same id.
+
+    A free number (no record, or one whose lease ran out) is picked at random, written with a
+    token, and read back Strong; a thread renews the lease every ``NODE_LEASE_S / 4`` seconds, and
+    a process that dies frees its number when the lease runs out.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._token = secrets.token_hex(8)
+        self._stop = threading.Event()
+        self.node = self._claim()
+        self._thread = threading.Thread(target=self._renew, daemon=True, name="zb-node-lease")
+        self._thread.start()
+
+    def _claim(self) -> int:
+        for _ in range(20):
+            now = time.time()
+            taken = {
+                int(r["node"]) for r in self._storage.list_meta("node") if r.get("until", 0) > now
+            }
+            free = [n for n in range(256) if n not in taken]
+            if not free:
+                raise StorageError("256 server processes already share this Milvus")
+            node = secrets.choice(free)
+            self._write(node)
+            if (self._storage.get_meta("node", str(node)) or {}).get("token") == self._token:
+                return node
+        raise StorageError("could not lease an id node number in zb_meta")
+
+    def _write(self, node: int) -> None:
+        body = {"node": node, "token": self._token, "until": time.time() + NODE_LEASE_S}
+        self._storage.put_meta("node", str(node), body)
+
+    def _renew(self) -> None:
+        while not self._stop.wait(NODE_LEASE_S / 4):
+            try:
+                self._write(self.node)
+            except Exception:  # Milvus unreachable for a moment: the next renewal retries
+                logging.getLogger(__name__).warning("renewing id node %s failed", self.node)
+
+    def release(self) -> None:
+        """Stop renewing and free the number at once."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._storage.delete_meta("node", str(self.node))
 
 
 def _is_vector(value: Any) -> bool:

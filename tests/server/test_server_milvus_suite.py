@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from langchain_zilliz_bailian.server import LocalServer
+from langchain_zilliz_bailian.server.storage import Storage
 from tests.server.conftest import make_text_pipelines, ok, search, unique
 
 APP = "/api/v1/apps/0123456789abcdef0123456789abcdef/completion"
@@ -100,3 +101,26 @@ def test_ingested_rows_are_sealed_and_indexed_by_the_milvus_server(
             time.sleep(0.5)
     finally:
         client.close()
+
+
+def test_processes_sharing_a_milvus_server_lease_distinct_id_nodes(
+    milvus_uri: str, tmp_path: Path
+) -> None:
+    first = Storage(tmp_path / "one", milvus_uri)
+    second = Storage(tmp_path / "two", milvus_uri)
+    try:
+        lease_one, lease_two = first._node_lease, second._node_lease
+        assert lease_one is not None
+        assert lease_two is not None
+        assert lease_one.node != lease_two.node
+        # Ids minted in the same millisecond by both differ in their node bits.
+        assert not set(first.ids.mint(500)) & set(second.ids.mint(500))
+        held = {record["node"] for record in first.list_meta("node")}
+        assert {lease_one.node, lease_two.node} <= held
+    finally:
+        node_two = second._node_lease.node if second._node_lease else -1
+        second.close()
+    try:
+        assert node_two not in {record["node"] for record in first.list_meta("node")}
+    finally:
+        first.close()
