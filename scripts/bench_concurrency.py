@@ -37,6 +37,7 @@ from typing import Any
 import httpx
 from bench_data import (
     QUERIES,
+    add_no_usage_write_flag,
     floor_search,
     ingest,
     make_pipelines,
@@ -188,11 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--milvus-uri", default=None, help="a Milvus server (default: Lite)")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument(
-        "--no-usage-write",
-        action="store_true",
-        help="skip the per-search usage counter write (a sitecustomize in every server process)",
-    )
+    add_no_usage_write_flag(parser, "a sitecustomize in every server process")
     args = parser.parse_args(argv)
     from pymilvus import MilvusClient
 

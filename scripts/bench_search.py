@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 from bench_data import (
     QUERIES,
+    add_no_usage_write_flag,
     floor_search,
     ingest,
     make_pipelines,
@@ -101,11 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 50000])
     parser.add_argument("--searches", type=int, default=60)
-    parser.add_argument(
-        "--no-usage-write",
-        action="store_true",
-        help="skip the per-search usage counter write (what item 5's batching would save)",
-    )
+    add_no_usage_write_flag(parser, "in this process")
     args = parser.parse_args(argv)
     print(
         "| chunks | server p50 (ms) | pymilvus floor p50 (ms) | ratio "

@@ -388,15 +388,8 @@ class Storage:
         """
 
         def read(level: str) -> str | None:
-            rows = self._call(
-                "query",
-                META_COLLECTION,
-                filter=field_equals("key", full_key),
-                output_fields=["body"],
-                limit=1,
-                consistency_level=level,
-            )
-            return str(rows[0]["body"]) if rows else None
+            bodies = self._query_meta(field_equals("key", full_key), 1, level)
+            return bodies[0] if bodies else None
 
         if exact or self._search_level(META_COLLECTION) == "Strong":  # a delete just now
             return read("Strong")
@@ -423,15 +416,20 @@ class Storage:
         """All metadata records of one kind."""
         if kind not in META_KINDS:
             raise InvalidValueError(f"unknown metadata kind {kind!r}")
+        bodies = self._query_meta(field_equals("kind", kind), 16384, "Strong")  # every process's
+        return [json.loads(body) for body in bodies]
+
+    def _query_meta(self, filter_expr: str, limit: int, level: str) -> list[str]:
+        """The JSON texts of the metadata records matching ``filter_expr``."""
         rows = self._call(
             "query",
             META_COLLECTION,
-            filter=field_equals("kind", kind),
+            filter=filter_expr,
             output_fields=["body"],
-            limit=16384,
-            consistency_level="Strong",  # as in get_meta
+            limit=limit,
+            consistency_level=level,
         )
-        return [json.loads(r["body"]) for r in rows]
+        return [str(row["body"]) for row in rows]
 
     def delete_meta(self, kind: str, key: str) -> None:
         """Remove one metadata record (no error when absent)."""
