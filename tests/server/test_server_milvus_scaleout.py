@@ -169,3 +169,16 @@ def test_sigkills_during_concurrent_ingestion_lose_nothing_acknowledged(
         ]
         assert len(search_ids) == 1
         assert ok(search(b, search_ids[0], "archive backup", limit=5))["result"]
+
+
+@pytest.mark.parametrize("milvus", [None, "local.db"])
+def test_several_workers_need_a_milvus_server(
+    milvus: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from langchain_zilliz_bailian.cli import main
+
+    argv = ["serve", "--workers", "2", "--data-dir", str(tmp_path)]
+    if milvus:
+        argv += ["--milvus-uri", str(tmp_path / milvus)]
+    assert main(argv) == 2
+    assert "--workers: several workers need --milvus-uri" in capsys.readouterr().err
