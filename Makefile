@@ -37,8 +37,8 @@ export UV_LINK_MODE := copy
 # -rs: every skipped test is listed with its reason (none is silent).
 PYTEST_OFFLINE := --block-network --allowed-hosts=127.0.0.1,localhost,::1 -rs
 
-.PHONY: install install-lowest test test-newest test-lowest lint typecheck typecheck-lowest lock \
-        cassettes bench recall demo serve clean
+.PHONY: install install-lowest test test-newest test-lowest test-milvus lint typecheck \
+        typecheck-lowest lock cassettes bench bench-server recall demo serve clean
 
 $(UV): requirements/tools.txt
 	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
@@ -108,6 +108,11 @@ test-lowest: typecheck-lowest
 	ZB_MATRIX_END=lowest ZB_MATRIX_PYTHON=$(LOWEST_VERSION) \
 	    $(LOWEST)/bin/python -m pytest $(PYTEST_OFFLINE) -q
 
+## The whole server suite on a real Milvus server (PyPI milvus's milvus-server, started and stopped
+## by the test session; about a minute to start). `make test` runs a reduced suite there.
+test-milvus: install
+	ZB_TEST_REAL_MILVUS=1 $(BIN)/python -m pytest $(PYTEST_OFFLINE) -q tests/server
+
 ## Re-resolve both lock files from pyproject.toml and the tool pins (needs the package index).
 lock: $(VENV)/.runtime-$(NEWEST_PY)
 	$(BIN)/python scripts/floors.py > requirements/.floors.txt
@@ -125,6 +130,12 @@ cassettes: install
 
 bench: install
 	$(BIN)/python scripts/bench.py
+
+## The local server against pymilvus on the same data: search p50 at 1k/10k/50k chunks, then
+## throughput and p99 at 1/8/32 clients (Milvus Lite; pass --milvus-uri to the script for a server).
+bench-server: install
+	$(BIN)/python scripts/bench_search.py
+	$(BIN)/python scripts/bench_concurrency.py
 
 ## Retrieval quality of the default (lexical) embedder on the demo corpus.
 recall: $(VENV)/.runtime-$(NEWEST_PY)

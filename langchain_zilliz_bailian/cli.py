@@ -352,6 +352,14 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     _option(serve, "--milvus-token", _text, None, "remote Milvus token", kind="token", secret=True)
     _option(
         serve,
+        "--workers",
+        _int_at_least(1, 64),
+        "1",
+        "worker processes behind the one port (more than 1 needs --milvus-uri: a Milvus server)",
+        kind="count",
+    )
+    _option(
+        serve,
         "--embedder",
         _embedder_spec,
         "lexical",
@@ -588,6 +596,7 @@ def serve(args: argparse.Namespace) -> int:
 
         from langchain_zilliz_bailian.server import FaultConfig, create_app, load_embedder
         from langchain_zilliz_bailian.server.ids import is_valid
+        from langchain_zilliz_bailian.server.runner import run_workers
     except ImportError as exc:
         print(f"the server needs the [server] extra: {exc}", file=sys.stderr)
         return 2
@@ -627,21 +636,26 @@ def serve(args: argparse.Namespace) -> int:
         embedder = load_embedder(args.embedder)
     except (ImportError, AttributeError, TypeError, ValueError) as exc:
         return _usage_error(prog, f"argument --embedder: cannot load {args.embedder!r}: {exc}")
-    app = create_app(
-        data_dir=args.data_dir,
-        api_key=api_key,
-        milvus_uri=args.milvus_uri,
-        milvus_token=args.milvus_token,
-        embedder=embedder,
-        default_pipeline_ids=_ids(args.default_pipeline_ids),
-        legacy=args.legacy,
-        stream_interval_ms=args.stream_interval_ms,
-        faults=faults,
-        max_body_bytes=args.max_body_bytes,
-        allow_private_fetch=args.allow_private_fetch,
-        fetch_deadline_s=args.fetch_deadline,
-        admin_key=admin_key,
-    )
+    if args.workers > 1 and (args.milvus_uri is None or args.milvus_uri.endswith(".db")):
+        return _usage_error(
+            prog, "argument --workers: several workers need --milvus-uri (a Milvus server)"
+        )
+    app_options: dict[str, Any] = {
+        "data_dir": args.data_dir,
+        "api_key": api_key,
+        "milvus_uri": args.milvus_uri,
+        "milvus_token": args.milvus_token,
+        "embedder": embedder,
+        "default_pipeline_ids": _ids(args.default_pipeline_ids),
+        "legacy": args.legacy,
+        "stream_interval_ms": args.stream_interval_ms,
+        "faults": faults,
+        "max_body_bytes": args.max_body_bytes,
+        "allow_private_fetch": args.allow_private_fetch,
+        "fetch_deadline_s": args.fetch_deadline,
+        "admin_key": admin_key,
+    }
+    app = create_app(**app_options)
     settings = app.state.settings
     print(
         f"zilliz-bailian: serving on http://{args.host}:{args.port} "
@@ -649,8 +663,13 @@ def serve(args: argparse.Namespace) -> int:
         f"http://{args.host}:{args.port}/api/v1), data dir {settings.data_dir}",
         file=sys.stderr,
     )
+    if args.workers > 1:  # each worker process loads the embedder again, from its spec
+        options = dict(app_options, embedder=args.embedder)
+        run_workers(
+            options, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level
+        )
+        return 0
     try:
-        # One worker: Milvus Lite allows one process per data directory.
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, workers=1)
     except SystemExit:
         error = getattr(app.state, "startup_error", None)

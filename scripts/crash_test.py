@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,9 @@ class CrashConfig:
     startup_timeout_s: float = 60.0
     verify_every_kill: bool = True
     final_restart: bool = True
+    #: A Milvus server shared by the server processes (default: Milvus Lite in the data dir).
+    milvus_uri: str | None = None
+    collection: str = COLLECTION
 
 
 @dataclass
@@ -112,8 +116,15 @@ class _PortTaken(Exception):
 class ServerProcess:
     """``zilliz-bailian serve`` as a child process that can be SIGKILLed."""
 
-    def __init__(self, data_dir: Path, pycache_dir: Path, log_path: Path) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        pycache_dir: Path,
+        log_path: Path,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.data_dir = data_dir
+        self.extra_args = list(extra_args)
         self.log_path = log_path
         self.env = dict(os.environ)
         self.env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -135,6 +146,7 @@ class ServerProcess:
         log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         cmd = [sys.executable, "-m", "langchain_zilliz_bailian", "serve"]
         cmd += ["--data-dir", str(self.data_dir), "--port", str(port), "--log-level", "warning"]
+        cmd += self.extra_args
         with self.log_path.open("ab") as sink:
             self.proc = subprocess.Popen(cmd, env=self.env, stdout=sink, stderr=sink)
         self.url = f"http://127.0.0.1:{port}"
@@ -168,7 +180,7 @@ def _client(url: str) -> ZillizPipelinesClient:
     return ZillizPipelinesClient(base_url=url, api_key=DEFAULT_API_KEY, timeout=30, max_retries=0)
 
 
-def create_pipelines(url: str) -> tuple[str, str]:
+def create_pipelines(url: str, collection: str = COLLECTION) -> tuple[str, str]:
     """An INDEX_TEXT pipeline (with a Double ``score``) and its SEARCH pipeline."""
     with _client(url) as client:
         ingestion = client.create(
@@ -177,7 +189,7 @@ def create_pipelines(url: str) -> tuple[str, str]:
                 "type": "INGESTION",
                 "projectId": PROJECT,
                 "clusterId": CLUSTER,
-                "collectionName": COLLECTION,
+                "collectionName": collection,
                 "functions": [
                     {"name": "index_texts", "action": "INDEX_TEXT", "language": "ENGLISH"},
                     {
@@ -200,7 +212,7 @@ def create_pipelines(url: str) -> tuple[str, str]:
                         "name": "search_texts",
                         "action": "SEARCH_TEXT",
                         "clusterId": CLUSTER,
-                        "collectionName": COLLECTION,
+                        "collectionName": collection,
                     }
                 ],
             }
@@ -271,8 +283,13 @@ async def ingest_until_killed(
     return round_acks
 
 
-def verify(data_dir: Path, acked: dict[int, Row]) -> tuple[int, int, list[str]]:
-    """Open the (dead) server's data dir and query every acknowledged id exactly.
+def verify(
+    data_dir: Path,
+    acked: dict[int, Row],
+    milvus_uri: str | None = None,
+    collection: str = COLLECTION,
+) -> tuple[int, int, list[str]]:
+    """Open the (dead) server's data dir, or the Milvus server, and query every acknowledged id.
 
     Returns (missing, corrupted, problems): a row is corrupted when its text or score differs,
     or its vector is not finite or not the embedding of its text.
@@ -280,12 +297,12 @@ def verify(data_dir: Path, acked: dict[int, Row]) -> tuple[int, int, list[str]]:
     embedder = LexicalEmbedder()
     missing = corrupted = 0
     problems: list[str] = []
-    storage = Storage(data_dir)
+    storage = Storage(data_dir, milvus_uri)
     try:
         ids = sorted(acked)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            rows = storage.get_rows(COLLECTION, chunk, ["id", "text", "score", "embedding"])
+            rows = storage.get_rows(collection, chunk, ["id", "text", "score", "embedding"])
             found = {int(r["id"]): r for r in rows}
             for id_ in chunk:
                 row, want = found.get(id_), acked[id_]
@@ -337,14 +354,15 @@ def run_crash_test(cfg: CrashConfig) -> CrashReport:
     with tempfile.TemporaryDirectory(prefix="zb-crash-") as scratch:
         data_dir = cfg.data_dir or Path(scratch) / "data"
         pycache = cfg.pycache_dir or Path(scratch) / "pycache"
-        server = ServerProcess(data_dir, pycache, Path(scratch) / "server.log")
+        extra = ["--milvus-uri", cfg.milvus_uri] if cfg.milvus_uri else []
+        server = ServerProcess(data_dir, pycache, Path(scratch) / "server.log", extra)
         acked: dict[int, Row] = {}
         ingestion_id = search_id = ""
         try:
             for round_no in range(cfg.kills):
                 url = server.start(cfg.startup_timeout_s)
                 if round_no == 0:
-                    ingestion_id, search_id = create_pipelines(url)
+                    ingestion_id, search_id = create_pipelines(url, cfg.collection)
                 elif (problem := search_is_finite(url, search_id)) is not None:
                     report.problems.append(f"after kill {round_no}: {problem}")
                 t0 = time.monotonic()
@@ -356,7 +374,9 @@ def run_crash_test(cfg: CrashConfig) -> CrashReport:
                 report.requests_acknowledged += acks
                 report.acks_per_round.append(acks)
                 if cfg.verify_every_kill or round_no == cfg.kills - 1:
-                    missing, corrupted, problems = verify(data_dir, acked)
+                    missing, corrupted, problems = verify(
+                        data_dir, acked, cfg.milvus_uri, cfg.collection
+                    )
                     report.missing, report.corrupted = missing, corrupted
                     report.problems.extend(f"after kill {round_no + 1}: {p}" for p in problems)
             if cfg.final_restart:
@@ -381,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--pycache-dir", type=Path, default=None, help="reused bytecode cache")
     parser.add_argument("--verify-at-end", action="store_true", help="one check after all kills")
+    parser.add_argument("--milvus-uri", default=None, help="a Milvus server instead of Lite")
     args = parser.parse_args(argv)
     cfg = CrashConfig(
         kills=args.kills,
@@ -392,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=args.data_dir,
         pycache_dir=args.pycache_dir,
         verify_every_kill=not args.verify_at_end,
+        milvus_uri=args.milvus_uri,
     )
     report = run_crash_test(cfg)
     print(report.summary())

@@ -1,4 +1,5 @@
-"""``LocalServer``: run the compatible server in a background thread (tests, demos, notebooks).
+"""``LocalServer``: run the compatible server in a background thread (tests, demos, notebooks);
+:func:`run_workers`: run it as several uvicorn worker processes behind one port.
 
 with LocalServer(data_dir=tmp_path) as server:
     httpx.get(server.url + "/health")
@@ -7,9 +8,12 @@ with LocalServer(data_dir=tmp_path) as server:
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import socket
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -20,6 +24,9 @@ from langchain_zilliz_bailian.server.embeddings import Embedder
 from langchain_zilliz_bailian.server.faults import FaultConfig, FaultInjector
 from langchain_zilliz_bailian.server.fetch import DEFAULT_FETCH_DEADLINE_S
 from langchain_zilliz_bailian.server.limits import DEFAULT_MAX_BODY_BYTES
+
+#: Where :func:`run_workers` hands each worker process its ``create_app`` arguments (JSON).
+WORKER_CONFIG_VARIABLE = "ZILLIZ_BAILIAN_WORKER_CONFIG"
 
 
 class LocalServer:
@@ -166,3 +173,43 @@ class LocalServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def run_workers(
+    app_options: dict[str, Any], *, host: str, port: int, workers: int, log_level: str
+) -> None:
+    """Serve ``create_app(**app_options)`` from ``workers`` uvicorn processes sharing one socket.
+
+    Every worker opens its own storage, so all state must live in a Milvus server
+    (``milvus_uri``): Milvus Lite allows one process per data dir. Each worker gets the options
+    through :data:`WORKER_CONFIG_VARIABLE` (an environment variable, readable only by this user,
+    unlike the command line); an embedder must be given as its ``module:callable`` spec.
+    """
+    import uvicorn
+
+    if workers > 1 and not app_options.get("milvus_uri"):
+        raise ValueError("several workers need a Milvus server (milvus_uri)")
+    options = dict(app_options)
+    faults = options.pop("faults", None)
+    if isinstance(faults, FaultConfig):
+        options["fault_config"] = asdict(faults)
+    if options.get("data_dir") is not None:
+        options["data_dir"] = str(options["data_dir"])
+    os.environ[WORKER_CONFIG_VARIABLE] = json.dumps(options)
+    uvicorn.run(
+        f"{__name__}:worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+    )
+
+
+def worker_app() -> Any:
+    """The app of one worker process started by :func:`run_workers` (a uvicorn factory)."""
+    options: dict[str, Any] = json.loads(os.environ[WORKER_CONFIG_VARIABLE])
+    fault_config = options.pop("fault_config", None)
+    if fault_config is not None:
+        options["faults"] = FaultConfig(**fault_config)
+    return create_app(**options)

@@ -16,7 +16,9 @@ When an insert returns, Milvus Lite has written the rows to its write-ahead log 
 to the operating system: they survive a crash or kill of the server process (see
 ``scripts/crash_test.py``), so a 200 is sent only then. Surviving a power loss would need an
 fsync, which Milvus Lite 3.2.2 does only when it flushes; a flush per request costs about six
-times the insert, so it is not done.
+times the insert, so it is not done per request: :class:`~.sealer.Sealer` flushes in the
+background instead (after ``SEAL_ROWS`` rows or ``SEAL_IDLE_S`` idle seconds), so that Milvus
+seals and indexes the data and searches stop scanning a growing segment.
 
 Ids and values reach Milvus expressions only through :mod:`.expr` (escaped literals), and
 metadata keys are checked against a plain-token format on top of that.
@@ -40,16 +42,28 @@ from typing import Any
 
 from langchain_zilliz_bailian.server.expr import field_equals, field_in
 from langchain_zilliz_bailian.server.ids import is_valid
+from langchain_zilliz_bailian.server.meta_cache import MetaCache
+from langchain_zilliz_bailian.server.sealer import Sealer
 
 META_COLLECTION = "zb_meta"
 FIELD_TYPES = ("Bool", "Int8", "Int16", "Int32", "Int64", "Float", "Double", "VarChar")
 VARCHAR_MAX = 4000
 TEXT_MAX = 65535
 _EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
-META_KINDS = frozenset({"pipeline", "collection", "session"})
+META_KINDS = frozenset({"pipeline", "collection", "session", "node"})
 #: Metadata keys are ids and collection names: plain tokens only (checked on every access).
 META_KEY = re.compile(r"[A-Za-z0-9_-]{1,256}")
 FLOAT32_MAX = 3.4028234663852886e38
+#: Background flush triggers (:mod:`.sealer`): rows since the last flush, or seconds idle.
+SEAL_ROWS = 2000
+SEAL_IDLE_S = 1.0
+#: Metadata kinds read on every request and cached (:mod:`.meta_cache`), and for how long.
+CACHED_META_KINDS = frozenset({"pipeline", "collection"})
+META_CACHE_S = 1.0
+#: Seconds after a delete during which searches of that collection read Strong (see _search_level).
+DELETE_STRONG_S = 5.0
+#: Seconds an id node number stays leased without renewal (see NodeLease).
+NODE_LEASE_S = 120.0
 #: pymilvus methods that change state: only :meth:`Storage._write` may call them.
 _WRITE_METHODS = frozenset(
     {
@@ -135,9 +149,9 @@ class IdMinter:
     Layout: ``2**62 | ms_since_2024 << 20 | node(8 bits) << 12 | sequence(12 bits)``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, node: int | None = None) -> None:
         self._lock = threading.Lock()
-        self._node = secrets.randbelow(256)
+        self._node = secrets.randbelow(256) if node is None else node
         self._last_ms = 0
         self._seq = 0
 
@@ -171,7 +185,14 @@ class Storage:
     """Thin, typed facade over ``MilvusClient`` for the collections the emulator needs."""
 
     def __init__(
-        self, data_dir: Path, milvus_uri: str | None = None, milvus_token: str | None = None
+        self,
+        data_dir: Path,
+        milvus_uri: str | None = None,
+        milvus_token: str | None = None,
+        *,
+        seal_rows: int = SEAL_ROWS,
+        seal_idle_s: float = SEAL_IDLE_S,
+        meta_cache_s: float = META_CACHE_S,
     ) -> None:
         from pymilvus import MilvusClient
 
@@ -207,8 +228,17 @@ class Storage:
             self._float32_fields: dict[str, frozenset[str]] = {}
             # The one write lock (re-entrant: update_meta writes while holding it).
             self._write_lock = threading.RLock()
-            self.ids = IdMinter()
+            self._meta_cache = MetaCache(meta_cache_s)
+            self._deleted_at: dict[str, float] = {}
+            self._node_lease: NodeLease | None = None
+            self.sealer = Sealer(self._flush, rows=seal_rows, idle_s=seal_idle_s)
             self._ensure_meta()
+            if self.local:  # one process per data dir: any node number is unique
+                self.ids = IdMinter()
+            else:  # processes sharing a Milvus server each lease their own
+                self._node_lease = NodeLease(self)
+                self.ids = IdMinter(self._node_lease.node)
+            self.sealer.start()
         except BaseException:
             if hasattr(self, "_client"):
                 self.close()  # a half-opened Milvus Lite would keep the directory locked
@@ -222,8 +252,13 @@ class Storage:
             self._registered = None
 
     def close(self) -> None:
-        """Close the client (releases the Milvus Lite directory lock)."""
+        """Seal what is pending, close the client (releases the Milvus Lite directory lock)."""
         try:
+            lease = getattr(self, "_node_lease", None)
+            if lease is not None:
+                lease.release()
+            if hasattr(self, "sealer"):
+                self.sealer.stop(seal_pending=True)  # the next start replays less log
             self._client.close()
             if self.local:
                 # pymilvus keeps the in-process Milvus Lite server (and its directory lock) alive
@@ -257,6 +292,17 @@ class Storage:
             raise AssertionError(f"{method} is not a write: call it through Storage._call")
         with self._write_lock:
             return self._invoke(method, *args, **kwargs)
+
+    def _flush(self, name: str) -> None:
+        """Seal the growing segment of ``name`` so that Milvus indexes it (see :mod:`.sealer`).
+
+        Milvus Lite needs it under the write lock; a Milvus server flushes while it takes writes
+        (a flush there takes about 0.5 s: holding the lock would stall every write).
+        """
+        if self.local:
+            self._write("flush", name)
+        else:
+            self._invoke("flush", name)
 
     @staticmethod
     def _check_name(name: str) -> str:
@@ -303,24 +349,52 @@ class Storage:
         if len(text) > TEXT_MAX:
             raise StorageError(f"metadata record {full_key} is too large")
         row = {"key": full_key, "kind": kind, "body": text, "v": [0.0, 0.0]}
-        self._write("upsert", META_COLLECTION, [row])
+        with self._write_lock:  # the cache follows the order of the writes
+            self._write("upsert", META_COLLECTION, [row])
+            self._meta_cache.wrote(full_key, text if kind in CACHED_META_KINDS else None)
+        self._note_meta_write()
+
+    def _note_meta_write(self) -> None:
+        """Milvus Lite scans a growing metadata segment on every read: seal it too. A Milvus
+        server seals it itself, and each flush there would cost half a second."""
+        if self.local:
+            self.sealer.note(META_COLLECTION, 1)
 
     def get_meta(self, kind: str, key: str) -> dict[str, Any] | None:
-        """Fetch one metadata record, or None."""
-        rows = self._call(
-            "query",
-            META_COLLECTION,
-            filter=field_equals("key", self._meta_key(kind, key)),
-            output_fields=["body"],
-            limit=1,
-            # A Milvus server reads with Bounded staleness by default: a record written a moment
-            # ago (by this process or another one) could be missed, and update_meta lose a change.
-            consistency_level="Strong",
-        )
-        if not rows:
-            return None
-        body: dict[str, Any] = json.loads(rows[0]["body"])
+        """Fetch one metadata record, or None. Pipeline and collection records may come from a
+        cache up to ``META_CACHE_S`` old (see :mod:`.meta_cache`); sessions are always read."""
+        full_key = self._meta_key(kind, key)
+        cacheable = kind in CACHED_META_KINDS
+        text = self._meta_cache.get(full_key) if cacheable else None
+        if text is None:
+            generation = self._meta_cache.generation()
+            text = self._read_meta(full_key, exact=not cacheable)
+            if text is None:
+                return None
+            if cacheable:
+                self._meta_cache.fill(full_key, text, generation)
+        body: dict[str, Any] = json.loads(text)
         return body
+
+    def _read_meta(self, full_key: str, *, exact: bool) -> str | None:
+        """The stored JSON text of one record, read from Milvus.
+
+        A Milvus server reads with Bounded staleness by default, so a record written a moment ago
+        could be missed. ``exact`` reads with Strong consistency: every acknowledged write, from
+        any process, is seen (sessions: a conversation continues on another worker); it costs a
+        Milvus server's time tick (about 0.4 s on Milvus 2.3). Otherwise the read is Session
+        (this process's own writes are seen) and only an absent record is confirmed by a Strong
+        read, so a pipeline created through another process is never reported missing.
+        """
+
+        def read(level: str) -> str | None:
+            bodies = self._query_meta(field_equals("key", full_key), 1, level)
+            return bodies[0] if bodies else None
+
+        if exact or self._search_level(META_COLLECTION) == "Strong":  # a delete just now
+            return read("Strong")
+        found = read("Session")
+        return found if found is not None else read("Strong")
 
     def update_meta(
         self,
@@ -331,7 +405,9 @@ class Storage:
         """Read-modify-write one record atomically: ``change(old)`` returns the new body, or
         None to leave the record as it is (e.g. it was deleted meanwhile)."""
         with self._write_lock:
-            new = change(self.get_meta(kind, key))
+            # Never the cache; exact for records that other processes change (sessions).
+            text = self._read_meta(self._meta_key(kind, key), exact=kind not in CACHED_META_KINDS)
+            new = change(None if text is None else json.loads(text))
             if new is not None:
                 self.put_meta(kind, key, new)
             return new
@@ -340,20 +416,29 @@ class Storage:
         """All metadata records of one kind."""
         if kind not in META_KINDS:
             raise InvalidValueError(f"unknown metadata kind {kind!r}")
+        bodies = self._query_meta(field_equals("kind", kind), 16384, "Strong")  # every process's
+        return [json.loads(body) for body in bodies]
+
+    def _query_meta(self, filter_expr: str, limit: int, level: str) -> list[str]:
+        """The JSON texts of the metadata records matching ``filter_expr``."""
         rows = self._call(
             "query",
             META_COLLECTION,
-            filter=field_equals("kind", kind),
+            filter=filter_expr,
             output_fields=["body"],
-            limit=16384,
-            consistency_level="Strong",  # as in get_meta
+            limit=limit,
+            consistency_level=level,
         )
-        return [json.loads(r["body"]) for r in rows]
+        return [str(row["body"]) for row in rows]
 
     def delete_meta(self, kind: str, key: str) -> None:
         """Remove one metadata record (no error when absent)."""
-        key_filter = field_equals("key", self._meta_key(kind, key))
-        self._write("delete", META_COLLECTION, filter=key_filter)
+        full_key = self._meta_key(kind, key)
+        with self._write_lock:
+            self._write("delete", META_COLLECTION, filter=field_equals("key", full_key))
+            self._meta_cache.wrote(full_key, None)
+            self._deleted_at[META_COLLECTION] = time.monotonic()
+        self._note_meta_write()
 
     # -- data collections --------------------------------------------------------------------------
 
@@ -462,6 +547,7 @@ class Storage:
         for row, new_id in zip(rows, ids, strict=True):
             row["id"] = new_id
         self._write("insert", name, rows)
+        self.sealer.note(name, len(rows))
         return ids
 
     def search(
@@ -484,6 +570,7 @@ class Storage:
             filter=filter_expr,
             output_fields=output_fields,
             search_params={"metric_type": "COSINE"},
+            consistency_level=self._search_level(name),
         )
         hits: list[Hit] = []
         for raw in result[0] if result else []:
@@ -497,20 +584,41 @@ class Storage:
             hits.append(Hit(int(raw["id"]), distance, entity))
         return hits
 
+    def _search_level(self, name: str) -> str:
+        """On a Milvus server (Bounded staleness by default) a search right after an ingestion
+        through this process would miss it: Session reads this client's own inserts. pymilvus
+        does not track deletes by expression for Session, so for a few seconds after one the
+        search is Strong (slower by a time tick) and never returns what was just deleted."""
+        deleted_at = self._deleted_at.get(name)
+        if deleted_at is not None and time.monotonic() - deleted_at < DELETE_STRONG_S:
+            return "Strong"
+        return "Session"
+
     def get_rows(self, name: str, ids: list[int], output_fields: list[str]) -> list[dict[str, Any]]:
         """The stored rows with these primary keys (an exact query, unlike a vector search)."""
         self._ensure_loaded(name)
         if not ids:
             return []
         rows = self._call(
-            "query", name, filter=field_in("id", ids), output_fields=output_fields, limit=len(ids)
+            "query",
+            name,
+            filter=field_in("id", ids),
+            output_fields=output_fields,
+            limit=len(ids),
+            consistency_level="Strong",  # exact: rows written by any process, a moment ago too
         )
         return [dict(row) for row in rows]
 
     def count(self, name: str, filter_expr: str) -> int:
         """Number of entities matching ``filter_expr``."""
         self._ensure_loaded(name)
-        rows = self._call("query", name, filter=filter_expr, output_fields=["count(*)"])
+        rows = self._call(
+            "query",
+            name,
+            filter=filter_expr,
+            output_fields=["count(*)"],
+            consistency_level="Strong",  # as in get_rows: delete reports an exact count
+        )
         return int(rows[0]["count(*)"]) if rows else 0
 
     def delete(self, name: str, filter_expr: str) -> int:
@@ -520,7 +628,59 @@ class Storage:
             matched = self.count(name, filter_expr)
             if matched:
                 self._write("delete", name, filter=filter_expr)
+                self._deleted_at[name] = time.monotonic()
+                self.sealer.note(name, matched)
         return matched
+
+
+class NodeLease:
+    """The node number (8 bits of every id, see :class:`IdMinter`) of one server process on a
+    Milvus server, leased in ``zb_meta`` so that processes sharing it never mint the same id.
+
+    A free number (no record, or one whose lease ran out) is picked at random, written with a
+    token, and read back Strong; a thread renews the lease every ``NODE_LEASE_S / 4`` seconds, and
+    a process that dies frees its number when the lease runs out.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._token = secrets.token_hex(8)
+        self._stop = threading.Event()
+        self.node = self._claim()
+        self._thread = threading.Thread(target=self._renew, daemon=True, name="zb-node-lease")
+        self._thread.start()
+
+    def _claim(self) -> int:
+        for _ in range(20):
+            now = time.time()
+            taken = {
+                int(r["node"]) for r in self._storage.list_meta("node") if r.get("until", 0) > now
+            }
+            free = [n for n in range(256) if n not in taken]
+            if not free:
+                raise StorageError("256 server processes already share this Milvus")
+            node = secrets.choice(free)
+            self._write(node)
+            if (self._storage.get_meta("node", str(node)) or {}).get("token") == self._token:
+                return node
+        raise StorageError("could not lease an id node number in zb_meta")
+
+    def _write(self, node: int) -> None:
+        body = {"node": node, "token": self._token, "until": time.time() + NODE_LEASE_S}
+        self._storage.put_meta("node", str(node), body)
+
+    def _renew(self) -> None:
+        while not self._stop.wait(NODE_LEASE_S / 4):
+            try:
+                self._write(self.node)
+            except Exception:  # Milvus unreachable for a moment: the next renewal retries
+                logging.getLogger(__name__).warning("renewing id node %s failed", self.node)
+
+    def release(self) -> None:
+        """Stop renewing and free the number at once."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._storage.delete_meta("node", str(self.node))
 
 
 def _is_vector(value: Any) -> bool:

@@ -21,15 +21,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from langchain_zilliz_bailian._http.checks import check_positive_int
-from langchain_zilliz_bailian._http.retry import NOT_SENT
+from langchain_zilliz_bailian._http.retry import may_have_effect
 from langchain_zilliz_bailian.errors import (
-    APIConnectionError,
     APIError,
-    EndpointUnavailableError,
     InvalidInputError,
     PartialBatchError,
-    RateLimitError,
-    ResponseFormatError,
 )
 from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient, check_preserved
 from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
@@ -218,30 +214,9 @@ async def _asend(client: ZillizPipelinesClient, pipeline_id: str, unit: Unit) ->
     return await client.aingest_image(pipeline_id, image.url, image.id, metadata=unit.preserved)
 
 
-def _causes(error: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__
-
-
 def certainly_not_stored(error: BaseException) -> bool:
-    """Whether a failed write certainly stored nothing (a 4xx, throttling, or no connection)."""
-    if isinstance(error, RateLimitError | EndpointUnavailableError | InvalidInputError):
-        return True
-    if isinstance(error, ResponseFormatError):
-        return False  # the server answered something we cannot read: it may have stored it
-    if isinstance(error, APIError):
-        status = error.status_code
-        if status is None:
-            return False
-        # A 4xx, or an in-band error under a success status: the server refused the request.
-        return 400 <= status < 500 or status < 300
-    if isinstance(error, APIConnectionError):
-        return any(isinstance(cause, NOT_SENT) for cause in _causes(error))
-    return False
+    """Whether a failed write certainly stored nothing (the transport's one rule, inverted)."""
+    return not may_have_effect(error)
 
 
 def _stopped(

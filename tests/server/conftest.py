@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +13,24 @@ import httpx
 import pytest
 
 from langchain_zilliz_bailian.server import LocalServer
+from tests.server.milvus_server import EXECUTABLE_VARIABLE, MilvusServer, find_executable
 
 PROJECT = "proj-0123456789abcdef"
 CLUSTER = "in03-0123456789abcdef"
+#: Set to 1 by ``make test-milvus``: the ``server`` fixture then stores in a real Milvus server.
+REAL_MILVUS_VARIABLE = "ZB_TEST_REAL_MILVUS"
+#: Modules about the Milvus Lite data dir (crash, restart, durability): skipped on a real Milvus.
+LITE_ONLY_MODULES = frozenset(
+    {
+        "test_server_crash.py",
+        "test_server_durability.py",
+        "test_server_restart.py",
+        "test_server_sealing.py",
+    }
+)
+#: Tests timed for Milvus Lite: on a Milvus server a session write starts with a Strong read,
+#: which waits for the server's time tick (about 0.4 s on Milvus 2.3).
+LITE_TIMED_TESTS = frozenset({"test_server_faults.py::test_latency"})
 
 
 @pytest.fixture(scope="session")
@@ -23,9 +39,40 @@ def server_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def server(server_data_dir: Path) -> Iterator[LocalServer]:
-    with LocalServer(data_dir=server_data_dir, stream_interval_ms=1) as srv:
+def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real standalone Milvus server, started once per session (about a minute) and stopped."""
+    executable = find_executable()
+    if executable is None:
+        pytest.skip(
+            "milvus-server not found: install the test extra (milvus, Linux x86_64) or set "
+            f"{EXECUTABLE_VARIABLE}"
+        )
+    with MilvusServer(executable, tmp_path_factory.mktemp("milvus-server")) as milvus:
+        yield milvus.uri
+
+
+def on_real_milvus() -> bool:
+    """``make test-milvus``: the whole server suite runs on the real Milvus server."""
+    return os.environ.get(REAL_MILVUS_VARIABLE) == "1"
+
+
+@pytest.fixture(scope="session")
+def server(server_data_dir: Path, request: pytest.FixtureRequest) -> Iterator[LocalServer]:
+    uri = request.getfixturevalue("milvus_uri") if on_real_milvus() else None
+    with LocalServer(data_dir=server_data_dir, stream_interval_ms=1, milvus_uri=uri) as srv:
         yield srv
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On the real Milvus, skip what only concerns Milvus Lite's data dir."""
+    if not on_real_milvus():
+        return
+    for item in items:
+        module = Path(str(item.fspath)).name
+        if module in LITE_ONLY_MODULES:
+            item.add_marker(pytest.mark.skip(reason="about Milvus Lite's data dir"))
+        elif f"{module}::{item.name}" in LITE_TIMED_TESTS:
+            item.add_marker(pytest.mark.skip(reason="timed for Milvus Lite (Strong reads)"))
 
 
 @pytest.fixture(scope="session")
