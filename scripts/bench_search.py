@@ -55,9 +55,8 @@ def measure(size: int, searches: int, usage_write: bool = True) -> dict[str, flo
     ``usage_write=False`` skips the usage counter each search writes (``totalUsage``), to show
     what the search path costs once that bookkeeping is batched (issue 10, item 5).
     """
-    from pymilvus import MilvusClient
-
     from langchain_zilliz_bailian.server.pipelines import PipelineService
+    from pymilvus import MilvusClient
 
     if not usage_write:
         PipelineService._add_usage = lambda *args, **kwargs: None  # type: ignore[method-assign]
