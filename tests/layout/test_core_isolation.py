@@ -17,7 +17,7 @@ import langchain_zilliz_bailian
 from tests.conftest import ROOT
 
 #: The framework-free packages and modules (issue 9: the core imports neither framework).
-CORE = ("errors", "_http", "zilliz", "bailian")
+CORE = ("errors", "_construction", "_http", "zilliz", "bailian")
 FRAMEWORKS = ("langchain_core", "langchain", "llama_index")
 
 
