@@ -85,7 +85,10 @@ class Readme:
         for block in self.blocks:
             if block.lang not in SHELL_LANGS:
                 continue
-            for offset, text in enumerate(block.code.splitlines(), start=1):
+            # A line ending in a backslash continues on the next (reported at its first line).
+            lines = block.code.replace("\\\n", " ").splitlines()
+            starts = _line_starts(block.code)
+            for offset, text in zip(starts, lines, strict=True):
                 for match in _COMMAND.finditer(text):
                     found.append(Command(block.line + offset, match.group(1).strip()))
         return found
@@ -159,6 +162,17 @@ def run(block: Block, namespace: dict[str, Any]) -> None:
         asyncio.run(eval(code, namespace))
     else:
         exec(code, namespace)
+
+
+def _line_starts(code: str) -> list[int]:
+    """The 1-based line number each logical line (backslash continuations joined) starts on."""
+    starts, line, joined = [], 1, False
+    for text in code.splitlines():
+        if not joined:
+            starts.append(line)
+        joined = text.endswith("\\")
+        line += 1
+    return starts
 
 
 def shell_exports(readme: Readme) -> set[str]:

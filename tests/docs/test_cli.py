@@ -45,6 +45,7 @@ BAD_SERVE_VALUES = {
     "--enable-admin": "maybe",
     "--admin-key": "two words",
     "--admin-key-file": "/nonexistent/zb-admin-key",
+    "--workers": "0",
 }
 MORE_BAD_VALUES = [
     ("--host", "1.2.3.4.5"),
@@ -59,6 +60,7 @@ MORE_BAD_VALUES = [
     ("--max-body-bytes", "4MB"),
     ("--fetch-deadline", "inf"),
     ("--fetch-deadline", "-1"),
+    ("--workers", "65"),
 ]
 
 
@@ -152,6 +154,7 @@ def test_variables_set_every_serve_flag_and_flags_win(
         "--enable-admin": "on",
         "--admin-key": "admin-k",
         "--admin-key-file": str(tmp_path / "admin"),
+        "--workers": "3",
     }
     assert set(good) == set(BAD_SERVE_VALUES)
     for flag, value in good.items():
@@ -169,6 +172,7 @@ def test_variables_set_every_serve_flag_and_flags_win(
         ["pipe-a1", "pipe-b2"],
     )
     assert args.legacy is True and args.stream_interval_ms == 0 and args.log_level == "warning"
+    assert args.workers == 3
     assert (args.fault_latency_ms, args.fault_rate_429, args.fault_rate_500) == (10, 0.25, 0.5)
     assert (args.fault_retry_after, args.fault_stream_error_after, args.fault_drop_after) == (
         3,

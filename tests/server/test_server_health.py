@@ -115,6 +115,9 @@ def test_searches_write_nothing_and_usage_stays_exact(
 
 def test_usage_is_persisted_periodically(server: LocalServer, pipes: dict[str, str]) -> None:
     storage = server.app.state.context.storage
+    # The server's own pending counts (the fixture's searches) are written first, so its
+    # periodic flush cannot land inside the window measured here.
+    server.app.state.context.pipelines.usage_counters.flush()
     counters = UsageCounters(storage, interval_s=0.05)
     before = stored_usage(server, pipes["search"])
     counters.add(pipes["search"], 7, 2)
@@ -135,6 +138,7 @@ def test_a_failed_flush_keeps_the_counts_for_the_next(
     server: LocalServer, pipes: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     storage = server.app.state.context.storage
+    server.app.state.context.pipelines.usage_counters.flush()  # nothing of the server's pending
     counters = UsageCounters(storage)
     before = stored_usage(server, pipes["ingestion"])["embedding"]
     counters.add(pipes["ingestion"], 5)
