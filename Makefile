@@ -128,8 +128,12 @@ lock: $(VENV)/.runtime-$(NEWEST_PY)
 cassettes: install
 	$(BIN)/python -m pytest $(PYTEST_OFFLINE) -q -m "vcr" --record-mode=rewrite tests
 
+## Client benchmarks: the demo path, 40 concurrent ainvoke on a cold retriever vs raw httpx (one
+## describe call), and the cost per SSE event layer by layer (raw httpx, client, LangChain floor).
 bench: install
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench_fanout.py
+	$(BIN)/python scripts/bench_stream.py
 
 ## The local server against pymilvus on the same data: search p50 at 1k/10k/50k chunks, then
 ## throughput and p99 at 1/8/32 clients (Milvus Lite; pass --milvus-uri to the script for a server).
