@@ -431,8 +431,8 @@ def test_z29_header_paths_in_chunk_text_pass_through_verbatim():
 
 def test_z30_ids_become_an_int64_expression():
     assert ids_expression([BIG, str(BIG + 1)]) == f"id in [{BIG}, {BIG + 1}]"
-    bad: list[Any]
-    for bad in ([1.5], ["abc"], [], [True]):
+    bad_ids: tuple[list[Any], ...] = ([1.5], ["abc"], [], [True])
+    for bad in bad_ids:
         with pytest.raises(InvalidInputError):
             ids_expression(bad)
 
