@@ -81,6 +81,7 @@ def test_default_timeouts() -> None:
     client = BailianAppClient(APP_ID, api_key=API_KEY)
     timeout = client._adapter.timeout
     assert timeout.connect == 5.0
+    assert timeout.read is not None
     assert 180 < timeout.read <= 200  # the server gives up after 180 s
     assert BailianAppClient(APP_ID, api_key=API_KEY, timeout=30)._adapter.timeout.read == 30
     custom = httpx.Timeout(3.0)

@@ -6,10 +6,11 @@ import gzip
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]
 from langchain_core.messages import AIMessage, HumanMessage
 
 from langchain_zilliz_bailian import ChatBailianApp
@@ -58,6 +59,11 @@ def client_for(*responses, **kwargs) -> tuple[BailianAppClient, Recorder]:
     recorder = Recorder(list(responses))
     kwargs.setdefault("retry_policy", NO_WAIT)
     return BailianAppClient(APP_ID, api_key=API_KEY, **mock_http(recorder), **kwargs), recorder
+
+
+def header(name: str, value: str) -> dict[str, Any]:
+    """One response header as keyword arguments for ``run`` (its names hold dashes)."""
+    return {name: value}
 
 
 def run(body: bytes, *, incremental: bool = True, **headers: str):
@@ -177,7 +183,7 @@ def test_b8_citation_markers_split_and_loose_ids() -> None:
 
 
 def test_b9_usage_cumulative_last_wins_sum_models() -> None:
-    def usage(out: int) -> dict:
+    def usage(out: int) -> dict[str, Any]:
         return {
             "models": [
                 {"model_id": "qwen-max", "input_tokens": 100, "output_tokens": out},
@@ -258,11 +264,11 @@ def test_b13_request_id_first_non_empty_and_header_kept() -> None:
         result("b", request_id="body-1"),
         result("", finish="stop", request_id="body-2"),
     )
-    _, completion = run(body, **{"x-request-id": "header-9"})
+    _, completion = run(body, **header("x-request-id", "header-9"))
     assert completion.request_id == "body-1"
     assert completion.header_request_id == "header-9"
     _, completion = run(
-        sse(result("a", finish="stop", request_id="")), **{"x-request-id": "header-9"}
+        sse(result("a", finish="stop", request_id="")), **header("x-request-id", "header-9")
     )
     assert completion.request_id == "header-9"
 
@@ -312,6 +318,10 @@ def test_b16_events_with_empty_text_are_kept() -> None:
     client, _ = client_for(respond(200, body, **SSE_HEADERS))
     chunks = list(client.stream("q"))
     assert [c.delta for c in chunks] == ["", "", "answer", ""]
+    assert chunks[0].event.output is not None and chunks[0].event.output.thoughts is not None
+    assert (
+        chunks[1].event.output is not None and chunks[1].event.output.workflow_message is not None
+    )
     assert chunks[0].event.output.thoughts[0].thought == "looking"
     assert chunks[1].event.output.workflow_message.node_name == "Start"
 
@@ -327,6 +337,7 @@ def test_b17_region_bound_base_url_and_header_casing() -> None:
 def test_b18_connect_and_idle_read_timeouts() -> None:
     timeout = BailianAppClient(APP_ID, api_key=API_KEY)._adapter.timeout
     assert timeout.connect == 5.0
+    assert timeout.read is not None
     assert timeout.read > 180  # above the server's own 180 s, so its error arrives first
     assert BailianAppClient(APP_ID, api_key=API_KEY, timeout=20)._adapter.timeout.read == 20
 
@@ -430,6 +441,7 @@ def test_b27_workflow_message_and_reject_status() -> None:
     client, recorder = client_for(ok_json("done", workflow_message=node, reject_status=False))
     completion = client.call("q", flow_stream_mode="message_format_plus")
     assert recorder.bodies[0]["parameters"] == {"flow_stream_mode": "message_format_plus"}
+    assert completion.workflow_message is not None
     assert completion.workflow_message.parent_node_id == "LLM_2"
     assert completion.workflow_message.node_is_completed is True
     assert completion.model_extra == {"reject_status": False}
@@ -440,16 +452,18 @@ def test_b27_workflow_message_and_reject_status() -> None:
     ["text/event-stream;charset=UTF-8", "text/event-stream", "Text/Event-Stream; charset=utf-8"],
 )
 def test_b28_event_stream_media_type_by_prefix(content_type: str) -> None:
-    deltas, _ = run(sse(result("a"), result("", finish="stop")), **{"content-type": content_type})
+    deltas, _ = run(
+        sse(result("a"), result("", finish="stop")), **header("content-type", content_type)
+    )
     assert deltas == ["a", ""]
 
 
 def test_b29_finished_header_is_not_trusted() -> None:
     body = sse(result("a"))
     with pytest.raises(StreamInterruptedError):
-        run(body, **{"x-dashscope-finished": "true"})
+        run(body, **header("x-dashscope-finished", "true"))
     deltas, completion = run(
-        sse(result("a"), result("", finish="stop")), **{"x-dashscope-finished": "false"}
+        sse(result("a"), result("", finish="stop")), **header("x-dashscope-finished", "false")
     )
     assert completion.finish_reason == "stop"
 

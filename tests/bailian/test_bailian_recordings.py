@@ -22,7 +22,7 @@ SSE = "application-single-generation-text-sse"
 SSE_APP = "010aa085cc9943268731861c9511bb0c"
 RAG_APP = "5ccc140108fd4b2ea5e6101fbada7583"
 KEY = "sk-recorded-exchanges-carry-no-key"
-GENERATION = {"top_k": 100, "top_p": 0.8, "seed": 1234, "temperature": 0.85}
+GENERATION: dict[str, Any] = {"top_k": 100, "top_p": 0.8, "seed": 1234, "temperature": 0.85}
 SSE_RAG = {"pipeline_ids": ["thie5bysoj"], "tags": ["xUnit"]}
 SSE_PROMPT = "总结xUnit Test Patterns中的内容"
 
@@ -44,7 +44,8 @@ def recorded_events(name: str) -> list[dict[str, Any]]:
 
 
 def recorded_json(name: str) -> dict[str, Any]:
-    return json.loads(read_recording(f"{name}.response.body.txt"))
+    data: dict[str, Any] = json.loads(read_recording(f"{name}.response.body.txt"))
+    return data
 
 
 # -- the incremental SSE stream (65 events) -------------------------------------------------------

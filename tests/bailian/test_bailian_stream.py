@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 import warnings
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -99,16 +100,16 @@ def test_chat_model_token_callbacks_fire_per_event(capsys) -> None:
     from langchain_zilliz_bailian import ChatBailianApp
 
     client, sent = _paced_client(asynchronous=False)
-    tokens: list[tuple[str, float]] = []
+    tokens: list[tuple[str | list[Any], float]] = []
 
     class Tokens(BaseCallbackHandler):
-        def on_llm_new_token(self, token: str, **kwargs) -> None:
+        def on_llm_new_token(self, token: str | list[Any], **kwargs: Any) -> None:
             tokens.append((token, time.perf_counter()))
 
     model = ChatBailianApp(
         app_id=APP_ID, api_key=API_KEY, http_client=client._adapter.client, callbacks=[Tokens()]
     )
-    assert "".join(c.content for c in model.stream("count")) == "one two three"
+    assert "".join(cast("str", c.content) for c in model.stream("count")) == "one two three"
     assert [t for t, _ in tokens] == ["one", " two", " three", ""]  # "" is the closing chunk
     latency = tokens[0][1] - sent[0]
     _report("ChatBailianApp.stream", latency, capsys)

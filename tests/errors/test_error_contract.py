@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -35,8 +35,8 @@ from llama_index_ext import ZillizPipelineRetriever as LlamaRetriever
 from tests.fakes.zilliz import Script, described, fail, ok
 
 PIPE = "pipe-0123456789abcdef012345"
-ZILLIZ = {"api_key": "zk-1", "base_url": "https://zilliz.example.test"}
-BAILIAN = {"app_id": "app1", "api_key": "sk-1"}
+ZILLIZ: dict[str, Any] = {"api_key": "zk-1", "base_url": "https://zilliz.example.test"}
+BAILIAN: dict[str, Any] = {"app_id": "app1", "api_key": "sk-1"}
 
 
 def langchain_retriever(top_k: int = 4, **kwargs: Any) -> object:
@@ -249,7 +249,12 @@ async def test_a_pipeline_set_that_creates_nothing_raises_its_cause() -> None:
         http_async_client=script.async_client(),
     )
     names = ["demo_ingestion", "demo_search", "demo_deletion"]
-    args = {"name": "demo", "project_id": "proj-1", "cluster_id": "in03-1", "collection_name": "c"}
+    args: dict[str, Any] = {
+        "name": "demo",
+        "project_id": "proj-1",
+        "cluster_id": "in03-1",
+        "collection_name": "c",
+    }
     with pytest.raises(AuthenticationError) as info:
         client.create_pipeline_set(**args)
     assert info.value.failed == names
@@ -390,7 +395,7 @@ def test_pipeline_type_error_is_an_invalid_input_error_that_pickles() -> None:
     assert "PipelineTypeError" in errors.__all__
     error = PipelineTypeError(PIPE, "SEARCH", "INGESTION")
     error.failed = ["a"]
-    copy = pickle.loads(pickle.dumps(error))
+    copy = cast(PipelineTypeError, pickle.loads(pickle.dumps(error)))
     assert isinstance(copy, InvalidInputError) and isinstance(copy, ValueError)
     assert (copy.pipeline_id, copy.expected, copy.actual, copy.failed) == (
         PIPE,

@@ -114,7 +114,9 @@ class Recorder:
         return [json.loads(r.content) for r in self.requests]
 
 
-def respond(status: int = 200, body: bytes | str | dict[str, Any] = b"", **headers: str):
+def respond(
+    status: int = 200, body: bytes | str | dict[str, Any] = b"", **headers: str
+) -> Callable[[], httpx.Response]:
     """A response factory (a fresh response per request, since streams are consumed)."""
 
     def make() -> httpx.Response:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -28,10 +30,11 @@ from tests.fakes.zilliz import Script
 FAST = RetryPolicy(max_retries=2, initial_delay=0.001, max_delay=0.002)
 
 
-def parse(response: httpx.Response) -> dict:
+def parse(response: httpx.Response) -> dict[str, Any]:
     if response.status_code >= 400:
         raise classify(message=response.text, status_code=response.status_code)
-    return response.json()
+    data: dict[str, Any] = response.json()
+    return data
 
 
 def adapter(script: Script, **kwargs) -> HTTPAdapter:
@@ -183,7 +186,7 @@ def test_key_never_in_repr_or_errors():
 
 # -- retries -----------------------------------------------------------------------------------
 
-READ_RETRIED = {
+READ_RETRIED: dict[str, Callable[[], httpx.Response | Exception]] = {
     "500": lambda: httpx.Response(500, text="boom"),
     "502-html": lambda: httpx.Response(502, text="<html>bad gateway</html>"),
     "503": lambda: httpx.Response(503, text="unavailable"),
@@ -409,8 +412,9 @@ def test_default_pools_set_tcp_nodelay_and_keep_env_proxies(monkeypatch):
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
     monkeypatch.setenv("NO_PROXY", "localhost")
     client = _transport.new_client(default_timeout(5))
-    assert (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1) in client._transport._pool._socket_options
-    proxied = client._transport_for_url(httpx.URL("https://api.example.test/"))
+    direct: Any = client._transport
+    assert (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1) in direct._pool._socket_options
+    proxied: Any = client._transport_for_url(httpx.URL("https://api.example.test/"))
     assert proxied is not client._transport
     assert proxied._pool._proxy_url.host == b"proxy.test"
     assert client._transport_for_url(httpx.URL("https://localhost/")) is client._transport

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from langchain_core.documents import Document
@@ -9,7 +11,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables import RunnablePassthrough
+from langchain_core.runnables import Runnable, RunnablePassthrough
 from langchain_core.tools import tool
 
 from langchain_zilliz_bailian import ChatBailianApp, ZillizPipelineRetriever
@@ -50,6 +52,7 @@ def zilliz_transport() -> dict[str, httpx.Client | httpx.AsyncClient]:
     """A Zilliz search pipeline that answers every search with :data:`HITS`."""
 
     def handler(request: httpx.Request) -> httpx.Response:
+        data: dict[str, Any]
         if request.method == "GET":
             data = {
                 "pipelineId": PIPE,
@@ -105,7 +108,7 @@ def test_app_chain_as_a_tool_of_an_agent() -> None:
             ]
         )
     )
-    agent = create_agent(brain, tools=[ask_hr_app])
+    agent: Runnable[Any, Any] = create_agent(brain, tools=[ask_hr_app])
     state = agent.invoke({"messages": [("user", "How many leave days do I get?")]})
     tool_messages = [m for m in state["messages"] if m.type == "tool"]
     assert tool_messages[0].content == "Employees get 25 days."
@@ -137,7 +140,7 @@ async def test_app_behind_a_tool_decorator_in_an_async_agent() -> None:
             ]
         )
     )
-    agent = create_agent(brain, tools=[ask_weather_app])
+    agent: Runnable[Any, Any] = create_agent(brain, tools=[ask_weather_app])
     state = await agent.ainvoke({"messages": [("user", "Weather in Hangzhou?")]})
     assert [m.content for m in state["messages"] if m.type == "tool"] == [
         "It is sunny. (session sess-1)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from typing import Any
 
 import httpx
 import pytest
@@ -421,7 +422,7 @@ def test_dumps_round_trip_without_the_key(monkeypatch) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # langchain-core >= 1.2 loads only allow-listed classes; 1.0 and 1.1 have no allow-list.
-        allow = {"allowed_objects": [ChatBailianApp]} if LOAD_HAS_ALLOW_LIST else {}
+        allow: dict[str, Any] = {"allowed_objects": [ChatBailianApp]} if LOAD_HAS_ALLOW_LIST else {}
         restored = load(
             dumpd(model),
             valid_namespaces=["langchain_zilliz_bailian"],
@@ -430,6 +431,7 @@ def test_dumps_round_trip_without_the_key(monkeypatch) -> None:
         )
     assert isinstance(restored, ChatBailianApp)
     assert restored.rag_options == {"pipeline_ids": ["p"]}
+    assert restored.api_key is not None
     assert restored.api_key.get_secret_value() == "sk-restored-from-env"
 
 

@@ -18,7 +18,7 @@ from tests.fakes.bailian import API_KEY, APP_ID
 from tests.fakes.zilliz import Script, assert_closes_its_client, ok
 
 PIPE = "pipe-0123456789abcdef012345"
-ZILLIZ = {"api_key": "zk-1", "base_url": "https://zilliz.example.test"}
+ZILLIZ: dict[str, Any] = {"api_key": "zk-1", "base_url": "https://zilliz.example.test"}
 
 MAKERS: dict[str, Callable[[], Any]] = {
     "retriever": lambda: ZillizPipelineRetriever(pipeline_id=PIPE, **ZILLIZ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncGenerator
 
 import httpx
 import pytest
@@ -25,8 +26,8 @@ DEL = "pipe-fedcba9876543210fedcba"
 def stored_ids(request: httpx.Request) -> httpx.Response:
     """Answer an INDEX_TEXT run with one int64 id per text, derived from the text's position."""
     texts = json.loads(request.content)["data"]["text_list"]
-    base = 450000000000000000 + len(stored_ids.calls) * 100
-    stored_ids.calls.append(texts)
+    base = 450000000000000000 + len(stored_ids.calls) * 100  # type: ignore[attr-defined]
+    stored_ids.calls.append(texts)  # type: ignore[attr-defined]
     return ok(
         {
             "num_entities": len(texts),
@@ -54,7 +55,7 @@ def loader(script: Script, **kwargs) -> ZillizPipelineLoader:
 
 @pytest.fixture(autouse=True)
 def reset():
-    stored_ids.calls = []
+    stored_ids.calls = []  # type: ignore[attr-defined]
 
 
 def test_texts_are_batched_and_each_stored_text_is_yielded():
@@ -62,7 +63,7 @@ def test_texts_are_batched_and_each_stored_text_is_yielded():
     docs = loader(
         script, texts=["a", "b", "c", "d", "e"], batch_size=2, metadata={"source": "unit"}
     ).load()
-    assert stored_ids.calls == [["a", "b"], ["c", "d"], ["e"]]
+    assert stored_ids.calls == [["a", "b"], ["c", "d"], ["e"]]  # type: ignore[attr-defined]
     assert [d.page_content for d in docs] == ["a", "b", "c", "d", "e"]
     assert [d.metadata["id"] for d in docs] == [
         "450000000000000000",
@@ -357,6 +358,7 @@ async def test_stopping_alazy_load_early_waits_for_writes_in_flight_and_reports_
     )
     stream = load.alazy_load()
     first = await stream.__anext__()
+    assert isinstance(stream, AsyncGenerator)
     await stream.aclose()
     assert first.metadata["id"] == "0"
     assert len(sent) < 10  # nothing new started after the consumer stopped

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Generator
 from contextlib import aclosing
 
 import httpx
@@ -107,6 +108,7 @@ def test_a_sync_consumer_that_stops_inside_a_batch_gets_the_rest_logged(caplog) 
     )
     documents = loader.lazy_load()
     yielded = [next(documents).metadata["id"] for _ in range(3)]
+    assert isinstance(documents, Generator)
     documents.close()
     assert len(stored) == 50  # the second batch was never sent
     assert stored - set(yielded) == logged_ids(caplog)

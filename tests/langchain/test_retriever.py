@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import httpx
 import pytest
@@ -11,7 +12,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables import RunnableLambda, RunnablePassthrough
+from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 from langchain_core.tools import create_retriever_tool
 
 from langchain_zilliz_bailian import ZillizPipelineRetriever
@@ -224,11 +225,13 @@ def test_in_an_lcel_rag_chain():
         seen.append(prompt_value.to_string())
         return AIMessage(content="Locally, in a folder.")
 
+    def join(docs: list[Document]) -> str:
+        return "\n".join(d.page_content for d in docs)
+
     prompt = ChatPromptTemplate.from_template("Context:\n{context}\n\nQuestion: {question}")
-    chain = (
+    chain: Runnable[Any, str] = (
         {
-            "context": make(script)
-            | RunnableLambda(lambda docs: "\n".join(d.page_content for d in docs)),
+            "context": make(script) | RunnableLambda(join),
             "question": RunnablePassthrough(),
         }
         | prompt
@@ -269,7 +272,7 @@ def test_used_by_an_agent():
             ]
         )
     )
-    agent = create_agent(model, tools=[tool])
+    agent: Runnable[Any, Any] = create_agent(model, tools=[tool])
     result = agent.invoke({"messages": [("user", "Where is data stored?")]})
     tool_messages = [m for m in result["messages"] if m.type == "tool"]
     assert "Milvus Lite stores data locally." in str(tool_messages[0].content)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from llama_index.core import Settings
-from llama_index.core.instrumentation import get_dispatcher
+from llama_index_instrumentation import get_dispatcher
 
 from tests.fakes.llama_index import EventLog
 

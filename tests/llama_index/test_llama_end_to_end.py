@@ -14,12 +14,13 @@ from typing import Any
 import httpx
 import pytest
 from llama_index.core import Settings
-from llama_index.core.agent.workflow import ReActAgent
+from llama_index.core.agent.workflow import AgentOutput, ReActAgent
 from llama_index.core.base.llms.types import (
     CompletionResponse,
     CompletionResponseGen,
     LLMMetadata,
 )
+from llama_index.core.base.response.schema import AsyncStreamingResponse, StreamingResponse
 from llama_index.core.chat_engine import ContextChatEngine
 from llama_index.core.llms import CustomLLM
 from llama_index.core.query_engine import RetrieverQueryEngine
@@ -111,7 +112,7 @@ class Corpus:
         )
 
 
-def test_reader_stores_one_document_per_text_with_int64_ids(recorded_base):
+def test_reader_stores_one_document_per_text_with_int64_ids(recorded_base: tuple[str, str]):
     corpus = Corpus(*recorded_base, name="li_reader")
     # One request per distinct preserved ``year``, so the Documents come back grouped by year.
     assert [d.text for d in corpus.stored] == [CORPUS[i][0] for i in (0, 2, 1, 3)]
@@ -122,7 +123,9 @@ def test_reader_stores_one_document_per_text_with_int64_ids(recorded_base):
     assert nodes[0].node.get_content() == CORPUS[0][0]
 
 
-def test_query_engine_answers_with_the_retrieved_chunks_in_the_prompt(recorded_base, event_log):
+def test_query_engine_answers_with_the_retrieved_chunks_in_the_prompt(
+    recorded_base: tuple[str, str], event_log
+):
     corpus = Corpus(*recorded_base, name="li_query")
     capture = Capture()
     engine = RetrieverQueryEngine.from_args(corpus.retriever(), llm=corpus.llm(capture))
@@ -143,7 +146,7 @@ def test_query_engine_answers_with_the_retrieved_chunks_in_the_prompt(recorded_b
     assert end.response.additional_kwargs["session_id"]
 
 
-def test_filters_narrow_what_the_query_engine_sees(recorded_base):
+def test_filters_narrow_what_the_query_engine_sees(recorded_base: tuple[str, str]):
     corpus = Corpus(*recorded_base, name="li_filters")
     capture = Capture()
     old = MetadataFilters(
@@ -158,13 +161,14 @@ def test_filters_narrow_what_the_query_engine_sees(recorded_base):
     assert CORPUS[0][0] not in capture.texts()
 
 
-def test_streaming_query_engine(recorded_base, event_log):
+def test_streaming_query_engine(recorded_base: tuple[str, str], event_log):
     corpus = Corpus(*recorded_base, name="li_stream")
     capture = Capture()
     engine = RetrieverQueryEngine.from_args(
         corpus.retriever(), llm=corpus.llm(capture), streaming=True
     )
     response = engine.query(QUESTION)
+    assert isinstance(response, StreamingResponse)
     tokens = list(response.response_gen)
     assert len([t for t in tokens if t]) > 3  # many deltas, not one block
     answer = "".join(tokens)
@@ -176,13 +180,14 @@ def test_streaming_query_engine(recorded_base, event_log):
     assert response.source_nodes[0].node.get_content() in capture.texts()
 
 
-async def test_async_streaming_query_engine(recorded_base):
+async def test_async_streaming_query_engine(recorded_base: tuple[str, str]):
     corpus = Corpus(*recorded_base, name="li_astream")
     capture = Capture()
     engine = RetrieverQueryEngine.from_args(
         corpus.retriever(), llm=corpus.llm(capture), streaming=True
     )
     response = await engine.aquery(QUESTION)
+    assert isinstance(response, AsyncStreamingResponse)
     tokens = [t async for t in response.async_response_gen()]
     answer = "".join(tokens)
     assert "local directory" in answer
@@ -190,7 +195,7 @@ async def test_async_streaming_query_engine(recorded_base):
     assert CORPUS[0][0] in capture.texts()
 
 
-def test_settings_llm_drives_the_query_engine(recorded_base, clean_settings):
+def test_settings_llm_drives_the_query_engine(recorded_base: tuple[str, str], clean_settings):
     corpus = Corpus(*recorded_base, name="li_settings")
     capture = Capture()
     Settings.llm = corpus.llm(capture)
@@ -200,7 +205,7 @@ def test_settings_llm_drives_the_query_engine(recorded_base, clean_settings):
     assert "local directory" in str(response)
 
 
-def test_context_chat_engine_keeps_the_history(recorded_base):
+def test_context_chat_engine_keeps_the_history(recorded_base: tuple[str, str]):
     corpus = Corpus(*recorded_base, name="li_chat")
     capture = Capture()
     engine = ContextChatEngine.from_defaults(retriever=corpus.retriever(), llm=corpus.llm(capture))
@@ -250,7 +255,9 @@ def react_step(tool: str, query: str) -> str:
 @pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecatedSince20")
 @pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecatedSince211")
 @pytest.mark.filterwarnings("ignore:is_running called from within a step:DeprecationWarning")
-async def test_agent_calls_the_retriever_and_the_query_engine_as_tools(recorded_base):
+async def test_agent_calls_the_retriever_and_the_query_engine_as_tools(
+    recorded_base: tuple[str, str],
+):
     corpus = Corpus(*recorded_base, name="li_agent")
     capture = Capture()
     search = RetrieverTool.from_defaults(
@@ -272,7 +279,7 @@ async def test_agent_calls_the_retriever_and_the_query_engine_as_tools(recorded_
         prompts=[],
     )
     agent = ReActAgent(tools=[search, qa], llm=agent_llm)
-    result = await agent.run(user_msg=QUESTION)
+    result: AgentOutput = await agent.run(user_msg=QUESTION)
 
     assert str(result.response.content) == "In a local directory."
     # The retriever's nodes reached the agent as the first observation...

@@ -10,9 +10,8 @@ from llama_index.core.vector_stores import (
     MetadataFilters,
 )
 
-from langchain_zilliz_bailian.errors import InvalidInputError
+from langchain_zilliz_bailian.errors import InvalidInputError, UnsupportedFilterError
 from llama_index_ext.filters import (
-    UnsupportedFilterError,
     combine_expressions,
     to_milvus_expression,
 )
@@ -92,7 +91,9 @@ def test_and_or_not_and_nesting():
     single_nested = MetadataFilters(filters=[MetadataFilters(filters=[year])])
     assert to_milvus_expression(single_nested) == "year >= 2023"
     none_condition = MetadataFilters(filters=[year, name], condition=None)
-    assert " and " in to_milvus_expression(none_condition)
+    expression = to_milvus_expression(none_condition)
+    assert expression is not None
+    assert " and " in expression
 
 
 def test_json_path_keys_are_allowed():
@@ -133,7 +134,7 @@ def test_error_type_is_an_input_error_and_a_value_error():
     assert issubclass(UnsupportedFilterError, InvalidInputError)
     assert issubclass(UnsupportedFilterError, ValueError)
     with pytest.raises(UnsupportedFilterError, match="MetadataFilters"):
-        to_milvus_expression({"year": 2024})
+        to_milvus_expression({"year": 2024})  # type: ignore[arg-type]
 
 
 def test_combine_expressions():

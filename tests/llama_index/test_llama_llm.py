@@ -129,6 +129,7 @@ def test_complete_sends_a_prompt_and_keeps_the_app_metadata():
     assert [dict(ref, images=[], page_number=[]) for ref in REFS] == extra["doc_references"]
     assert extra["usage"]["input_tokens"] == 12 and extra["usage"]["output_tokens"] == 5
     assert extra["model_name"] == "qwen-plus"
+    assert response.raw is not None
     assert response.raw["session_id"] == "sess-1"
     assert response.raw["doc_references"][0]["index_id"] == "1"
     assert get_tokens_from_response(response) == (12, 5)  # LlamaIndex's token counter reads it
@@ -274,6 +275,7 @@ def test_stream_chat_has_deltas_cumulative_text_and_ends():
     assert last.additional_kwargs["session_id"] == "sess-1"
     assert last.additional_kwargs["doc_references"][0]["doc_name"] == "lite.md"
     assert last.additional_kwargs["finish_reason"] == "stop"
+    assert last.raw is not None
     assert last.raw["text"] == last.message.content
     assert all(r.additional_kwargs == {} for r in responses[:-1])
     body = script.bodies()[0]

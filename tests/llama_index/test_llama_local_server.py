@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
+from llama_index.core.base.response.schema import AsyncStreamingResponse
 from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.schema import Document
 
@@ -87,6 +88,7 @@ async def test_async_reader_retriever_and_streaming_llm(local_server):
     )
     engine = RetrieverQueryEngine.from_args(retriever, llm=llm, streaming=True)
     response = await engine.aquery("Where does Milvus Lite keep its data?")
+    assert isinstance(response, AsyncStreamingResponse)
     deltas = [t async for t in response.async_response_gen()]
     assert len(deltas) > 3
     assert "local directory" in "".join(deltas)
@@ -117,6 +119,7 @@ async def test_session_history_is_kept_by_the_server(local_server):
     ]
     assert all(c.delta is not None for c in chunks)
     answer = chunks[-1].message.content
+    assert answer is not None
     assert "My name is Ada." in answer  # the server remembered the earlier turn
     assert chunks[-1].additional_kwargs["session_id"] == session
     await llm.aclose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from llama_index.core.callbacks import CallbackManager, CBEventType
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
@@ -55,8 +57,9 @@ def make(script: Script, **kwargs) -> ZillizPipelineRetriever:
     )
 
 
-def search_params(script: Script, index: int = -1) -> dict:
-    return script.bodies()[index]["params"]
+def search_params(script: Script, index: int = -1) -> dict[str, Any]:
+    params: dict[str, Any] = script.bodies()[index]["params"]
+    return params
 
 
 def test_hits_become_nodes_with_scores_and_string_ids():
@@ -233,7 +236,7 @@ def test_invalid_configuration_is_refused_up_front():
     with pytest.raises(InvalidInputError):
         ZillizPipelineRetriever(PIPE, similarity_top_k=1000, offset=100)
     with pytest.raises(InvalidInputError):
-        ZillizPipelineRetriever(PIPE, filter={"year": 2024})
+        ZillizPipelineRetriever(PIPE, filter={"year": 2024})  # type: ignore[arg-type]
 
 
 def test_repr_never_shows_the_key():

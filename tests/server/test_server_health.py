@@ -82,7 +82,7 @@ def test_readiness_loads_every_collection_a_pipeline_names(
     storage = server.app.state.context.storage
     queried: list[str] = []
     real = storage.count
-    monkeypatch.setattr(storage, "count", lambda name, f: queried.append(name) or real(name, f))
+    monkeypatch.setattr(storage, "count", lambda name, f: queried.append(name) or real(name, f))  # type: ignore[func-returns-value]
     readiness = Readiness(storage)
     readiness.probe()
     assert pipes["collection"] in queried and len(queried) == len(set(queried))
@@ -98,7 +98,9 @@ def test_searches_write_nothing_and_usage_stays_exact(
     for method in ("update_meta", "put_meta"):
         real = getattr(storage, method)
         monkeypatch.setattr(
-            storage, method, lambda *a, _m=method, _r=real, **k: writes.append(_m) or _r(*a, **k)
+            storage,
+            method,
+            lambda *a, _m=method, _r=real, **k: writes.append(_m) or _r(*a, **k),  # type: ignore[func-returns-value]
         )
     before = ok(http.get(f"/v1/pipelines/{pipes['search']}"))["totalUsage"]["embedding"]
     spent = sum(

@@ -38,7 +38,8 @@ def docs(http: httpx.Client) -> dict[str, str]:
 
 def stored(server: LocalServer, collection: str) -> int:
     """Rows in ``collection``, read from storage directly."""
-    return server.app.state.context.storage.count(collection, "id >= 0")
+    rows: int = server.app.state.context.storage.count(collection, "id >= 0")
+    return rows
 
 
 def zilliz_error(resp: httpx.Response, status: int) -> str:

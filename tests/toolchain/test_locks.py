@@ -28,7 +28,8 @@ def _floors() -> dict[str, str]:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.runtime_floors()
+    floors: dict[str, str] = module.runtime_floors()
+    return floors
 
 
 def _pins(path: Path) -> dict[str, Requirement]:
@@ -102,7 +103,7 @@ def test_this_environment_runs_its_ends_python() -> None:
 def test_this_environment_holds_exactly_its_lock() -> None:
     end = _matrix_end()
     locked = _pins(REQUIREMENTS / f"{end}.txt")
-    installed = {
+    installed: dict[str, Version] = {
         canonicalize_name(dist.metadata["Name"]): Version(dist.version)
         for dist in metadata.distributions()
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Generator
 from typing import Any
 
 import httpx
@@ -63,7 +64,7 @@ def test_images_are_coerced_from_a_pair_a_mapping_or_an_image_source() -> None:
         "https://img.test/c.png", "c", {"tag": "y"}
     )
     with pytest.raises(InvalidInputError, match="An image is"):
-        as_image({"url": "https://img.test/d.png"})  # type: ignore[arg-type]
+        as_image({"url": "https://img.test/d.png"})
 
 
 def test_metadata_is_sent_whole_or_only_the_keys_named() -> None:
@@ -139,6 +140,7 @@ def test_a_sync_consumer_that_stops_gets_the_rest_of_the_batch_logged(caplog) ->
     run = make(script, batch_size=5)
     items = run.items(run.plan(texts=[f"t{i}" for i in range(10)]), same)
     taken = [next(items).id for _ in range(2)]
+    assert isinstance(items, Generator)
     items.close()
     assert len(script.requests) == 1  # the second batch never started
     assert logged_ids(caplog) == {"1002", "1003", "1004"} and taken == ["1000", "1001"]

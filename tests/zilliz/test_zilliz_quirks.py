@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -37,7 +38,7 @@ def client(script: Script, **kwargs) -> ZillizPipelinesClient:
     )
 
 
-def describe(action: str, **extra) -> dict:
+def describe(action: str, **extra: Any) -> dict[str, Any]:
     return {
         "pipelineId": PIPE,
         "name": "p",
@@ -165,7 +166,7 @@ def test_z9_any_host_through_base_url_and_the_documented_default(monkeypatch):
 
 
 def test_z10_every_recorded_json_body_is_valid_json():
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     cassettes = sorted(Path(__file__).resolve().parents[2].joinpath("cassettes").rglob("*.yaml"))
     assert cassettes, "no cassettes found"
@@ -403,6 +404,7 @@ def test_z26_drop_returns_the_pipeline_and_sends_nothing_else():
 
 def test_z27_read_timeout_above_the_60s_server_limit():
     c = ZillizPipelinesClient(api_key="k")
+    assert c.http.timeout.read is not None
     assert c.http.timeout.read > 60
     assert c.http.timeout.connect == 5
 
@@ -429,7 +431,8 @@ def test_z29_header_paths_in_chunk_text_pass_through_verbatim():
 
 def test_z30_ids_become_an_int64_expression():
     assert ids_expression([BIG, str(BIG + 1)]) == f"id in [{BIG}, {BIG + 1}]"
-    for bad in ([1.5], ["abc"], [], [True]):
+    bad_ids: tuple[list[Any], ...] = ([1.5], ["abc"], [], [True])
+    for bad in bad_ids:
         with pytest.raises(InvalidInputError):
             ids_expression(bad)
 
