@@ -37,7 +37,6 @@ from typing import Any
 import httpx
 from bench_data import (
     QUERIES,
-    add_no_usage_write_flag,
     floor_search,
     ingest,
     make_pipelines,
@@ -51,12 +50,6 @@ from bench_data import (
 from langchain_zilliz_bailian.server import DEFAULT_API_KEY, LexicalEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
-#: ``--no-usage-write``: the server's CLI with the per-search usage counter write skipped, to
-#: show what the search path costs once that bookkeeping is batched (issue 10, item 5).
-NO_USAGE_WRITE = (
-    "from langchain_zilliz_bailian.server.pipelines import PipelineService\n"
-    "PipelineService._add_usage = lambda *args, **kwargs: None\n"
-)
 
 
 @dataclass
@@ -79,16 +72,11 @@ def _free_port() -> int:
 class ServeProcess:
     """``zilliz-bailian serve`` as a child process (the CLI users run)."""
 
-    def __init__(
-        self, data_dir: Path, milvus_uri: str | None, workers: int, usage_write: bool = True
-    ) -> None:
+    def __init__(self, data_dir: Path, milvus_uri: str | None, workers: int) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         argv = [sys.executable, "-m", "langchain_zilliz_bailian", "serve"]
         path = [str(ROOT), os.environ.get("PYTHONPATH", "")]
-        if not usage_write:  # diagnostic: every server process (workers too) skips the write
-            (data_dir / "sitecustomize.py").write_text(NO_USAGE_WRITE, encoding="utf-8")
-            path.insert(0, str(data_dir))
         argv += ["--port", str(self.port), "--data-dir", str(data_dir), "--log-level", "warning"]
         if milvus_uri:
             argv += ["--milvus-uri", milvus_uri]
@@ -189,14 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--milvus-uri", default=None, help="a Milvus server (default: Lite)")
     parser.add_argument("--workers", type=int, default=1)
-    add_no_usage_write_flag(parser, "a sitecustomize in every server process")
     args = parser.parse_args(argv)
     from pymilvus import MilvusClient
 
     collection = f"conc_{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
-        server = ServeProcess(data_dir, args.milvus_uri, args.workers, not args.no_usage_write)
+        server = ServeProcess(data_dir, args.milvus_uri, args.workers)
         try:
             server.wait_ready()
             headers = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
@@ -225,8 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             milvus.close()
     backend = f"Milvus server, {args.workers} worker(s)" if args.milvus_uri else "Milvus Lite"
-    note = ", without the usage write" if args.no_usage_write else ""
-    print(f"{backend}, {args.chunks:,} chunks, {args.seconds:g} s per level{note}")
+    print(f"{backend}, {args.chunks:,} chunks, {args.seconds:g} s per level")
     print(
         "| clients | server req/s | server p50 (ms) | server p99 (ms) | pymilvus req/s "
         "| pymilvus p50 (ms) | pymilvus p99 (ms) | throughput ratio |"

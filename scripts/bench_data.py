@@ -4,7 +4,6 @@ over HTTP, and a pymilvus view of the same collection (the floor the server is m
 
 from __future__ import annotations
 
-import argparse
 import math
 import random
 import statistics
@@ -29,14 +28,6 @@ QUERIES = (
     "silver falcon over the harbor",
 )
 BATCH = 500
-
-
-def add_no_usage_write_flag(parser: argparse.ArgumentParser, how: str) -> None:
-    """``--no-usage-write``: skip the usage counter each search writes to its pipeline record,
-    to show what the search path costs once that bookkeeping is batched (issue 10, item 5)."""
-    parser.add_argument(
-        "--no-usage-write", action="store_true", help=f"skip the per-search usage write ({how})"
-    )
 
 
 def synthetic_texts(n: int, seed: int = 0) -> list[str]:

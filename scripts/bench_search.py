@@ -26,7 +26,6 @@ from pathlib import Path
 import httpx
 from bench_data import (
     QUERIES,
-    add_no_usage_write_flag,
     floor_search,
     ingest,
     make_pipelines,
@@ -49,17 +48,9 @@ def _p50_ms(fn: object, n: int) -> float:
     return statistics.median(samples) * 1000
 
 
-def measure(size: int, searches: int, usage_write: bool = True) -> dict[str, float]:
-    """Ingest ``size`` texts into a fresh server; return p50s (ms) and timings (s).
-
-    ``usage_write=False`` skips the usage counter each search writes (``totalUsage``), to show
-    what the search path costs once that bookkeeping is batched (issue 10, item 5).
-    """
-    from langchain_zilliz_bailian.server.pipelines import PipelineService
+def measure(size: int, searches: int) -> dict[str, float]:
+    """Ingest ``size`` texts into a fresh server; return p50s (ms) and timings (s)."""
     from pymilvus import MilvusClient
-
-    if not usage_write:
-        PipelineService._add_usage = lambda *args, **kwargs: None  # type: ignore[method-assign]
 
     collection = f"bench_{size}"
     embedder = LexicalEmbedder()
@@ -101,7 +92,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 50000])
     parser.add_argument("--searches", type=int, default=60)
-    add_no_usage_write_flag(parser, "in this process")
     args = parser.parse_args(argv)
     print(
         "| chunks | server p50 (ms) | pymilvus floor p50 (ms) | ratio "
@@ -110,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---:|---:|---:|---:|---:|---:|")
     worst = 0.0
     for size in args.sizes:
-        m = measure(size, args.searches, usage_write=not args.no_usage_write)
+        m = measure(size, args.searches)
         ratio = m["server_ms"] / m["floor_ms"]
         worst = max(worst, ratio)
         print(
