@@ -44,11 +44,6 @@ class CitationStream:
         return rest
 
 
-def plain_citations(text: str) -> str:
-    """``<ref>[n]</ref>`` markers as ``[n]``."""
-    return _MARKER.sub(r"[\1]", text)
-
-
 class Printer:
     """Writes to one text stream, flushing after every write so deltas show as they arrive."""
 
