@@ -26,6 +26,7 @@ metadata keys are checked against a plain-token format on top of that.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -420,15 +421,21 @@ class Storage:
         return [json.loads(body) for body in bodies]
 
     def _query_meta(self, filter_expr: str, limit: int, level: str) -> list[str]:
-        """The JSON texts of the metadata records matching ``filter_expr``."""
-        rows = self._call(
-            "query",
-            META_COLLECTION,
-            filter=filter_expr,
-            output_fields=["body"],
-            limit=limit,
-            consistency_level=level,
-        )
+        """The JSON texts of the metadata records matching ``filter_expr``.
+
+        On Milvus Lite a query that runs while an ``upsert`` replaces a record can miss that
+        record (the upsert deletes, then inserts); the background usage flush rewrites pipeline
+        records, so metadata reads there take the write lock and never see a record half-replaced.
+        """
+        with self._write_lock if self.local else contextlib.nullcontext():
+            rows = self._call(
+                "query",
+                META_COLLECTION,
+                filter=filter_expr,
+                output_fields=["body"],
+                limit=limit,
+                consistency_level=level,
+            )
         return [str(row["body"]) for row in rows]
 
     def delete_meta(self, kind: str, key: str) -> None:
