@@ -201,12 +201,13 @@ def _chunks(values: Sequence[Any], size: int) -> Iterator[list[Any]]:
 
 
 @dataclass(frozen=True)
-class _Add:
-    """One add call, planned: the keys in input order, the requests, and whether older copies
-    of the keys may exist (caller-given ids) and must be removed after the write."""
+class _Inputs:
+    """One add call, checked: texts, metadata and keys in input order, and whether older copies
+    of the keys may exist (some ids were given) and must be removed after the write."""
 
+    texts: list[str]
+    metadatas: list[Mapping[str, Any]]
     keys: list[str]
-    units: list[Unit]
     replace: bool
 
 
@@ -290,13 +291,13 @@ class KeyedRecords(Closeable):
 
     # -- adding ---------------------------------------------------------------------------------
 
-    def _plan(
+    def _inputs(
         self,
-        schema: KeyedSchema,
         texts: Sequence[str],
         metadatas: Sequence[Mapping[str, Any]] | None,
         ids: Sequence[str | None] | None,
-    ) -> _Add:
+    ) -> _Inputs:
+        """The texts, metadata and keys of an add call, checked before any request."""
         if isinstance(texts, str):
             raise InvalidInputError("texts takes a list of strings, not one string.")
         texts = list(texts)
@@ -311,12 +312,17 @@ class KeyedRecords(Closeable):
         repeated = sorted({key for key in keys if keys.count(key) > 1})
         if repeated:
             raise InvalidInputError(f"Ids {repeated} appear more than once in one call.")
+        if not all(isinstance(text, str) and text.strip() for text in texts):
+            raise InvalidInputError("Every text to store must be a non-empty string.")
+        return _Inputs(texts, metas, keys, replace=any(key is not None for key in given))
+
+    def _plan(self, schema: KeyedSchema, inputs: _Inputs) -> list[Unit]:
+        """One request per record: its text and preserved fields (key and metadata)."""
         documents = [
             (text, schema.preserved_values(key, meta, self.unknown_metadata))
-            for text, key, meta in zip(texts, keys, metas, strict=True)
+            for text, key, meta in zip(inputs.texts, inputs.keys, inputs.metadatas, strict=True)
         ]
-        units = self.session.plan(documents) if documents else []
-        return _Add(keys, units, replace=any(key is not None for key in given))
+        return self.session.plan(documents) if documents else []
 
     def add(
         self,
@@ -331,16 +337,19 @@ class KeyedRecords(Closeable):
         :class:`PartialBatchError` (its ``stored`` and ``failed_units`` carry each record's key
         in their preserved fields) after the older copies of what was stored were removed.
         """
-        plan = self._plan(self.schema(), texts, metadatas, ids)
+        inputs = self._inputs(texts, metadatas, ids)
+        if not inputs.keys:
+            return []
+        units = self._plan(self.schema(), inputs)
         stored: list[StoredItem] = []
         try:
-            for item in self.session.items(plan.units, _same):
+            for item in self.session.items(units, _same):
                 stored.append(item)
         except PartialBatchError:
-            self._replace(plan, stored)
+            self._replace(inputs, stored)
             raise
-        self._replace(plan, stored)
-        return plan.keys
+        self._replace(inputs, stored)
+        return inputs.keys
 
     async def aadd(
         self,
@@ -349,32 +358,35 @@ class KeyedRecords(Closeable):
         ids: Sequence[str | None] | None = None,
     ) -> list[str]:
         """Async twin of :meth:`add` (``max_concurrency`` writes in flight)."""
-        plan = self._plan(await self.aschema(), texts, metadatas, ids)
+        inputs = self._inputs(texts, metadatas, ids)
+        if not inputs.keys:
+            return []
+        units = self._plan(await self.aschema(), inputs)
         stored: list[StoredItem] = []
         try:
-            async for item in self.session.aitems(plan.units, _same):
+            async for item in self.session.aitems(units, _same):
                 stored.append(item)
         except PartialBatchError:
-            await self._areplace(plan, stored)
+            await self._areplace(inputs, stored)
             raise
-        await self._areplace(plan, stored)
-        return plan.keys
+        await self._areplace(inputs, stored)
+        return inputs.keys
 
-    def _older_copies(self, plan: _Add, stored: Sequence[StoredItem]) -> Iterator[str]:
+    def _older_copies(self, inputs: _Inputs, stored: Sequence[StoredItem]) -> Iterator[str]:
         """Expressions matching the stored keys' records other than the ones just written."""
-        if not plan.replace:
+        if not inputs.replace:
             return
         pairs = [(item.metadata[self.key_field], int(str(item.id))) for item in stored]
         for chunk in _chunks(pairs, _KEYS_PER_REQUEST):
             keys = field_in(self.key_field, [key for key, _ in chunk])
             yield f"({keys}) and not ({field_in('id', [new for _, new in chunk])})"
 
-    def _replace(self, plan: _Add, stored: Sequence[StoredItem]) -> None:
-        for expression in self._older_copies(plan, stored):
+    def _replace(self, inputs: _Inputs, stored: Sequence[StoredItem]) -> None:
+        for expression in self._older_copies(inputs, stored):
             self.session.delete(self.session.deletion(expression=expression))
 
-    async def _areplace(self, plan: _Add, stored: Sequence[StoredItem]) -> None:
-        for expression in self._older_copies(plan, stored):
+    async def _areplace(self, inputs: _Inputs, stored: Sequence[StoredItem]) -> None:
+        for expression in self._older_copies(inputs, stored):
             await self.session.adelete(self.session.deletion(expression=expression))
 
     # -- deleting -------------------------------------------------------------------------------
