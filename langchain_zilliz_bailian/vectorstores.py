@@ -28,6 +28,7 @@ from langchain_zilliz_bailian.zilliz.keyed import (
     KeyedRecords,
     UnknownMetadata,
     acreate_keyed_pipelines,
+    check_options,
     create_keyed_pipelines,
 )
 
@@ -118,7 +119,7 @@ class ZillizPipelineVectorStore(VectorStore, Closeable):
             metadata_field=metadata_field,
             unknown_metadata=unknown_metadata,
             max_concurrency=max_concurrency,
-            stacklevel=4,
+            stacklevel=3,
             **connection,
         )
         self.relevance_score_fn = relevance_score_fn
@@ -400,7 +401,12 @@ def _set_arguments(
     """The arguments of :func:`create_keyed_pipelines`, every option checked before a request."""
     options = dict(pipeline_options or {})
     _unknown(options, frozenset({"language", "embedding", "reranker", "description"}), "create")
-    _unknown(store_options or {}, _STORE_OPTIONS - {"key_field", "metadata_field"}, "create")
+    stored = dict(store_options or {})
+    _unknown(stored, _STORE_OPTIONS - {"key_field", "metadata_field"}, "create")
+    fn = stored.pop("relevance_score_fn", None)
+    if fn is not None and not callable(fn):
+        raise InvalidInputError("relevance_score_fn must be a function of the distance.")
+    check_options(key_field, metadata_field, **stored)
     return {
         "name": name,
         "project_id": project_id,

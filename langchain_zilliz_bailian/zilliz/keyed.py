@@ -24,7 +24,11 @@ from typing import Any, Literal
 from typing_extensions import Unpack
 
 from langchain_zilliz_bailian._http.adapter import Closeable
-from langchain_zilliz_bailian._http.checks import check_id, check_search_window
+from langchain_zilliz_bailian._http.checks import (
+    check_id,
+    check_positive_int,
+    check_search_window,
+)
 from langchain_zilliz_bailian.errors import InvalidInputError, PartialBatchError
 from langchain_zilliz_bailian.zilliz.actions import content_field, content_of
 from langchain_zilliz_bailian.zilliz.client import PipelineSet, ZillizPipelinesClient
@@ -49,6 +53,7 @@ __all__ = [
     "UnknownMetadata",
     "acreate_keyed_pipelines",
     "check_keys",
+    "check_options",
     "create_keyed_pipelines",
     "keyed_preserve",
 ]
@@ -195,6 +200,25 @@ def check_keys(ids: Sequence[str]) -> list[str]:
     return keys
 
 
+def check_options(
+    key_field: str,
+    metadata_field: str | None,
+    unknown_metadata: UnknownMetadata = "raise",
+    max_concurrency: int = 4,
+) -> None:
+    """The options of :class:`KeyedRecords`, checked (also before creating pipelines for one)."""
+    for name, value in (("key_field", key_field), ("metadata_field", metadata_field)):
+        if value is not None and (
+            not isinstance(value, str) or FIELD_NAME.fullmatch(value) is None
+        ):
+            raise InvalidInputError(f"{name} must be a plain field name: {value!r}")
+    if key_field == metadata_field:
+        raise InvalidInputError("key_field and metadata_field must differ.")
+    if unknown_metadata not in ("raise", "drop"):
+        raise InvalidInputError(f"unknown_metadata must be 'raise' or 'drop': {unknown_metadata!r}")
+    check_positive_int("max_concurrency", max_concurrency)
+
+
 def _chunks(values: Sequence[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(values), size):
         yield list(values[start : start + size])
@@ -230,22 +254,13 @@ class KeyedRecords(Closeable):
         metadata_field: str | None = None,
         unknown_metadata: UnknownMetadata = "raise",
         max_concurrency: int = 4,
-        stacklevel: int = 3,
+        stacklevel: int = 2,
         **connection: Unpack[ZillizConnection],
     ) -> None:
         """Check everything now (bad input raises before any request); ``connection``: as
-        :class:`~langchain_zilliz_bailian.zilliz.connection.ZillizConnection`."""
-        for name, value in (("key_field", key_field), ("metadata_field", metadata_field)):
-            if value is not None and (
-                not isinstance(value, str) or FIELD_NAME.fullmatch(value) is None
-            ):
-                raise InvalidInputError(f"{name} must be a plain field name: {value!r}")
-        if key_field == metadata_field:
-            raise InvalidInputError("key_field and metadata_field must differ.")
-        if unknown_metadata not in ("raise", "drop"):
-            raise InvalidInputError(
-                f"unknown_metadata must be 'raise' or 'drop': {unknown_metadata!r}"
-            )
+        :class:`~langchain_zilliz_bailian.zilliz.connection.ZillizConnection`. ``stacklevel``:
+        the frame the insecure-URL warning names (1: this method, 2: its caller)."""
+        check_options(key_field, metadata_field, unknown_metadata, max_concurrency)
         self.search_pipeline_id = check_id("pipeline_id", search_pipeline_id)
         self.key_field, self.metadata_field = key_field, metadata_field
         self.unknown_metadata: UnknownMetadata = unknown_metadata

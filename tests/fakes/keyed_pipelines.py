@@ -69,8 +69,9 @@ class Pipelines:
             return ok({"num_deleted_entities": 2})
         return ok({"result": self.hits, "usage": {"embedding": 1}})
 
-    def of(self, pipeline_id: str) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
-        return [(data, params) for target, data, params in self.runs if target == pipeline_id]
+    def of(self, pipeline_id: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """``(data, params)`` of each run of ``pipeline_id`` (``params`` ``{}`` when absent)."""
+        return [(data, params or {}) for target, data, params in self.runs if target == pipeline_id]
 
 
 def connection(pipelines: Pipelines) -> dict[str, Any]:

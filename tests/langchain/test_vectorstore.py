@@ -3,12 +3,15 @@ KeyedRecords (Document ids as keys, scores, retriever, constructors, typed error
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.vectorstores import VectorStoreRetriever
 
-from langchain_zilliz_bailian.errors import InvalidInputError
+from langchain_zilliz_bailian.errors import InsecureBaseURLWarning, InvalidInputError
 from langchain_zilliz_bailian.vectorstores import ZillizPipelineVectorStore
 from tests.fakes.keyed_pipelines import DELETE, INGEST, SEARCH, Pipelines, connection
 
@@ -139,7 +142,7 @@ async def test_afrom_texts_is_native_async():
 
 def test_create_checks_its_options_before_any_request():
     pipes = Pipelines()
-    common = {"name": "notes", "project_id": "proj-1", "cluster_id": "in01-1"}
+    common: dict[str, Any] = {"name": "notes", "project_id": "proj-1", "cluster_id": "in01-1"}
     with pytest.raises(InvalidInputError, match=r"\['embeddings'\]"):
         ZillizPipelineVectorStore.create(
             **common, pipeline_options={"embeddings": "x"}, **connection(pipes)
@@ -155,3 +158,30 @@ def test_repr_names_the_pipelines_not_the_key():
     text = repr(store(Pipelines()))
     assert INGEST in text and SEARCH in text and DELETE in text
     assert "zk-1" not in text
+
+
+@pytest.mark.parametrize(
+    ("store_options", "message"),
+    [
+        ({"unknown_metadata": "keep"}, "'raise' or 'drop'"),
+        ({"max_concurrency": 0}, "max_concurrency"),
+        ({"relevance_score_fn": 3}, "relevance_score_fn"),
+    ],
+)
+def test_create_checks_store_options_before_making_pipelines(store_options, message):
+    pipes = Pipelines()
+    with pytest.raises(InvalidInputError, match=message):
+        ZillizPipelineVectorStore.create(
+            name="notes",
+            project_id="proj-1",
+            cluster_id="in01-1",
+            store_options=store_options,
+            **connection(pipes),
+        )
+    assert pipes.via == []
+
+
+def test_plain_http_off_loopback_is_reported_once_at_the_users_line():
+    with pytest.warns(InsecureBaseURLWarning) as caught:
+        ZillizPipelineVectorStore(INGEST, SEARCH, DELETE, base_url="http://zilliz.example.test")
+    assert [(Path(w.filename).name, w.lineno) for w in caught] == [(Path(__file__).name, 186)]

@@ -54,7 +54,7 @@ def test_each_record_is_one_ingestion_carrying_its_key_and_metadata():
                 "expression": '(lc_id in ["k1", "k2"]) and not '
                 "(id in [450000000000000001, 450000000000000002])"
             },
-            None,
+            {},
         )
     ]
 
@@ -144,12 +144,13 @@ def test_pipelines_without_the_key_or_metadata_field_are_refused_before_any_run(
 
 
 def test_bad_options_fail_at_construction():
-    for options, message in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"key_field": "lc id"}, "plain field name"),
         ({"metadata_field": "lc_id"}, "must differ"),
         ({"unknown_metadata": "keep"}, "'raise' or 'drop'"),
         ({"max_concurrency": 0}, "max_concurrency"),
-    ]:
+    ]
+    for options, message in cases:
         with pytest.raises(InvalidInputError, match=message):
             records(Pipelines(), **options)
 
