@@ -9,7 +9,7 @@ with ids and ``delete(ids=...)``, it works with LangChain's indexing API (``inde
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
@@ -25,22 +25,20 @@ from langchain_zilliz_bailian.zilliz.keyed import (
     DEFAULT_KEY_FIELD,
     DEFAULT_METADATA_FIELD,
     KeyedHit,
+    KeyedOptions,
     KeyedRecords,
-    UnknownMetadata,
+    KeyedSetOptions,
     acreate_keyed_pipelines,
     check_options,
     create_keyed_pipelines,
+    keyed_set_arguments,
 )
 
-__all__ = ["ZillizPipelineVectorStore"]
+__all__ = ["StoreCreation", "ZillizPipelineVectorStore"]
 
 #: What ``add_texts`` accepts besides ids: ``batch_size`` (sent by ``index()``) has no effect,
 #: since every record is its own request (a preserved value covers a whole request, Z20).
 _ADD_OPTIONS = frozenset({"batch_size"})
-#: The store's own constructor arguments (the rest are connection settings).
-_STORE_OPTIONS = frozenset(
-    {"key_field", "metadata_field", "unknown_metadata", "max_concurrency", "relevance_score_fn"}
-)
 
 
 def _document(hit: KeyedHit) -> Document:
@@ -63,6 +61,16 @@ def _unknown(kwargs: Mapping[str, Any], allowed: frozenset[str], where: str) -> 
     unknown = set(kwargs) - allowed
     if unknown:
         raise InvalidInputError(f"Unknown argument(s) {sorted(unknown)} for {where}.")
+
+
+class StoreCreation(KeyedSetOptions, KeyedOptions, total=False):
+    """What :meth:`ZillizPipelineVectorStore.create` takes: the pipeline set's options
+    (``name``, ``project_id``, ``cluster_id`` required; ``collection_name``, ``preserve``,
+    ``language``, ``embedding``, ``reranker``, ``description``), the store's (``key_field``,
+    ``metadata_field``, default ``lc_metadata``, ``unknown_metadata``, ``max_concurrency``,
+    ``relevance_score_fn``) and the connection's."""
+
+    relevance_score_fn: Callable[[float], float] | None
 
 
 class ZillizPipelineVectorStore(VectorStore, Closeable):
@@ -99,30 +107,17 @@ class ZillizPipelineVectorStore(VectorStore, Closeable):
         search_pipeline_id: str,
         deletion_pipeline_id: str,
         *,
-        key_field: str = DEFAULT_KEY_FIELD,
-        metadata_field: str | None = None,
-        unknown_metadata: UnknownMetadata = "raise",
-        max_concurrency: int = 4,
         relevance_score_fn: Callable[[float], float] | None = None,
-        **connection: Unpack[ZillizConnection],
+        **options: Unpack[KeyedOptions],
     ) -> None:
-        """Checked now, no request sent; ``connection``: ``api_key`` (default
-        ``ZILLIZ_CLOUD_API_KEY``), ``base_url``, ``cloud_region``, ``timeout``, ``max_retries``,
-        ``http_client``, ``http_async_client``."""
-        if relevance_score_fn is not None and not callable(relevance_score_fn):
-            raise InvalidInputError("relevance_score_fn must be a function of the distance.")
+        """Checked now, no request sent. ``options``: ``key_field`` (default ``lc_id``),
+        ``metadata_field`` (default none), ``unknown_metadata``, ``max_concurrency`` and the
+        connection: ``api_key`` (default ``ZILLIZ_CLOUD_API_KEY``), ``base_url``,
+        ``cloud_region``, ``timeout``, ``max_retries``, ``http_client``, ``http_async_client``."""
+        self.relevance_score_fn = _checked_relevance(relevance_score_fn)
         self.records = KeyedRecords(
-            ingestion_pipeline_id,
-            search_pipeline_id,
-            deletion_pipeline_id,
-            key_field=key_field,
-            metadata_field=metadata_field,
-            unknown_metadata=unknown_metadata,
-            max_concurrency=max_concurrency,
-            stacklevel=3,
-            **connection,
+            ingestion_pipeline_id, search_pipeline_id, deletion_pipeline_id, stacklevel=3, **options
         )
-        self.relevance_score_fn = relevance_score_fn
 
     def __repr__(self) -> str:
         records = self.records
@@ -275,97 +270,32 @@ class ZillizPipelineVectorStore(VectorStore, Closeable):
         return await super().afrom_documents(documents, embedding, **kwargs)  # type: ignore[arg-type]
 
     @classmethod
-    def create(
-        cls,
-        *,
-        name: str,
-        project_id: str,
-        cluster_id: str,
-        collection_name: str | None = None,
-        key_field: str = DEFAULT_KEY_FIELD,
-        metadata_field: str | None = DEFAULT_METADATA_FIELD,
-        preserve: Mapping[str, str] | None = None,
-        pipeline_options: Mapping[str, Any] | None = None,
-        store_options: Mapping[str, Any] | None = None,
-        **connection: Unpack[ZillizConnection],
-    ) -> Self:
-        """Create a compatible pipeline set (``{name}_ingestion``/``_search``/``_deletion``
-        over ``collection_name``, default ``name``) and return a store over it.
-
-        ``preserve`` adds typed metadata fields (filterable); ``pipeline_options``: the other
-        arguments of :meth:`ZillizPipelinesClient.create_pipeline_set` (``language``,
-        ``embedding``, ``reranker``, ``description``); ``store_options``: the constructor's
-        (``unknown_metadata``, ``max_concurrency``, ``relevance_score_fn``).
-        """
-        arguments = _set_arguments(
-            name,
-            project_id,
-            cluster_id,
-            collection_name,
-            key_field,
-            metadata_field,
-            preserve,
-            pipeline_options,
-            store_options,
-        )
-        checked = checked_connection(connection, stacklevel=3)
+    def create(cls, **options: Unpack[StoreCreation]) -> Self:
+        """Create a compatible pipeline set (``{name}_ingestion``/``_search``/``_deletion`` over
+        ``collection_name``, default ``name``, keeping ``lc_id`` and ``lc_metadata``) and return
+        a store over it. ``options``: see :class:`StoreCreation`; all checked before a request."""
+        made_with, store_options = _creation(options)
+        checked = checked_connection(_connection(store_options), stacklevel=3)
         with insecure_url_reported(), ZillizPipelinesClient(**checked) as client:
-            made = create_keyed_pipelines(client, **arguments)
-        return cls._over(made, key_field, metadata_field, store_options, connection)
+            made = create_keyed_pipelines(client, **made_with)
+        return cls._over(made, store_options)
 
     @classmethod
-    async def acreate(
-        cls,
-        *,
-        name: str,
-        project_id: str,
-        cluster_id: str,
-        collection_name: str | None = None,
-        key_field: str = DEFAULT_KEY_FIELD,
-        metadata_field: str | None = DEFAULT_METADATA_FIELD,
-        preserve: Mapping[str, str] | None = None,
-        pipeline_options: Mapping[str, Any] | None = None,
-        store_options: Mapping[str, Any] | None = None,
-        **connection: Unpack[ZillizConnection],
-    ) -> Self:
+    async def acreate(cls, **options: Unpack[StoreCreation]) -> Self:
         """Async twin of :meth:`create`."""
-        arguments = _set_arguments(
-            name,
-            project_id,
-            cluster_id,
-            collection_name,
-            key_field,
-            metadata_field,
-            preserve,
-            pipeline_options,
-            store_options,
-        )
-        checked = checked_connection(connection, stacklevel=3)
+        made_with, store_options = _creation(options)
+        checked = checked_connection(_connection(store_options), stacklevel=3)
         with insecure_url_reported():
             client = ZillizPipelinesClient(**checked)
         async with client:
-            made = await acreate_keyed_pipelines(client, **arguments)
-        return cls._over(made, key_field, metadata_field, store_options, connection)
+            made = await acreate_keyed_pipelines(client, **made_with)
+        return cls._over(made, store_options)
 
     @classmethod
-    def _over(
-        cls,
-        made: PipelineSet,
-        key_field: str,
-        metadata_field: str | None,
-        store_options: Mapping[str, Any] | None,
-        connection: ZillizConnection,
-    ) -> Self:
+    def _over(cls, made: PipelineSet, store_options: dict[str, Any]) -> Self:
+        ids = (made.ingestion.pipeline_id, made.search.pipeline_id, made.deletion.pipeline_id)
         with insecure_url_reported():  # warned once, by create
-            return cls(
-                made.ingestion.pipeline_id,
-                made.search.pipeline_id,
-                made.deletion.pipeline_id,
-                key_field=key_field,
-                metadata_field=metadata_field,
-                **dict(store_options or {}),
-                **connection,
-            )
+            return cls(*ids, **store_options)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -387,33 +317,34 @@ def _ids_to_delete(ids: list[str] | None) -> list[str]:
     return ids
 
 
-def _set_arguments(
-    name: str,
-    project_id: str,
-    cluster_id: str,
-    collection_name: str | None,
-    key_field: str,
-    metadata_field: str | None,
-    preserve: Mapping[str, str] | None,
-    pipeline_options: Mapping[str, Any] | None,
-    store_options: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    """The arguments of :func:`create_keyed_pipelines`, every option checked before a request."""
-    options = dict(pipeline_options or {})
-    _unknown(options, frozenset({"language", "embedding", "reranker", "description"}), "create")
-    stored = dict(store_options or {})
-    _unknown(stored, _STORE_OPTIONS - {"key_field", "metadata_field"}, "create")
-    fn = stored.pop("relevance_score_fn", None)
-    if fn is not None and not callable(fn):
+def _checked_relevance(
+    function: Callable[[float], float] | None,
+) -> Callable[[float], float] | None:
+    if function is not None and not callable(function):
         raise InvalidInputError("relevance_score_fn must be a function of the distance.")
-    check_options(key_field, metadata_field, **stored)
+    return function
+
+
+def _connection(options: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "name": name,
-        "project_id": project_id,
-        "cluster_id": cluster_id,
-        "collection_name": collection_name,
-        "key_field": key_field,
-        "metadata_field": metadata_field,
-        "preserve": preserve,
-        **options,
+        key: value for key, value in options.items() if key in ZillizConnection.__optional_keys__
     }
+
+
+def _creation(options: Mapping[str, Any]) -> tuple[KeyedSetOptions, dict[str, Any]]:
+    """``options`` split into the pipeline set's and the store's (both checked, no request);
+    the key and metadata fields go to both."""
+    given: dict[str, Any] = {"metadata_field": DEFAULT_METADATA_FIELD, **options}
+    store_keys = KeyedOptions.__optional_keys__ | {"relevance_score_fn"}
+    shared = {"key_field", "metadata_field"}
+    made_with = {k: v for k, v in given.items() if k not in store_keys or k in shared}
+    store = {k: v for k, v in given.items() if k in store_keys}
+    keyed_set_arguments(made_with)
+    _checked_relevance(store.get("relevance_score_fn"))
+    check_options(
+        given.get("key_field", DEFAULT_KEY_FIELD),
+        given["metadata_field"],
+        given.get("unknown_metadata", "raise"),
+        given.get("max_concurrency", 4),
+    )
+    return cast(KeyedSetOptions, made_with), store

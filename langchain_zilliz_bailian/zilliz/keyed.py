@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from typing_extensions import Unpack
+from typing_extensions import Required, TypedDict, Unpack
 
 from langchain_zilliz_bailian._http.adapter import Closeable
 from langchain_zilliz_bailian._http.checks import (
@@ -48,14 +48,17 @@ __all__ = [
     "DEFAULT_KEY_FIELD",
     "DEFAULT_METADATA_FIELD",
     "KeyedHit",
+    "KeyedOptions",
     "KeyedRecords",
     "KeyedSchema",
+    "KeyedSetOptions",
     "UnknownMetadata",
     "acreate_keyed_pipelines",
     "check_keys",
     "check_options",
     "create_keyed_pipelines",
     "keyed_preserve",
+    "keyed_set_arguments",
 ]
 
 DEFAULT_KEY_FIELD = "lc_id"
@@ -68,6 +71,49 @@ _KEYS_PER_REQUEST = 100
 _LOOKUP_LIMIT = 500
 #: The query of a lookup by key (the filter selects; the ranking does not matter).
 _LOOKUP_QUERY = "lookup by key"
+
+
+class _Fields(TypedDict, total=False):
+    """The preserved fields a keyed set reserves for itself."""
+
+    #: The VarChar field holding each record's key (default ``lc_id``).
+    key_field: str
+    #: The VarChar field holding, as JSON, the metadata keys without a field of their own
+    #: (records: default ``None``, none; pipeline sets: default ``lc_metadata``).
+    metadata_field: str | None
+
+
+class KeyedOptions(_Fields, ZillizConnection, total=False):
+    """What :class:`KeyedRecords` takes besides its pipelines; every key is optional."""
+
+    #: Metadata keys the pipeline does not preserve, without a metadata field: ``"raise"``
+    #: (default, :class:`InvalidInputError` naming them) or ``"drop"``.
+    unknown_metadata: UnknownMetadata
+    #: Writes in flight at once in the async methods (default 4).
+    max_concurrency: int
+
+
+class KeyedSetOptions(_Fields, total=False):
+    """What a keyed pipeline set is made of (as ``create_pipeline_set`` takes it)."""
+
+    name: Required[str]
+    project_id: Required[str]
+    cluster_id: Required[str]
+    #: The collection (default: ``name``).
+    collection_name: str | None
+    #: More preserved fields, name to ``fieldType`` (typed, filterable metadata).
+    preserve: Mapping[str, str] | None
+    language: Literal["ENGLISH", "CHINESE"]
+    embedding: str | None
+    reranker: str | None
+    description: str
+
+
+_CONNECTION_KEYS = frozenset(ZillizConnection.__optional_keys__)
+_RECORD_KEYS = frozenset(KeyedOptions.__optional_keys__) - _CONNECTION_KEYS
+_SET_KEYS = frozenset(KeyedSetOptions.__required_keys__ | KeyedSetOptions.__optional_keys__)
+#: Spelled out: ``Required`` in a postponed annotation is not seen at run time on every Python.
+_REQUIRED_SET_KEYS = frozenset({"name", "project_id", "cluster_id"})
 
 
 @dataclass(frozen=True)
@@ -250,20 +296,20 @@ class KeyedRecords(Closeable):
         search_pipeline_id: str,
         deletion_pipeline_id: str,
         *,
-        key_field: str = DEFAULT_KEY_FIELD,
-        metadata_field: str | None = None,
-        unknown_metadata: UnknownMetadata = "raise",
-        max_concurrency: int = 4,
         stacklevel: int = 2,
-        **connection: Unpack[ZillizConnection],
+        **options: Unpack[KeyedOptions],
     ) -> None:
-        """Check everything now (bad input raises before any request); ``connection``: as
-        :class:`~langchain_zilliz_bailian.zilliz.connection.ZillizConnection`. ``stacklevel``:
-        the frame the insecure-URL warning names (1: this method, 2: its caller)."""
-        check_options(key_field, metadata_field, unknown_metadata, max_concurrency)
+        """Check everything now (bad input raises before any request); ``options``: see
+        :class:`KeyedOptions`. ``stacklevel``: the frame the insecure-URL warning names (1: this
+        method, 2: its caller)."""
+        connection: dict[str, Any] = dict(options)
+        own = {key: connection.pop(key) for key in _RECORD_KEYS if key in connection}
+        self.key_field: str = own.get("key_field", DEFAULT_KEY_FIELD)
+        self.metadata_field: str | None = own.get("metadata_field")
+        self.unknown_metadata: UnknownMetadata = own.get("unknown_metadata", "raise")
+        max_concurrency = own.get("max_concurrency", 4)
+        check_options(self.key_field, self.metadata_field, self.unknown_metadata, max_concurrency)
         self.search_pipeline_id = check_id("pipeline_id", search_pipeline_id)
-        self.key_field, self.metadata_field = key_field, metadata_field
-        self.unknown_metadata: UnknownMetadata = unknown_metadata
         self.session = IngestionSession(
             ingestion_pipeline_id,
             deletion_pipeline_id=check_id("pipeline_id", deletion_pipeline_id),
@@ -531,61 +577,35 @@ def keyed_preserve(
     return {**fields, **(preserve or {})}
 
 
-def _set_arguments(
-    name: str,
-    project_id: str,
-    cluster_id: str,
-    collection_name: str | None,
-    key_field: str,
-    metadata_field: str | None,
-    extra: Mapping[str, Any],
-) -> dict[str, Any]:
-    preserve = keyed_preserve(key_field, metadata_field, extra.get("preserve"))
-    return {
-        **extra,
-        "name": name,
-        "project_id": project_id,
-        "cluster_id": cluster_id,
-        "collection_name": collection_name or name,
-        "kind": "text",
-        "preserve": preserve,
-    }
+def keyed_set_arguments(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments of :meth:`ZillizPipelinesClient.create_pipeline_set` for a keyed set,
+    checked (unknown or missing options raise before any request)."""
+    unknown = set(options) - _SET_KEYS
+    missing = _REQUIRED_SET_KEYS - set(options)
+    if unknown or missing:
+        raise InvalidInputError(
+            f"Unknown {sorted(unknown)} or missing {sorted(missing)} pipeline set option(s); "
+            f"use {sorted(_SET_KEYS)}."
+        )
+    arguments = dict(options)
+    key_field = arguments.pop("key_field", DEFAULT_KEY_FIELD)
+    metadata_field = arguments.pop("metadata_field", DEFAULT_METADATA_FIELD)
+    check_options(key_field, metadata_field)
+    arguments["preserve"] = keyed_preserve(key_field, metadata_field, arguments.get("preserve"))
+    arguments["collection_name"] = arguments.get("collection_name") or arguments["name"]
+    return {**arguments, "kind": "text"}
 
 
 def create_keyed_pipelines(
-    client: ZillizPipelinesClient,
-    *,
-    name: str,
-    project_id: str,
-    cluster_id: str,
-    collection_name: str | None = None,
-    key_field: str = DEFAULT_KEY_FIELD,
-    metadata_field: str | None = DEFAULT_METADATA_FIELD,
-    **extra: Any,
+    client: ZillizPipelinesClient, **options: Unpack[KeyedSetOptions]
 ) -> PipelineSet:
     """Create a TEXT pipeline set :class:`KeyedRecords` can use: it preserves the key field and
-    (unless ``None``) the metadata field as VarChars, plus ``preserve``. ``extra``: the other
-    arguments of :meth:`ZillizPipelinesClient.create_pipeline_set` (``language``,
-    ``embedding``, ``preserve``, ``reranker``, ``description``)."""
-    arguments = _set_arguments(
-        name, project_id, cluster_id, collection_name, key_field, metadata_field, extra
-    )
-    return client.create_pipeline_set(**arguments)
+    (unless ``metadata_field=None``) the metadata field as VarChars, plus ``preserve``."""
+    return client.create_pipeline_set(**keyed_set_arguments(options))
 
 
 async def acreate_keyed_pipelines(
-    client: ZillizPipelinesClient,
-    *,
-    name: str,
-    project_id: str,
-    cluster_id: str,
-    collection_name: str | None = None,
-    key_field: str = DEFAULT_KEY_FIELD,
-    metadata_field: str | None = DEFAULT_METADATA_FIELD,
-    **extra: Any,
+    client: ZillizPipelinesClient, **options: Unpack[KeyedSetOptions]
 ) -> PipelineSet:
     """Async twin of :func:`create_keyed_pipelines`."""
-    arguments = _set_arguments(
-        name, project_id, cluster_id, collection_name, key_field, metadata_field, extra
-    )
-    return await client.acreate_pipeline_set(**arguments)
+    return await client.acreate_pipeline_set(**keyed_set_arguments(options))

@@ -3,6 +3,7 @@ KeyedRecords (Document ids as keys, scores, retriever, constructors, typed error
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -143,14 +144,12 @@ async def test_afrom_texts_is_native_async():
 def test_create_checks_its_options_before_any_request():
     pipes = Pipelines()
     common: dict[str, Any] = {"name": "notes", "project_id": "proj-1", "cluster_id": "in01-1"}
-    with pytest.raises(InvalidInputError, match=r"\['embeddings'\]"):
-        ZillizPipelineVectorStore.create(
-            **common, pipeline_options={"embeddings": "x"}, **connection(pipes)
-        )
-    with pytest.raises(InvalidInputError, match=r"\['key_field'\]"):
-        ZillizPipelineVectorStore.create(
-            **common, store_options={"key_field": "k"}, **connection(pipes)
-        )
+    with pytest.raises(InvalidInputError, match=r"Unknown \['embeddings'\]"):
+        ZillizPipelineVectorStore.create(**common, embeddings="x", **connection(pipes))  # type: ignore[call-arg]
+    with pytest.raises(InvalidInputError, match="key_field must be a plain field name"):
+        ZillizPipelineVectorStore.create(**common, key_field="k k", **connection(pipes))
+    with pytest.raises(InvalidInputError, match=r"missing \['cluster_id'\]"):
+        ZillizPipelineVectorStore.create(name="notes", project_id="proj-1", **connection(pipes))
     assert pipes.via == []
 
 
@@ -175,13 +174,14 @@ def test_create_checks_store_options_before_making_pipelines(store_options, mess
             name="notes",
             project_id="proj-1",
             cluster_id="in01-1",
-            store_options=store_options,
+            **store_options,
             **connection(pipes),
         )
     assert pipes.via == []
 
 
 def test_plain_http_off_loopback_is_reported_once_at_the_users_line():
+    line = inspect.currentframe().f_lineno + 2  # type: ignore[union-attr]
     with pytest.warns(InsecureBaseURLWarning) as caught:
         ZillizPipelineVectorStore(INGEST, SEARCH, DELETE, base_url="http://zilliz.example.test")
-    assert [(Path(w.filename).name, w.lineno) for w in caught] == [(Path(__file__).name, 186)]
+    assert [(Path(w.filename).name, w.lineno) for w in caught] == [(Path(__file__).name, line)]
