@@ -15,14 +15,13 @@ SEARCH = "pipe-00000000000000000000se"
 DELETE = "pipe-00000000000000000000de"
 
 
-def preserve(name: str, field_type: str) -> dict[str, str]:
-    return {
-        "name": f"keep_{name}",
-        "action": "PRESERVE",
-        "inputField": name,
-        "outputField": name,
-        "fieldType": field_type,
-    }
+def ingestion_functions(fields: dict[str, str]) -> list[dict[str, Any]]:
+    """The functions a describe call shows for a TEXT ingestion pipeline preserving ``fields``."""
+    keep = [
+        {"action": "PRESERVE", "inputField": name, "outputField": name, "fieldType": kind}
+        for name, kind in fields.items()
+    ]
+    return [{"name": "index", "action": "INDEX_TEXT"}, *keep]
 
 
 class Pipelines:
@@ -51,8 +50,7 @@ class Pipelines:
         self.via.append(via)
         pipeline_id = describe_path(request)
         if pipeline_id == INGEST:
-            functions = [{"name": "index", "action": "INDEX_TEXT"}]
-            functions += [preserve(name, kind) for name, kind in self.fields.items()]
+            functions = ingestion_functions(self.fields)
             body = {"pipelineId": INGEST, "type": "INGESTION", "status": "SERVING"}
             return ok({**body, "functions": functions})
         if pipeline_id is not None:
