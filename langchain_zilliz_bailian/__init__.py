@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from langchain_zilliz_bailian.document_loaders import ZillizPipelineLoader
     from langchain_zilliz_bailian.llms import BailianAppLLM
     from langchain_zilliz_bailian.retrievers import ZillizPipelineRetriever
+    from langchain_zilliz_bailian.vectorstores import ZillizPipelineVectorStore
     from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "ChatBailianApp",
     "ZillizPipelineLoader",
     "ZillizPipelineRetriever",
+    "ZillizPipelineVectorStore",
     "ZillizPipelinesClient",
     "__version__",
 ]
@@ -32,6 +34,7 @@ _LAZY = {
     "BailianAppLLM": "langchain_zilliz_bailian.llms",
     "ZillizPipelineLoader": "langchain_zilliz_bailian.document_loaders",
     "ZillizPipelineRetriever": "langchain_zilliz_bailian.retrievers",
+    "ZillizPipelineVectorStore": "langchain_zilliz_bailian.vectorstores",
     "ZillizPipelinesClient": "langchain_zilliz_bailian.zilliz",
 }
 

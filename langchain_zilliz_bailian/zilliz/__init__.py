@@ -1,6 +1,11 @@
 """Zilliz Cloud Pipelines: the framework-free client and its response models."""
 
 from langchain_zilliz_bailian.zilliz.client import PipelineSet, ZillizPipelinesClient
+from langchain_zilliz_bailian.zilliz.keyed import (
+    KeyedRecords,
+    acreate_keyed_pipelines,
+    create_keyed_pipelines,
+)
 from langchain_zilliz_bailian.zilliz.models import (
     DeletionResult,
     DocIngestionResult,
@@ -17,6 +22,7 @@ __all__ = [
     "DeletionResult",
     "DocIngestionResult",
     "ImageIngestionResult",
+    "KeyedRecords",
     "Pipeline",
     "PipelineFunction",
     "PipelineSet",
@@ -25,4 +31,6 @@ __all__ = [
     "TextIngestionResult",
     "Usage",
     "ZillizPipelinesClient",
+    "acreate_keyed_pipelines",
+    "create_keyed_pipelines",
 ]

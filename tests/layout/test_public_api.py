@@ -20,6 +20,7 @@ PUBLIC: dict[str, list[str]] = {
         "ChatBailianApp",
         "ZillizPipelineLoader",
         "ZillizPipelineRetriever",
+        "ZillizPipelineVectorStore",
         "ZillizPipelinesClient",
         "__version__",
     ],
@@ -54,6 +55,7 @@ PUBLIC: dict[str, list[str]] = {
         "DeletionResult",
         "DocIngestionResult",
         "ImageIngestionResult",
+        "KeyedRecords",
         "Pipeline",
         "PipelineFunction",
         "PipelineSet",
@@ -62,6 +64,8 @@ PUBLIC: dict[str, list[str]] = {
         "TextIngestionResult",
         "Usage",
         "ZillizPipelinesClient",
+        "acreate_keyed_pipelines",
+        "create_keyed_pipelines",
     ],
     "langchain_zilliz_bailian.bailian": [
         "API_KEY_ENV",
@@ -118,6 +122,7 @@ PUBLIC: dict[str, list[str]] = {
     "langchain_zilliz_bailian.document_loaders": ["ImageSource", "ZillizPipelineLoader"],
     "langchain_zilliz_bailian.chat_models": ["ChatBailianApp"],
     "langchain_zilliz_bailian.llms": ["BailianAppLLM"],
+    "langchain_zilliz_bailian.vectorstores": ["StoreCreation", "ZillizPipelineVectorStore"],
 }
 
 
