@@ -233,36 +233,35 @@ class ZillizBailianToolkit(TypedConstruction, BaseToolkit, Closeable):
         app_tools(self._apps, descriptions=self.app_descriptions, names=self.app_names)
         return self
 
-    def _app_tools(self, taken: list[str]) -> list[AppTool]:
-        return app_tools(
+    def _tools(self, searches: list[PipelineTool]) -> list[BaseTool]:
+        """The search tools described, then an app tool each (named apart from them)."""
+        apps = app_tools(
             self._apps,
             descriptions=self.app_descriptions,
             names=self.app_names,
             keep_sessions=self.keep_sessions,
-            taken=taken,
+            taken=[spec.name for spec in searches],
         )
+        return [
+            *(ZillizPipelineSearchTool.from_spec(spec, self._session) for spec in searches),
+            *(BailianAppTool.from_spec(spec) for spec in apps),
+        ]
 
     def get_tools(self) -> list[BaseTool]:
         """A search tool per pipeline (each described once), then a question tool per app."""
-        searches = pipeline_tools(
-            self._session, self.pipeline_ids, self._bounds, output_fields=self.output_fields
+        return self._tools(
+            pipeline_tools(
+                self._session, self.pipeline_ids, self._bounds, output_fields=self.output_fields
+            )
         )
-        apps = self._app_tools([spec.name for spec in searches])
-        return [
-            *(ZillizPipelineSearchTool.from_spec(spec, self._session) for spec in searches),
-            *(BailianAppTool.from_spec(spec) for spec in apps),
-        ]
 
     async def aget_tools(self) -> list[BaseTool]:
         """:meth:`get_tools` with the pipelines described natively async."""
-        searches = await apipeline_tools(
-            self._session, self.pipeline_ids, self._bounds, output_fields=self.output_fields
+        return self._tools(
+            await apipeline_tools(
+                self._session, self.pipeline_ids, self._bounds, output_fields=self.output_fields
+            )
         )
-        apps = self._app_tools([spec.name for spec in searches])
-        return [
-            *(ZillizPipelineSearchTool.from_spec(spec, self._session) for spec in searches),
-            *(BailianAppTool.from_spec(spec) for spec in apps),
-        ]
 
     def close(self) -> None:
         """Close the connection pools (reopened on demand)."""

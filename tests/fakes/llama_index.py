@@ -122,6 +122,7 @@ class ScriptedToolCaller(FunctionCallingLLM):
         chat_history: list[ChatMessage] | None = None,
         verbose: bool = False,
         allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
         **kwargs: Any,
     ) -> dict[str, Any]:
         self.offered.append([tool.metadata.name for tool in tools])
@@ -160,7 +161,11 @@ class ScriptedToolCaller(FunctionCallingLLM):
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         reply = self._reply(messages)
         reply.delta = reply.message.content or ""
-        return iter([reply])
+
+        def gen() -> ChatResponseGen:
+            yield reply
+
+        return gen()
 
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any

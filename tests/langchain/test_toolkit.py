@@ -13,6 +13,7 @@ from langchain_core.documents import Document
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ValidationError
 
@@ -22,6 +23,7 @@ from langchain_zilliz_bailian.errors import InvalidInputError, ToolCallingUnsupp
 from langchain_zilliz_bailian.toolkits import ZillizBailianToolkit
 from tests.fakes.toolkit_backend import (
     DASHSCOPE_URL,
+    LEAVE_FACT,
     ZILLIZ_URL,
     ToolBackend,
     hr_pipelines,
@@ -279,7 +281,7 @@ def test_an_agent_with_the_app_as_its_model_fails_at_creation_with_that_error() 
 
     backend = ToolBackend({pipe(1): ("hr", "")})
     tools = toolkit(backend).get_tools()
-    agent = create_agent(ChatBailianApp(app_id="a1", api_key="k"), tools=tools)
+    agent: Runnable[Any, Any] = create_agent(ChatBailianApp(app_id="a1", api_key="k"), tools=tools)
     with pytest.raises(ToolCallingUnsupportedError, match="ZillizBailianToolkit"):
         agent.invoke({"messages": [("user", "hi")]})
     assert backend.searches() == []
@@ -353,12 +355,13 @@ def test_agent_answers_a_retrieval_question_with_the_pipeline_tool(hr_server: An
         script=[(hr_server["tool"], {"query": "paid leave", "filter": 'topic == "leave"', "k": 1})],
         offered=[],
     )
-    agent = create_agent(brain, tools=kit.get_tools())
+    agent: Runnable[Any, Any] = create_agent(brain, tools=kit.get_tools())
     state = agent.invoke({"messages": [("user", "How many days of paid leave do I get?")]})
     (used,) = tool_messages(state)
     assert used.name == hr_server["tool"]
+    assert isinstance(used.content, str)
     assert used.content.startswith("[1] (topic: leave, id: ")
-    assert used.content.endswith("Employees get 25 days of paid leave a year.")
+    assert used.content.endswith(LEAVE_FACT)
     assert [d.metadata["topic"] for d in used.artifact] == ["leave"]
     assert brain.offered[0] == [hr_server["tool"], "ask_hr-app"]
     assert state["messages"][-1].content == f"Answer: {used.content}"
@@ -379,7 +382,7 @@ async def test_async_agent_asks_the_app_with_the_app_tool_and_keeps_the_session(
                 (ask, {"question": "How are trains booked?"})],
         offered=[],
     )  # fmt: skip
-    agent = create_agent(brain, tools=tools)
+    agent: Runnable[Any, Any] = create_agent(brain, tools=tools)
     first = await agent.ainvoke({"messages": [("user", "Ask HR about leave.")]})
     (answer,) = tool_messages(first)
     assert answer.name == ask
