@@ -63,9 +63,10 @@ class AppConversation:
         """The call's options; a bad question or session id is an :class:`InvalidInputError`."""
         if not isinstance(question, str) or not question.strip():
             raise InvalidInputError(f"question must be a non-empty string, got {question!r}.")
-        if session_id is not None and (not isinstance(session_id, str) or not session_id.strip()):
-            raise InvalidInputError(f"session_id must be a non-empty string, got {session_id!r}.")
-        session = session_id or (self.session_id if self.keep_session else None)
+        if session_id is not None and not isinstance(session_id, str):
+            raise InvalidInputError(f"session_id must be a string, got {session_id!r}.")
+        given = (session_id or "").strip() or None  # models often send "" for "none"
+        session = given or (self.session_id if self.keep_session else None)
         return self.app.call_options({}, {"session_id": session} if session else {})
 
     def _remember(self, completion: AppCompletion) -> AppCompletion:

@@ -96,7 +96,10 @@ class PipelineTool:
         return search_args(self.bounds)
 
     def request(self, query: str, filter: str | None = None, k: int | None = None) -> SearchRequest:
-        """The search a call makes; a bad argument is an :class:`InvalidInputError`, unsent."""
+        """The search a call makes; a bad argument is an :class:`InvalidInputError`, unsent.
+
+        A blank ``filter`` means none.
+        """
         if not isinstance(query, str) or not query.strip():
             raise InvalidInputError(f"query must be a non-empty string, got {query!r}.")
         limit = self.bounds.k if k is None else k
@@ -104,11 +107,13 @@ class PipelineTool:
             raise InvalidInputError(f"k must be an int, got {limit!r}.")
         if not 1 <= limit <= self.bounds.max_k:
             raise InvalidInputError(f"k must be from 1 to {self.bounds.max_k}, got {limit}.")
+        if filter is not None and not isinstance(filter, str):
+            raise InvalidInputError(f"filter must be a Milvus expression string, got {filter!r}.")
         return SearchRequest(
             pipeline_id=self.pipeline_id,
             query=query,
             limit=limit,
-            filter=filter,
+            filter=(filter or "").strip() or None,  # models often send "" for "no filter"
             output_fields=self.output_fields,
         )
 

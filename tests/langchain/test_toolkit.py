@@ -157,9 +157,11 @@ async def test_search_tool_is_natively_async_with_the_default_k() -> None:
     backend = ToolBackend({pipe(1): ("hr", "")})
     (tool,) = await toolkit(backend, k=2).aget_tools()
     message = await tool.ainvoke({"type": "tool_call", "name": tool.name, "id": "c",
-                                  "args": {"query": "leave"}})  # fmt: skip
+                                  "args": {"query": "leave", "filter": " "}})  # fmt: skip
     assert "25 days" in message.content
-    assert backend.searches()[0]["params"]["limit"] == 2
+    (body,) = backend.searches()
+    assert body["params"]["limit"] == 2
+    assert body["params"]["filter"] == ""  # a blank filter from a model means none
 
 
 @pytest.mark.parametrize("args", [{"query": "q", "k": 11}, {"query": "q", "k": 0}, {"query": ""}])
@@ -207,7 +209,8 @@ def test_app_tool_keeps_its_session_per_tool_instance() -> None:
 async def test_app_tool_without_kept_sessions_sends_only_what_the_model_gives() -> None:
     backend = ToolBackend({})
     (tool,) = toolkit(backend, pipeline_ids=[], app_ids=["hrapp"]).get_tools()
-    for args in ({"question": "One"}, {"question": "Two"}, {"question": "3", "session_id": "s"}):
+    calls = [{"question": "One"}, {"question": "Two", "session_id": " "}]
+    for args in (*calls, {"question": "3", "session_id": "s"}):
         await tool.ainvoke({"type": "tool_call", "name": tool.name, "id": "c", "args": args})
     assert backend.app_inputs == [
         {"prompt": "One"},
@@ -276,7 +279,7 @@ def test_with_structured_output_fails_with_its_own_explanation() -> None:
             app.with_structured_output(Answer, include_raw=include_raw)
 
 
-def test_an_agent_with_the_app_as_its_model_fails_at_creation_with_that_error() -> None:
+def test_an_agent_with_the_app_as_its_model_fails_on_its_first_call_with_that_error() -> None:
     from langchain.agents import create_agent
 
     backend = ToolBackend({pipe(1): ("hr", "")})
