@@ -10,7 +10,7 @@ documents, usage, thoughts) in ``response_metadata``. ``close``/``aclose`` or ``
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, NoReturn
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -24,7 +24,6 @@ from langchain_core.messages import (
     SystemMessage,
 )
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.tools import BaseTool
 from pydantic import ConfigDict
 
 from langchain_zilliz_bailian._bailian_lc import BailianAppMixin, StreamItem, usage_metadata
@@ -143,7 +142,7 @@ class ChatBailianApp(BailianAppMixin, BaseChatModel):
 
     def bind_tools(
         self,
-        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        tools: Sequence[Any],
         *,
         tool_choice: str | None = None,
         **kwargs: Any,
