@@ -11,7 +11,7 @@ documents, usage, thoughts) in ``response_metadata``. ``close``/``aclose`` or ``
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -29,7 +29,7 @@ from pydantic import ConfigDict
 from langchain_zilliz_bailian._bailian_lc import BailianAppMixin, StreamItem, usage_metadata
 from langchain_zilliz_bailian.bailian import AppCompletion, AppOptions
 from langchain_zilliz_bailian.bailian.conversation import chat_request
-from langchain_zilliz_bailian.errors import InvalidInputError
+from langchain_zilliz_bailian.errors import InvalidInputError, ToolCallingUnsupportedError
 
 __all__ = ["ChatBailianApp"]
 
@@ -139,6 +139,33 @@ class ChatBailianApp(BailianAppMixin, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         return self._result(*await self._acomplete(*self._request(messages, kwargs), stop))
+
+    def bind_tools(
+        self,
+        tools: Sequence[Any],
+        *,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> NoReturn:
+        """Always raises :class:`ToolCallingUnsupportedError`: an app runs its own plugins and
+        tools (configured in the Bailian console) and its API takes no tool definitions.
+
+        ``with_structured_output`` comes here too, and is refused with its own explanation.
+        """
+        if "ls_structured_output_format" in kwargs:
+            raise ToolCallingUnsupportedError(
+                "ChatBailianApp cannot return structured output: with_structured_output needs "
+                "tool calling, and the Bailian app API takes no tools or schemas. Ask the app for "
+                "JSON in the prompt and parse its text (app | JsonOutputParser()), or use a "
+                "tool-calling chat model for the structured step."
+            )
+        raise ToolCallingUnsupportedError(
+            "ChatBailianApp cannot bind tools: a Bailian app runs its own plugins and tools "
+            "(set up in the Bailian console), and its API takes no tool definitions. To use an "
+            "app inside an agent, hand it to a tool-calling model as a tool: "
+            "create_agent(model, tools=ZillizBailianToolkit(app_ids=[...]).get_tools()) "
+            "(from langchain_zilliz_bailian.toolkits)."
+        )
 
     def _stream(
         self,

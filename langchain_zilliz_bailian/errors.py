@@ -6,7 +6,9 @@ Importable without LangChain or LlamaIndex. Every error the package raises is a
     ZillizBailianError
     ├── InvalidInputError (also ValueError)        bad input, caught before any request
     │   ├── PipelineTypeError                      a pipeline of the wrong type for the job
-    │   └── UnsupportedFilterError                 a LlamaIndex filter Milvus cannot express
+    │   ├── UnsupportedFilterError                 a LlamaIndex filter Milvus cannot express
+    │   └── ToolCallingUnsupportedError            tools bound to a Bailian app (also
+    │                                              NotImplementedError)
     ├── PipelineNotServingError                    the pipeline exists but is not SERVING
     ├── APIError                                   the server answered with an error
     │   ├── BadRequestError
@@ -67,6 +69,7 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseFormatError",
     "StreamInterruptedError",
+    "ToolCallingUnsupportedError",
     "UnsupportedFilterError",
     "ZillizBailianError",
     "classify",
@@ -123,6 +126,14 @@ class PipelineTypeError(InvalidInputError):
 
 class UnsupportedFilterError(InvalidInputError):
     """A metadata filter that has no exact Milvus equivalent (raised before any request)."""
+
+
+class ToolCallingUnsupportedError(InvalidInputError, NotImplementedError):
+    """Tools (or a structured-output schema) given to a Bailian app, which runs its own.
+
+    Also a ``NotImplementedError``, what ``bind_tools`` raised before, so existing handlers
+    keep catching it.
+    """
 
 
 class PipelineNotServingError(ZillizBailianError):

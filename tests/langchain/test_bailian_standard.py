@@ -45,6 +45,10 @@ class TestChatBailianAppUnit(ChatModelUnitTests):
         return False
 
     @property
+    def has_tool_calling(self) -> bool:
+        return False  # bind_tools is defined only to raise ToolCallingUnsupportedError
+
+    @property
     def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
         return (
             {
@@ -85,6 +89,10 @@ class TestChatBailianAppIntegration(ChatModelIntegrationTests):
     @property
     def supports_model_override(self) -> bool:
         return False
+
+    @property
+    def has_tool_calling(self) -> bool:
+        return False  # bind_tools is defined only to raise ToolCallingUnsupportedError
 
     @property
     def enable_vcr_tests(self) -> bool:
