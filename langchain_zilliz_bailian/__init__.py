@@ -16,12 +16,14 @@ if TYPE_CHECKING:
     from langchain_zilliz_bailian.document_loaders import ZillizPipelineLoader
     from langchain_zilliz_bailian.llms import BailianAppLLM
     from langchain_zilliz_bailian.retrievers import ZillizPipelineRetriever
+    from langchain_zilliz_bailian.toolkits import ZillizBailianToolkit
     from langchain_zilliz_bailian.vectorstores import ZillizPipelineVectorStore
     from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
 
 __all__ = [
     "BailianAppLLM",
     "ChatBailianApp",
+    "ZillizBailianToolkit",
     "ZillizPipelineLoader",
     "ZillizPipelineRetriever",
     "ZillizPipelineVectorStore",
@@ -34,6 +36,7 @@ _LAZY = {
     "BailianAppLLM": "langchain_zilliz_bailian.llms",
     "ZillizPipelineLoader": "langchain_zilliz_bailian.document_loaders",
     "ZillizPipelineRetriever": "langchain_zilliz_bailian.retrievers",
+    "ZillizBailianToolkit": "langchain_zilliz_bailian.toolkits",
     "ZillizPipelineVectorStore": "langchain_zilliz_bailian.vectorstores",
     "ZillizPipelinesClient": "langchain_zilliz_bailian.zilliz",
 }

@@ -14,14 +14,17 @@ from llama_index_ext.filters import to_milvus_expression
 from llama_index_ext.llms import BailianAppLLM
 from llama_index_ext.readers import ZillizPipelineReader
 from llama_index_ext.retrievers import ZillizPipelineRetriever
+from llama_index_ext.tools import BailianAppToolSpec, ZillizPipelineToolSpec
 
 __all__ = [
     "BailianAppLLM",
+    "BailianAppToolSpec",
     "ImageSource",
     "PipelineNotServingError",
     "UnsupportedFilterError",
     "ZillizPipelineReader",
     "ZillizPipelineRetriever",
+    "ZillizPipelineToolSpec",
     "__version__",
     "to_milvus_expression",
 ]

@@ -18,6 +18,7 @@ PUBLIC: dict[str, list[str]] = {
     "langchain_zilliz_bailian": [
         "BailianAppLLM",
         "ChatBailianApp",
+        "ZillizBailianToolkit",
         "ZillizPipelineLoader",
         "ZillizPipelineRetriever",
         "ZillizPipelineVectorStore",
@@ -47,6 +48,7 @@ PUBLIC: dict[str, list[str]] = {
         "RequestTimeoutError",
         "ResponseFormatError",
         "StreamInterruptedError",
+        "ToolCallingUnsupportedError",
         "UnsupportedFilterError",
         "ZillizBailianError",
         "classify",
@@ -106,11 +108,13 @@ PUBLIC: dict[str, list[str]] = {
     ],
     "llama_index_ext": [
         "BailianAppLLM",
+        "BailianAppToolSpec",
         "ImageSource",
         "PipelineNotServingError",
         "UnsupportedFilterError",
         "ZillizPipelineReader",
         "ZillizPipelineRetriever",
+        "ZillizPipelineToolSpec",
         "__version__",
         "to_milvus_expression",
     ],
@@ -122,6 +126,11 @@ PUBLIC: dict[str, list[str]] = {
     "langchain_zilliz_bailian.document_loaders": ["ImageSource", "ZillizPipelineLoader"],
     "langchain_zilliz_bailian.chat_models": ["ChatBailianApp"],
     "langchain_zilliz_bailian.llms": ["BailianAppLLM"],
+    "langchain_zilliz_bailian.toolkits": [
+        "BailianAppTool",
+        "ZillizBailianToolkit",
+        "ZillizPipelineSearchTool",
+    ],
     "langchain_zilliz_bailian.vectorstores": ["StoreCreation", "ZillizPipelineVectorStore"],
 }
 
