@@ -18,23 +18,13 @@ from llama_index.core.base.llms.types import (
 
 from langchain_zilliz_bailian.errors import InvalidInputError
 from llama_index_ext.llms import BailianAppLLM
-from tests.fakes.llama_index import APP_ID, BASE_URL, SECRET, json_answer, sse_answer
+from tests.fakes.llama_index import json_answer, sse_answer
 from tests.fakes.zilliz import Script
+from tests.llama_index.test_llama_llm import make
 
 CAT = "https://x.test/cat.png"
 DOG = "https://x.test/dog.png"
 PDF = "https://x.test/report.pdf"
-
-
-def make(script: Script, **kwargs: Any) -> BailianAppLLM:
-    return BailianAppLLM(
-        app_id=APP_ID,
-        api_key=SECRET,
-        base_url=BASE_URL,
-        http_client=script.sync_client(),
-        http_async_client=script.async_client(),
-        **kwargs,
-    )
 
 
 def user(*blocks: Any) -> ChatMessage:

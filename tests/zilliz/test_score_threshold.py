@@ -11,18 +11,9 @@ from langchain_zilliz_bailian.errors import InvalidInputError
 from langchain_zilliz_bailian.zilliz.models import Pipeline
 from langchain_zilliz_bailian.zilliz.retrieval import RetrievalSession, SearchRequest
 from langchain_zilliz_bailian.zilliz.scores import check_threshold, higher_is_closer, passes
+from tests.fakes.scores import L2_HITS, PIPE, SIMILAR_HITS
+from tests.fakes.scores import search_pipeline as described
 from tests.fakes.zilliz import Script, ok
-
-PIPE = "pipe-6ca5dd1b4672659d3c3487"
-
-
-def described(**function: Any) -> dict[str, Any]:
-    return {
-        "pipelineId": PIPE,
-        "type": "SEARCH",
-        "status": "SERVING",
-        "functions": [{"name": "search", "action": "SEARCH_TEXT", **function}],
-    }
 
 
 def session(script: Script) -> RetrievalSession:
@@ -33,13 +24,6 @@ def session(script: Script) -> RetrievalSession:
         http_client=script.sync_client(),
         http_async_client=script.async_client(),
     )
-
-
-HITS = [
-    {"id": 1, "distance": 0.9, "text": "near"},
-    {"id": 2, "distance": 0.6, "text": "middle"},
-    {"id": 3, "distance": 0.2, "text": "far"},
-]
 
 
 @pytest.mark.parametrize(
@@ -77,15 +61,14 @@ def test_ints_are_accepted_and_none_means_no_threshold() -> None:
 
 
 def test_higher_is_closer_keeps_hits_at_or_above_the_threshold() -> None:
-    script = Script([ok(described()), ok({"result": HITS})])
+    script = Script([ok(described()), ok({"result": SIMILAR_HITS})])
     hits = session(script).search(SearchRequest(PIPE, "q", limit=3, score_threshold=0.6))
     assert [h.text for h in hits] == ["near", "middle"]
     assert script.bodies()[1]["params"]["limit"] == 3  # the window is not changed
 
 
 async def test_lower_is_closer_keeps_hits_at_or_below_the_threshold() -> None:
-    l2_hits = [{**hit, "distance": 1 - hit["distance"]} for hit in HITS]  # 0.1, 0.4, 0.8
-    script = Script([ok(described(metricType="L2")), ok({"result": l2_hits})])
+    script = Script([ok(described(metricType="L2")), ok({"result": L2_HITS})])
     hits = await session(script).asearch(SearchRequest(PIPE, "q", limit=3, score_threshold=0.4))
     assert [h.text for h in hits] == ["near", "middle"]
 
