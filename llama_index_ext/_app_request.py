@@ -63,9 +63,11 @@ def _attachment(block: object) -> Attachment | None:
         kind, inline = "file", block.data is not None or block.path is not None
     else:
         return None
-    where = f"{type(block).__name__}"
-    if inline or block.url is None:
+    where = type(block).__name__
+    if inline:
         raise inline_data_error(kind, where)
+    if block.url is None:
+        raise InvalidInputError(f"{where} needs a url: a Bailian app downloads {kind}s by URL.")
     return Attachment(kind, media_url(kind, str(block.url), f"{where}.url"))
 
 

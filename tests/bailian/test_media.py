@@ -99,7 +99,7 @@ def test_without_a_session_every_user_turn_counts_then_the_explicit_lists() -> N
         "https://x.test/1.png",  # dropped when the body is built
     ]
     assert merged["file_list"] == ["https://x.test/2.pdf"]
-    assert media_lists(merged)["image_list"] == [  # type: ignore[arg-type]
+    assert media_lists(merged)["image_list"] == [
         "https://x.test/1.png",
         "https://x.test/3.png",
         "https://x.test/0.png",

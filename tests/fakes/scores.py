@@ -9,13 +9,13 @@ from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
 
 PIPE = "pipe-6ca5dd1b4672659d3c3487"
 #: Best first, as a similarity (COSINE, IP) ranks them: higher is closer.
-SIMILAR_HITS = [
+SIMILAR_HITS: list[dict[str, Any]] = [
     {"id": 1, "distance": 0.9, "text": "near"},
     {"id": 2, "distance": 0.6, "text": "middle"},
     {"id": 3, "distance": 0.2, "text": "far"},
 ]
 #: The same hits as L2 distances (0.1, 0.4, 0.8): smaller is closer.
-L2_HITS = [{**hit, "distance": round(1 - hit["distance"], 3)} for hit in SIMILAR_HITS]
+L2_HITS = [{**hit, "distance": round(1 - float(hit["distance"]), 3)} for hit in SIMILAR_HITS]
 TEXTS = [
     "Milvus Lite keeps its data in one local directory.",
     "Bailian apps answer questions with citations.",

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from langchain_core.messages import AIMessage, ChatMessage, HumanMessage, SystemMessage
+from langchain_core.messages.content import create_image_block
 
 from langchain_zilliz_bailian.chat_models import ChatBailianApp
 from langchain_zilliz_bailian.errors import InvalidInputError
@@ -33,6 +34,7 @@ def human(*blocks: Any) -> HumanMessage:
         {"type": "image", "source_type": "url", "url": CAT},  # langchain-core 0.3 form
         {"type": "image_url", "image_url": {"url": CAT}},  # OpenAI chat-completions form
         {"type": "image_url", "image_url": CAT},
+        create_image_block(url=CAT),  # with its block id
     ],
 )
 def test_image_blocks_with_urls_become_image_list(make_model, block: dict[str, Any]) -> None:

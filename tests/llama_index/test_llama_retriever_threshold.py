@@ -53,7 +53,7 @@ async def test_end_to_end_against_the_local_server(local_server) -> None:
     search_id = indexed_texts(local_server)
     retriever = ZillizPipelineRetriever(search_id, similarity_top_k=3, **local)
     everything = await retriever.aretrieve(QUERY)
-    scores = [n.score for n in everything]
+    scores = [float(n.score or 0.0) for n in everything]
     assert len(scores) == 3 and scores == sorted(scores, reverse=True)  # COSINE: higher is closer
     retriever.score_threshold = (scores[0] + scores[1]) / 2
     kept = await retriever.aretrieve(QUERY)
