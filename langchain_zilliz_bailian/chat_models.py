@@ -27,8 +27,10 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict
 
 from langchain_zilliz_bailian._bailian_lc import BailianAppMixin, StreamItem, usage_metadata
+from langchain_zilliz_bailian._lc_attachments import attachments, block_attachment
 from langchain_zilliz_bailian.bailian import AppCompletion, AppOptions
 from langchain_zilliz_bailian.bailian.conversation import chat_request
+from langchain_zilliz_bailian.bailian.media import turn_attachments
 from langchain_zilliz_bailian.errors import InvalidInputError, ToolCallingUnsupportedError
 
 __all__ = ["ChatBailianApp"]
@@ -52,20 +54,20 @@ def _role(message: BaseMessage) -> str:
 
 
 def _text(message: BaseMessage) -> str:
-    """The message's text; non-text parts of a human turn are refused (use ``image_list``)."""
+    """The message's text. Image and file blocks of a human turn are checked here (URLs only)
+    and sent as ``image_list``/``file_list`` by ``_request``; other non-text blocks are refused
+    (an AI turn's are skipped)."""
     if isinstance(message.content, str):
         return message.content
+    role = _role(message)
     parts = []
     for block in message.content:
         if isinstance(block, str):
             parts.append(block)
         elif block.get("type") == "text":
             parts.append(str(block.get("text", "")))
-        elif not isinstance(message, AIMessage):
-            raise InvalidInputError(
-                f"Content blocks of type {block.get('type')!r} cannot be sent to an app; pass "
-                "image URLs with image_list=[...] and files with file_list=[...]."
-            )
+        elif role != "assistant":
+            block_attachment(block, role)
     return "".join(parts)
 
 
@@ -93,8 +95,10 @@ class ChatBailianApp(BailianAppMixin, BaseChatModel):
     def _request(
         self, messages: Sequence[BaseMessage], kwargs: dict[str, Any]
     ) -> tuple[str | None, AppOptions]:
-        """The prompt and options: the history as ``messages``, or the last turn with a session."""
-        return chat_request(messages, self._app_options(kwargs), role=_role, text=_text)
+        """The prompt and options: the history as ``messages``, or the last turn with a session;
+        the image and file URLs of the turns sent go first in ``image_list``/``file_list``."""
+        prompt, options = chat_request(messages, self._app_options(kwargs), role=_role, text=_text)
+        return prompt, turn_attachments(messages, options, role=_role, attachments=attachments)
 
     @staticmethod
     def _result(text: str, completion: AppCompletion, metadata: dict[str, Any]) -> ChatResult:

@@ -1,7 +1,7 @@
 """``ZillizPipelineRetriever``: a LangChain retriever over a Zilliz search pipeline.
 
-Thin: its fields make a :class:`SearchRequest` (per-call ``k``, ``filter``, ``offset`` and
-``output_fields`` override them, on ``invoke`` and ``ainvoke`` alike), a
+Thin: its fields make a :class:`SearchRequest` (per-call ``k``, ``filter``, ``offset``,
+``output_fields`` and ``score_threshold`` override them, on ``invoke`` and ``ainvoke`` alike), a
 :class:`RetrievalSession` runs it, and each hit becomes a ``Document``.
 """
 
@@ -17,7 +17,15 @@ from langchain_core.callbacks import (
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever, LangSmithRetrieverParams
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, StrictInt, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    StrictFloat,
+    StrictInt,
+    model_validator,
+)
 
 from langchain_zilliz_bailian._construction import TypedConstruction
 from langchain_zilliz_bailian._http.adapter import Closeable
@@ -35,7 +43,7 @@ from langchain_zilliz_bailian.zilliz.retrieval import RetrievalSession, Retrieve
 __all__ = ["PipelineNotServingError", "ZillizPipelineRetriever", "to_document"]
 
 #: What ``invoke``/``ainvoke`` take per call, over the fields of the same name (``k``: limit).
-_PER_CALL = frozenset({"k", "filter", "offset", "output_fields"})
+_PER_CALL = frozenset({"k", "filter", "offset", "output_fields", "score_threshold"})
 
 
 def to_document(hit: Retrieved) -> Document:
@@ -56,6 +64,7 @@ class ZillizPipelineRetriever(TypedConstruction, BaseRetriever, Closeable):
 
             retriever = ZillizPipelineRetriever(pipeline_id="pipe-...", k=4)
             docs = retriever.invoke("What is Milvus Lite?", filter='doc_name == "lite.md"')
+            close = retriever.invoke("What is Milvus Lite?", score_threshold=0.5)
 
     ``close``/``aclose``, ``with`` and ``async with`` close its connection pools (it reopens
     them if used again).
@@ -81,6 +90,11 @@ class ZillizPipelineRetriever(TypedConstruction, BaseRetriever, Closeable):
     """A Milvus boolean expression, e.g. ``'doc_name == "a.md" and year >= 2024'``."""
     output_fields: list[str] | None = None
     """Preserved fields to return besides id, distance and the text."""
+    score_threshold: StrictFloat | None = None
+    """Drop hits less close than this ``distance`` (checked after the search, so fewer than ``k``
+    may come back). Higher is closer (``distance >= score_threshold`` passes): pipelines return
+    similarities (COSINE/IP) or reranker scores. Only a search function described with a metric
+    where smaller is closer (``metricType`` L2, JACCARD, HAMMING) flips it to ``<=``."""
     query_type: Literal["text", "image_url"] = "text"
     """``"image_url"`` sends the query as ``query_image_url`` (SEARCH_IMAGE_BY_IMAGE)."""
     content_field: str | None = None
@@ -131,6 +145,7 @@ class ZillizPipelineRetriever(TypedConstruction, BaseRetriever, Closeable):
             output_fields=self.output_fields,
             query_type=self.query_type,
             content_field=self.content_field,
+            score_threshold=self.score_threshold,
         )
         unknown = set(overrides) - _PER_CALL
         if unknown:
@@ -143,7 +158,8 @@ class ZillizPipelineRetriever(TypedConstruction, BaseRetriever, Closeable):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **overrides: Any
     ) -> list[Document]:
-        """``invoke(query, k=..., filter=..., offset=..., output_fields=...)``."""
+        """``invoke(query, k=..., filter=..., offset=..., output_fields=...,
+        score_threshold=...)``."""
         return [to_document(hit) for hit in self._session.search(self._request(query, **overrides))]
 
     async def _aget_relevant_documents(

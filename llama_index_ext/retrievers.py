@@ -2,7 +2,8 @@
 
 Thin: it builds the search call (query, ``similarity_top_k``, the Milvus filter), sends it through
 :class:`ZillizPipelinesClient` (sync, or native async for ``aretrieve``) and maps each hit to a
-``NodeWithScore`` whose node id is the hit's id as ``str`` (64-bit ids keep every digit).
+``NodeWithScore`` whose node id is the hit's id as ``str`` (64-bit ids keep every digit);
+``score_threshold`` drops the hits less close than it (the core's rule, :class:`SearchRequest`).
 """
 
 from __future__ import annotations
@@ -47,7 +48,12 @@ class ZillizPipelineRetriever(BaseRetriever, Closeable):
     and ANDed with it. The pipeline is described once, on the first query, to pick the text field
     and check it is a serving SEARCH pipeline
     (:class:`~langchain_zilliz_bailian.errors.PipelineTypeError` otherwise); setting
-    ``content_field`` skips that call and its checks.
+    ``content_field`` skips that call and its checks. ``score_threshold`` drops hits less close
+    than it after the search (so fewer than ``similarity_top_k`` may come back): higher is closer
+    (``score >= score_threshold`` passes), as pipelines return similarities (COSINE/IP) or
+    reranker scores; only a search function described with a metric where smaller is closer
+    (``metricType`` L2, JACCARD, HAMMING) flips it to ``<=``. Like every attribute it is read at
+    each query, so it may be changed between queries.
 
     Example:
         .. code-block:: python
@@ -70,6 +76,7 @@ class ZillizPipelineRetriever(BaseRetriever, Closeable):
         output_fields: Sequence[str] | None = None,
         query_type: QueryType = "text",
         content_field: str | None = None,
+        score_threshold: float | None = None,
         callback_manager: CallbackManager | None = None,
         verbose: bool = False,
         **connection: Unpack[ZillizConnection],
@@ -84,6 +91,7 @@ class ZillizPipelineRetriever(BaseRetriever, Closeable):
         self.output_fields = output_fields
         self.query_type = query_type
         self.content_field = content_field
+        self.score_threshold = score_threshold
         self._request("")  # checked now; an untranslatable filter fails here, not at a query
         self._session = RetrievalSession(**connection)
         super().__init__(callback_manager=callback_manager, verbose=verbose)
@@ -114,6 +122,7 @@ class ZillizPipelineRetriever(BaseRetriever, Closeable):
             output_fields=self.output_fields,
             query_type=self.query_type,
             content_field=self.content_field,
+            score_threshold=self.score_threshold,
         ).override(filter=self.expression())
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:

@@ -15,6 +15,7 @@ from typing_extensions import TypedDict
 
 from langchain_zilliz_bailian._http.checks import check_id
 from langchain_zilliz_bailian.bailian._constants import WORKSPACE_HEADER
+from langchain_zilliz_bailian.bailian.media import media_lists
 from langchain_zilliz_bailian.errors import InvalidInputError
 
 __all__ = ["ROLES", "AppOptions", "build_body", "build_headers"]
@@ -45,6 +46,7 @@ class AppOptions(TypedDict, total=False):
     memory_id: str | None
     #: Workflow / agent start-node parameters (``user_defined_params``, ``user_defined_tokens``).
     biz_params: Mapping[str, Any] | None
+    #: Image and file URLs the app downloads (http(s) only; repeats are sent once).
     image_list: Sequence[str] | None
     file_list: Sequence[str] | None
     #: ``pipeline_ids``, ``file_ids``, ``tags``, ``metadata_filter``, ``structured_filter``, ...
@@ -87,7 +89,8 @@ def build_body(
     """The request body. ``prompt`` with ``messages`` becomes their last user turn (as the SDKs do).
 
     Raises :class:`InvalidInputError` when there is neither a prompt nor messages (the server
-    would answer 400 ``InvalidParameter``).
+    would answer 400 ``InvalidParameter``) or an ``image_list``/``file_list`` entry is not an
+    http(s) URL (:mod:`~langchain_zilliz_bailian.bailian.media`).
     """
     messages = _messages(options.get("messages") or [])
     if prompt is not None and not isinstance(prompt, str):
@@ -107,11 +110,7 @@ def build_body(
         value = options.get(key)
         if value is not None:
             body_input[key] = value
-    image_list, file_list = options.get("image_list"), options.get("file_list")
-    if image_list is not None:
-        body_input["image_list"] = list(image_list)
-    if file_list is not None:
-        body_input["file_list"] = list(file_list)
+    body_input.update(media_lists(options))
 
     parameters: dict[str, Any] = dict(options.get("parameters") or {})
     for key in _PARAMETER_KEYS:

@@ -78,6 +78,17 @@ def _checked(kind: IdKind, value: object, where: str) -> str:
         raise invalid_parameter(f"{where}: {exc.message}") from None
 
 
+def _check_urls(value: object, where: str) -> None:
+    """``image_list``/``file_list``: absent, or an array of http(s) URLs. The built-in app has no
+    vision and reads neither; they are only checked, so clients can send them."""
+    if value is None:
+        return
+    if not isinstance(value, list) or not all(
+        isinstance(url, str) and url.startswith(("http://", "https://")) for url in value
+    ):
+        raise invalid_parameter(f"{where} must be an array of http(s) URLs.")
+
+
 class AppService:
     """The built-in RAG app behind every app id."""
 
@@ -137,6 +148,8 @@ class AppService:
             _checked("session", session_id, "input.session_id")
         if inp.get("memory_id") is not None:
             _checked("memory", inp["memory_id"], "input.memory_id")
+        for key in ("image_list", "file_list"):
+            _check_urls(inp.get(key), f"input.{key}")
         incremental = params.get("incremental_output", False)
         if not isinstance(incremental, bool):
             raise invalid_parameter("parameters.incremental_output must be a boolean.")

@@ -31,6 +31,7 @@ from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
 from langchain_zilliz_bailian.zilliz.connection import ZillizConnection, checked_connection
 from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
 from langchain_zilliz_bailian.zilliz.models import SearchResult
+from langchain_zilliz_bailian.zilliz.scores import check_threshold, higher_is_closer, passes
 
 __all__ = ["QueryType", "Retrieved", "RetrievalSession", "SearchRequest"]
 
@@ -43,6 +44,10 @@ class SearchRequest:
 
     ``content_field`` names the field that holds a hit's text; left ``None``, the pipeline is
     described (once per session) to choose it and to check that it is a serving SEARCH one.
+    ``score_threshold`` drops, after the search, the hits farther than it in the direction of
+    the pipeline's distance (:mod:`~langchain_zilliz_bailian.zilliz.scores`: ``distance >=``
+    the threshold unless the described metric is one where smaller is closer), so fewer than
+    ``limit`` hits may come back.
     """
 
     pipeline_id: str
@@ -53,9 +58,11 @@ class SearchRequest:
     output_fields: Sequence[str] | None = None
     query_type: QueryType = "text"
     content_field: str | None = None
+    score_threshold: float | None = None
 
     def __post_init__(self) -> None:
         check_id("pipeline_id", self.pipeline_id)
+        object.__setattr__(self, "score_threshold", check_threshold(self.score_threshold))
         check_search_window(self.limit, self.offset)
         if self.filter is not None and not isinstance(self.filter, str):
             raise InvalidInputError(f"filter must be a Milvus expression string: {self.filter!r}")
@@ -147,9 +154,13 @@ class RetrievalSession(Closeable):
         }
 
     def _retrieved(self, request: SearchRequest, result: SearchResult) -> list[Retrieved]:
-        field = request.content_field or content_field(self.pipelines.get(request.pipeline_id))
+        pipeline = self.pipelines.get(request.pipeline_id)
+        field = request.content_field or content_field(pipeline)
+        higher = higher_is_closer(pipeline)
         hits = []
         for hit in result.hits:
+            if not passes(hit.distance, request.score_threshold, higher=higher):
+                continue
             text, fields = content_of(hit.fields, field)
             hits.append(Retrieved(id=hit.id, text=text, fields=fields, distance=hit.distance))
         return hits

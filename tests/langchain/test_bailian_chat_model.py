@@ -159,10 +159,10 @@ def test_text_blocks_are_joined(make_model) -> None:
     assert recorder.bodies[0]["input"] == {"prompt": "one two"}
 
 
-def test_images_and_tools_are_refused_before_any_request(make_model) -> None:
+def test_inline_images_and_tools_are_refused_before_any_request(make_model) -> None:
     model, recorder = make_model(ok())
-    image = {"type": "image_url", "image_url": {"url": "https://x/cat.png"}}
-    with pytest.raises(InvalidInputError, match="image_list"):
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    with pytest.raises(InvalidInputError, match="URLs"):
         model.invoke([HumanMessage(content=[{"type": "text", "text": "see"}, image])])
     with pytest.raises(InvalidInputError, match="ToolMessage"):
         model.invoke([HumanMessage("x"), ToolMessage("42", tool_call_id="t1")])

@@ -216,11 +216,7 @@ def test_thoughts_are_kept_when_the_app_returns_them():
     [
         [ChatMessage(role=MessageRole.TOOL, content="result")],
         [ChatMessage(role=MessageRole.FUNCTION, content="result")],
-        [
-            ChatMessage(
-                role="user", blocks=[TextBlock(text="see"), ImageBlock(url="https://x.test/a.png")]
-            )
-        ],
+        [ChatMessage(role="user", blocks=[TextBlock(text="see"), ImageBlock(image=b"\x89PNG")])],
         [],
         [user("")],
     ],
