@@ -7,6 +7,9 @@ twins are ``acall`` and ``astream``. LangChain classes live in ``chat_models`` a
 
 from __future__ import annotations
 
+# The ``citations`` submodule loads first, so the package attribute ``citations`` stays the
+# function from ``models`` below (a later import of the submodule does not rebind it).
+from langchain_zilliz_bailian.bailian import citations as _citations_module  # noqa: F401
 from langchain_zilliz_bailian.bailian._constants import (
     API_KEY_ENV,
     APP_ID_ENV,

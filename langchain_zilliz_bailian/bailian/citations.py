@@ -109,7 +109,7 @@ class CitedAnswer:
     @property
     def sources(self) -> list[tuple[str, DocReference | None]]:
         """``(index_id, reference or None)`` for each cited id, in order of first mention."""
-        first = {}
+        first: dict[str, DocReference | None] = {}
         for c in self.citations:
             first.setdefault(c.index_id, c.reference)
         return list(first.items())
