@@ -23,20 +23,24 @@ cite the same span. ``at`` is where the marker stood.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from langchain_zilliz_bailian.bailian.models import AppCompletion, DocReference
 
 __all__ = [
-    "CitationParser",
     "Citation",
+    "CitationParser",
     "CitedAnswer",
+    "NumberedStream",
     "StreamPiece",
     "parse_citations",
     "render_with_sources",
     "resolve_references",
+    "source_line",
+    "source_lines",
+    "source_numbers",
 ]
 
 _OPEN, _CLOSE = "<ref>", "</ref>"
@@ -285,30 +289,51 @@ def source_numbers(answer: CitedAnswer) -> dict[str, int]:
     return {index_id: n for n, index_id in enumerate(answer.cited_ids, start=1)}
 
 
-def with_numbers(text: str, citations: Sequence[Citation], numbers: Mapping[str, int]) -> str:
-    """``text`` with ``[n]`` put where each marker stood (``citation.at`` indexes ``text``)."""
+def _with_numbers(
+    text: str, citations: Iterable[Citation], numbers: Mapping[str, int], offset: int = 0
+) -> str:
+    """``text`` (starting at clean offset ``offset``) with ``[n]`` where each marker stood."""
     parts: list[str] = []
     last = 0
     for c in sorted(citations, key=lambda c: c.at):
-        parts.append(text[last : c.at])
+        parts.append(text[last : c.at - offset])
         parts.append(f"[{numbers[c.index_id]}]")
-        last = c.at
+        last = c.at - offset
     parts.append(text[last:])
     return "".join(parts)
 
 
+def _url(reference: DocReference) -> str | None:
+    return Citation("", 0, 0, 0, reference).url
+
+
 def source_line(number: int, index_id: str, reference: DocReference | None) -> str:
-    """``[n] Title (document) url`` for one source; unknown ids say so."""
+    """``[n] Title (document) url`` for one source; an id with no reference says so."""
     if reference is None:
         return f"[{number}] (reference {index_id} is not among the app's doc_references)"
     title = reference.title or reference.doc_name or f"reference {index_id}"
     parts = [f"[{number}] {title}"]
     if reference.doc_name and reference.doc_name != title:
         parts.append(f"({reference.doc_name})")
-    url = Citation(index_id, 0, 0, 0, reference).url
-    if url:
+    if url := _url(reference):
         parts.append(url)
     return " ".join(parts)
+
+
+def source_lines(answer: CitedAnswer) -> list[str]:
+    """One :func:`source_line` per cited source, numbered in order of first mention."""
+    numbers = source_numbers(answer)
+    return [source_line(numbers[i], i, ref) for i, ref in answer.sources]
+
+
+def _cited(
+    answer: str | AppCompletion | CitedAnswer, references: Iterable[ReferenceLike]
+) -> CitedAnswer:
+    if isinstance(answer, AppCompletion):
+        return parse_citations(answer.text, answer.doc_references)
+    if isinstance(answer, CitedAnswer):
+        return answer
+    return parse_citations(answer, references)
 
 
 def render_with_sources(
@@ -323,15 +348,36 @@ def render_with_sources(
     ``answer`` is the raw text (with ``references``), an :class:`AppCompletion` (its own
     ``doc_references``) or an already parsed :class:`CitedAnswer`.
     """
-    if isinstance(answer, AppCompletion):
-        cited = parse_citations(answer.text, answer.doc_references)
-    elif isinstance(answer, CitedAnswer):
-        cited = answer
-    else:
-        cited = parse_citations(answer, references)
-    numbers = source_numbers(cited)
-    body = with_numbers(cited.text, cited.citations, numbers)
-    if not numbers:
-        return body
-    lines = [source_line(numbers[i], i, ref) for i, ref in cited.sources]
-    return "\n".join([body.rstrip(), "", heading, *lines])
+    cited = _cited(answer, references)
+    body = _with_numbers(cited.text, cited.citations, source_numbers(cited))
+    lines = source_lines(cited)
+    return "\n".join([body.rstrip(), "", heading, *lines]) if lines else body
+
+
+class NumberedStream:
+    """A stream shown to people as it arrives: markers become the numbers
+    :func:`render_with_sources` gives, only a possible marker prefix is held back."""
+
+    def __init__(self) -> None:
+        self._parser = CitationParser()
+        self._numbers: dict[str, int] = {}
+        self._offset = 0
+
+    def _show(self, piece: StreamPiece) -> str:
+        for c in piece.citations:
+            self._numbers.setdefault(c.index_id, len(self._numbers) + 1)
+        shown = _with_numbers(piece.text, piece.citations, self._numbers, self._offset)
+        self._offset += len(piece.text)
+        return shown
+
+    def feed(self, delta: str) -> str:
+        """What can be shown of the text so far."""
+        return self._show(self._parser.feed(delta))
+
+    def flush(self) -> str:
+        """Whatever is still held back (the stream ended)."""
+        return self._show(self._parser.flush())
+
+    def sources(self, references: Iterable[ReferenceLike] = ()) -> list[str]:
+        """The numbered source lines of everything fed (as :func:`render_with_sources`)."""
+        return source_lines(self._parser.answer(references))
