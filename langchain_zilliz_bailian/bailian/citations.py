@@ -34,10 +34,12 @@ __all__ = [
     "CitationParser",
     "CitedAnswer",
     "NumberedStream",
+    "ReferenceLike",
     "StreamPiece",
     "parse_citations",
     "render_with_sources",
     "resolve_references",
+    "number_markers",
     "source_line",
     "source_lines",
     "source_numbers",
@@ -53,6 +55,7 @@ _SENTENCE_END = "\n。！？!?;；"  # noqa: RUF001
 _LEADING = " \t\r\n,，、:：;；"  # noqa: RUF001
 _CLOSING = " \t\r\n.。！？!?;；,，、:："  # noqa: RUF001
 
+#: A ``doc_references`` entry, parsed or as the service sent it.
 ReferenceLike = DocReference | Mapping[str, Any]
 
 
@@ -85,6 +88,21 @@ class Citation:
     def cited_text(self) -> str | None:
         """The passage the app quoted from (the reference's ``text``)."""
         return None if self.reference is None else self.reference.text
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data: ids, span and the reference's fields that are set."""
+        data: dict[str, Any] = {"index_id": self.index_id, "start": self.start, "end": self.end}
+        ref = self.reference
+        if ref is not None:
+            fields = {
+                "title": self.title,
+                "url": self.url,
+                "doc_id": ref.doc_id,
+                "doc_name": ref.doc_name,
+                "cited_text": self.cited_text,
+            }
+            data.update({key: value for key, value in fields.items() if value})
+        return data
 
 
 @dataclass(frozen=True)
@@ -289,7 +307,7 @@ def source_numbers(answer: CitedAnswer) -> dict[str, int]:
     return {index_id: n for n, index_id in enumerate(answer.cited_ids, start=1)}
 
 
-def _with_numbers(
+def number_markers(
     text: str, citations: Iterable[Citation], numbers: Mapping[str, int], offset: int = 0
 ) -> str:
     """``text`` (starting at clean offset ``offset``) with ``[n]`` where each marker stood."""
@@ -349,7 +367,7 @@ def render_with_sources(
     ``doc_references``) or an already parsed :class:`CitedAnswer`.
     """
     cited = _cited(answer, references)
-    body = _with_numbers(cited.text, cited.citations, source_numbers(cited))
+    body = number_markers(cited.text, cited.citations, source_numbers(cited))
     lines = source_lines(cited)
     return "\n".join([body.rstrip(), "", heading, *lines]) if lines else body
 
@@ -366,7 +384,7 @@ class NumberedStream:
     def _show(self, piece: StreamPiece) -> str:
         for c in piece.citations:
             self._numbers.setdefault(c.index_id, len(self._numbers) + 1)
-        shown = _with_numbers(piece.text, piece.citations, self._numbers, self._offset)
+        shown = number_markers(piece.text, piece.citations, self._numbers, self._offset)
         self._offset += len(piece.text)
         return shown
 
