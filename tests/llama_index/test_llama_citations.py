@@ -113,7 +113,7 @@ def test_render_numbers_markers_as_source_node_positions() -> None:
 
 
 def test_a_streaming_response_must_be_read_first() -> None:
-    response = StreamingResponse(response_gen=iter(["a"]), source_nodes=NODES)
+    response = StreamingResponse(response_gen=(t for t in ["a"]), source_nodes=NODES)
     with pytest.raises(ValueError, match="to the end"):
         cite_source_nodes(response, REFS)
     response.get_response()
