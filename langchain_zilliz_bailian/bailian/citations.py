@@ -14,10 +14,10 @@ written; so does the outer tag of ``<ref><ref>[1]</ref></ref>``.
 
 Spans. A citation's ``start``/``end`` are offsets into the clean text (Python string indices).
 The span is the clause the marker closes: it begins after the previous marker, line break or
-sentence end (a CJK or ASCII full stop, question or exclamation mark or semicolon; an ASCII
-``.`` only before whitespace), leading spaces and separators skipped, and ends where the marker
-stood, trailing spaces dropped. Markers next to each other (``<ref>[1]</ref><ref>[2]</ref>``)
-cite the same span. ``at`` is where the marker stood.
+sentence end (a CJK or ASCII full stop, question or exclamation mark, semicolon or colon; an
+ASCII ``.`` or ``:`` only before whitespace), leading spaces and separators skipped, and ends
+where the marker stood, trailing spaces dropped. Markers next to each other
+(``<ref>[1]</ref><ref>[2]</ref>``) cite the same span. ``at`` is where the marker stood.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ _ID = rf"[^\[\]<>\s]{{1,{_ID_MAX}}}"
 _MARKER = re.compile(rf"<ref>((?:\[{_ID}\])+)</ref>")
 _GROUP = re.compile(rf"\[({_ID})\]")
 _ID_CHAR = re.compile(r"[^\[\]<>\s]")
-_SENTENCE_END = "\n。！？!?;；"  # noqa: RUF001
+_SENTENCE_END = "\n。！？!?;；："  # noqa: RUF001
+_BEFORE_SPACE = ".:"  # ends a clause only when whitespace follows (not ``3.14``, ``12:30``)
 _LEADING = " \t\r\n,，、:：;；"  # noqa: RUF001
 _CLOSING = " \t\r\n.。！？!?;；,，、:："  # noqa: RUF001
 
@@ -203,7 +204,8 @@ def _span_start(clean: str, floor: int, end: int) -> int:
     start = floor
     for i in range(body - 1, floor - 1, -1):
         ch = clean[i]
-        if ch in _SENTENCE_END or (ch == "." and i + 1 < len(clean) and clean[i + 1].isspace()):
+        spaced = ch in _BEFORE_SPACE and i + 1 < len(clean) and clean[i + 1].isspace()
+        if ch in _SENTENCE_END or spaced:
             start = i + 1
             break
     while start < end and clean[start] in _LEADING:

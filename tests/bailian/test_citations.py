@@ -191,3 +191,10 @@ def test_render_with_sources_takes_a_completion_and_leaves_uncited_text_alone() 
         "Stored locally[1]\n\nQuellen:\n[1] Storage (lite.md)"
     )
     assert render_with_sources("No sources here.", REFS) == "No sources here."
+
+
+def test_a_colon_before_a_space_ends_the_lead_in_but_not_a_time() -> None:
+    answer = parse_citations(
+        "According to the docs: it is local<ref>[1]</ref> at 12:30<ref>[4]</ref>"
+    )
+    assert spans(answer) == [("1", "it is local"), ("4", "at 12:30")]

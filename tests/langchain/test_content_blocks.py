@@ -191,3 +191,50 @@ def test_messages_built_by_hand_keep_langchain_parsing() -> None:
     blocks: list[str | dict[str, Any]] = [{"type": "text", "text": "x<ref>[1]</ref>"}]
     message = AIMessage(content=blocks, response_metadata={"model_provider": PROVIDER})
     assert message.content_blocks == [{"type": "text", "text": "x<ref>[1]</ref>"}]
+
+
+@pytest.mark.server
+def test_invoke_and_stream_on_the_local_server_cite_its_doc_references(local_server) -> None:
+    from langchain_zilliz_bailian import ChatBailianApp
+    from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
+
+    texts = [
+        "Milvus Lite keeps its data in a local directory and survives restarts.",
+        "Retries back off exponentially, starting at half a second.",
+        "Bailian apps answer with citations to the passages they used.",
+    ]
+    with ZillizPipelinesClient(api_key=local_server.api_key, base_url=local_server.url) as client:
+        made = client.create_pipeline_set(
+            name="lc_cite",
+            project_id="proj-0123456789abcdef",
+            cluster_id="in03-0123456789abcdef",
+            collection_name="lc_cite_col",
+            kind="text",
+        )
+        client.ingest_texts(made.ingestion.pipeline_id, texts)
+    with ChatBailianApp(
+        app_id="citeapp",
+        api_key=local_server.api_key,
+        base_url=local_server.bailian_base_url,
+        rag_options={"pipeline_ids": [made.search.pipeline_id]},
+        has_thoughts=True,
+    ) as app:
+        question = "Where does Milvus Lite keep its data, and how do retries back off?"
+        called = app.invoke(question)
+        streamed = merged(list(app.stream(question)))
+    assert streamed.content == called.content and "<ref>[" in str(called.content)
+    for message in (called, streamed):
+        refs = {r["index_id"]: r for r in message.response_metadata["doc_references"]}
+        blocks = message.content_blocks
+        assert [b["type"] for b in blocks] == ["server_tool_call", "server_tool_result", "text"]
+        (text,) = [b for b in blocks if b["type"] == "text"]
+        assert "<ref>" not in text["text"]
+        notes = text["annotations"]
+        assert {n["extras"]["index_id"] for n in notes} == set(refs)
+        for note in notes:
+            ref = refs[note["extras"]["index_id"]]
+            assert (note["title"], note["cited_text"]) == (ref["title"], ref["text"])
+            assert note["cited_text"] in texts
+            cited_span = text["text"][note["start_index"] : note["end_index"]]
+            assert cited_span and cited_span in note["cited_text"]  # the server quotes its source
+    assert streamed.content_blocks == called.content_blocks
