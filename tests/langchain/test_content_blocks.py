@@ -229,7 +229,7 @@ def test_invoke_and_stream_on_the_local_server_cite_its_doc_references(local_ser
         assert [b["type"] for b in blocks] == ["server_tool_call", "server_tool_result", "text"]
         (text,) = [b for b in blocks if b["type"] == "text"]
         assert "<ref>" not in text["text"]
-        notes = text["annotations"]
+        notes: list[dict[str, Any]] = [dict(n) for n in text["annotations"]]
         assert {n["extras"]["index_id"] for n in notes} == set(refs)
         for note in notes:
             ref = refs[note["extras"]["index_id"]]
