@@ -6,10 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.messages import AIMessage
 
+from langchain_zilliz_bailian import ChatBailianApp
 from langchain_zilliz_bailian._content_blocks import PROVIDER
 from tests.fakes.bailian import JSON_HEADERS, SSE_HEADERS, incremental_stream, respond, result
+from tests.fakes.cited_corpus import TEXTS, text_search_pipeline
+from tests.langchain.test_bailian_chat_model import merged
 
 REFS = [
     {
@@ -105,13 +108,6 @@ def streaming(make_model, pieces: list[str] = PIECES, **final: Any):
     return make_model(respond(200, incremental_stream(pieces, **final), **SSE_HEADERS))[0]
 
 
-def merged(chunks: list[AIMessageChunk]) -> AIMessageChunk:
-    full = chunks[0]
-    for chunk in chunks[1:]:
-        full += chunk
-    return full
-
-
 def test_invoke_gives_citations_and_thoughts_and_keeps_content_raw(make_model) -> None:
     message = answered(make_model).invoke("q")
     assert message.content == ANSWER  # unchanged: the app's text, markers included
@@ -195,28 +191,12 @@ def test_messages_built_by_hand_keep_langchain_parsing() -> None:
 
 @pytest.mark.server
 def test_invoke_and_stream_on_the_local_server_cite_its_doc_references(local_server) -> None:
-    from langchain_zilliz_bailian import ChatBailianApp
-    from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
-
-    texts = [
-        "Milvus Lite keeps its data in a local directory and survives restarts.",
-        "Retries back off exponentially, starting at half a second.",
-        "Bailian apps answer with citations to the passages they used.",
-    ]
-    with ZillizPipelinesClient(api_key=local_server.api_key, base_url=local_server.url) as client:
-        made = client.create_pipeline_set(
-            name="lc_cite",
-            project_id="proj-0123456789abcdef",
-            cluster_id="in03-0123456789abcdef",
-            collection_name="lc_cite_col",
-            kind="text",
-        )
-        client.ingest_texts(made.ingestion.pipeline_id, texts)
+    search_id = text_search_pipeline(local_server, "lc_cite")
     with ChatBailianApp(
         app_id="citeapp",
         api_key=local_server.api_key,
         base_url=local_server.bailian_base_url,
-        rag_options={"pipeline_ids": [made.search.pipeline_id]},
+        rag_options={"pipeline_ids": [search_id]},
         has_thoughts=True,
     ) as app:
         question = "Where does Milvus Lite keep its data, and how do retries back off?"
@@ -234,7 +214,7 @@ def test_invoke_and_stream_on_the_local_server_cite_its_doc_references(local_ser
         for note in notes:
             ref = refs[note["extras"]["index_id"]]
             assert (note["title"], note["cited_text"]) == (ref["title"], ref["text"])
-            assert note["cited_text"] in texts
+            assert note["cited_text"] in TEXTS
             cited_span = text["text"][note["start_index"] : note["end_index"]]
             assert cited_span and cited_span in note["cited_text"]  # the server quotes its source
     assert streamed.content_blocks == called.content_blocks

@@ -11,24 +11,14 @@ from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr
 from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.schema import NodeWithScore, TextNode
 
-from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
 from llama_index_ext import BailianAppLLM, ZillizPipelineRetriever
 from llama_index_ext.citations import (
     AppReferences,
     cite_source_nodes,
     render_response_with_sources,
 )
-from tests.fakes.bailian import (
-    API_KEY,
-    APP_ID,
-    JSON_HEADERS,
-    SSE_HEADERS,
-    Recorder,
-    incremental_stream,
-    mock_http,
-    respond,
-    result,
-)
+from tests.fakes import bailian as fake
+from tests.fakes.cited_corpus import text_search_pipeline
 
 REFS: list[dict[str, Any]] = [
     {"index_id": "1", "doc_id": "p/7", "doc_name": "lite.md", "title": "Storage", "text": "B"},
@@ -50,15 +40,14 @@ NODES = [
 TEXT = "Data is local.<ref>[1]</ref> Keys are regional<ref>[2][3]</ref>."
 
 
-def llm_with(*answers) -> BailianAppLLM:
-    return BailianAppLLM(
-        app_id=APP_ID, api_key=API_KEY, max_retries=0, **mock_http(Recorder(list(answers)))
-    )
+def llm_with(make_model, answer) -> BailianAppLLM:
+    llm: BailianAppLLM = make_model(answer, cls=BailianAppLLM)[0]
+    return llm
 
 
-def test_llm_responses_carry_citations_as_data_and_keep_their_text() -> None:
-    body = result(TEXT, finish="stop", doc_references=REFS[:1])
-    response = llm_with(respond(200, body, **JSON_HEADERS)).complete("q")
+def test_llm_responses_carry_citations_as_data_and_keep_their_text(make_model) -> None:
+    body = fake.result(TEXT, finish="stop", doc_references=REFS[:1])
+    response = llm_with(make_model, fake.respond(200, body, **fake.JSON_HEADERS)).complete("q")
     assert response.text == TEXT
     kwargs = response.additional_kwargs
     assert kwargs["text_without_markers"] == "Data is local. Keys are regional."
@@ -77,10 +66,12 @@ def test_llm_responses_carry_citations_as_data_and_keep_their_text() -> None:
     ]
 
 
-def test_streamed_responses_carry_citations_on_the_last_one_only() -> None:
+def test_streamed_responses_carry_citations_on_the_last_one_only(make_model) -> None:
     pieces = ["Data is local.<ref>[1]</", "ref> Keys are regional<ref>[2][3]</ref>."]
-    stream = incremental_stream(pieces, doc_references=REFS)
-    responses = list(llm_with(respond(200, stream, **SSE_HEADERS)).stream_complete("q"))
+    stream = fake.respond(
+        200, fake.incremental_stream(pieces, doc_references=REFS), **fake.SSE_HEADERS
+    )
+    responses = list(llm_with(make_model, stream).stream_complete("q"))
     assert all("citations" not in r.additional_kwargs for r in responses[:-1])
     last = responses[-1].additional_kwargs
     assert [(c["index_id"], c.get("title")) for c in last["citations"]] == [
@@ -122,22 +113,9 @@ def test_a_streaming_response_must_be_read_first() -> None:
 
 @pytest.mark.server
 def test_query_engine_citations_point_at_its_source_nodes_on_the_local_server(local_server):
-    texts = [
-        "Milvus Lite keeps its data in a local directory and survives restarts.",
-        "A search pipeline embeds the query and returns the nearest chunks.",
-        "Bailian apps answer with citations to the passages they used.",
-    ]
-    with ZillizPipelinesClient(api_key=local_server.api_key, base_url=local_server.url) as client:
-        made = client.create_pipeline_set(
-            name="li_cite",
-            project_id="proj-0123456789abcdef",
-            cluster_id="in03-0123456789abcdef",
-            collection_name="li_cite_col",
-            kind="text",
-        )
-        client.ingest_texts(made.ingestion.pipeline_id, texts)
+    search_id = text_search_pipeline(local_server, "li_cite")
     retriever = ZillizPipelineRetriever(
-        made.search.pipeline_id,
+        search_id,
         api_key=local_server.api_key,
         base_url=local_server.url,
         similarity_top_k=3,
@@ -146,7 +124,7 @@ def test_query_engine_citations_point_at_its_source_nodes_on_the_local_server(lo
         app_id="citeapp",
         api_key=local_server.api_key,
         base_url=local_server.bailian_base_url,
-        rag_options={"pipeline_ids": [made.search.pipeline_id]},
+        rag_options={"pipeline_ids": [search_id]},
     )
     refs = AppReferences()
     dispatcher = get_dispatcher()
