@@ -37,23 +37,14 @@ PROVIDER = "bailian"
 
 
 def _annotation(citation: Citation) -> types.Citation:
+    data = citation.as_dict()
     block: dict[str, Any] = {
         "type": "citation",
         "start_index": citation.start,
         "end_index": citation.end,
+        **{key: data[key] for key in ("title", "url", "cited_text") if key in data},
+        "extras": {key: data[key] for key in ("index_id", "doc_id", "doc_name") if key in data},
     }
-    extras: dict[str, Any] = {"index_id": citation.index_id}
-    ref = citation.reference
-    if ref is not None:
-        for key, value in (
-            ("title", citation.title),
-            ("url", citation.url),
-            ("cited_text", citation.cited_text),
-        ):
-            if value:
-                block[key] = value
-        extras.update({k: v for k in ("doc_id", "doc_name") if (v := getattr(ref, k))})
-    block["extras"] = extras
     return cast(types.Citation, block)
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from langchain_zilliz_bailian.bailian.models import AppCompletion, DocReference
@@ -213,7 +213,6 @@ def _span_start(clean: str, floor: int, end: int) -> int:
     return start
 
 
-@dataclass
 class CitationParser:
     """Incremental parser: ``feed`` each delta, then ``flush`` once; ``answer()`` at the end.
 
@@ -221,12 +220,13 @@ class CitationParser:
     into one (``<``, ``<ref>[1``, ``<ref>[4]</``...) is held until the next delta settles it.
     """
 
-    _held: str = ""
-    _clean: list[str] = field(default_factory=list)
-    _length: int = 0
-    _citations: list[Citation] = field(default_factory=list)
-    _floor: int = 0  # clean offset of the previous marker
-    _group: tuple[int, int] | None = None  # (at, start) of the marker group ending at _length
+    def __init__(self) -> None:
+        self._held = ""
+        self._clean: list[str] = []  # the clean text so far (joined at each marker)
+        self._length = 0
+        self._citations: list[Citation] = []
+        self._floor = 0  # clean offset of the previous marker
+        self._group: tuple[int, int] | None = None  # (at, start) of the last marker group
 
     @property
     def holding(self) -> str:
