@@ -133,6 +133,15 @@ def test_chat_model_stream_over_recorded_exchange() -> None:
     assert meta["app_id"] == SSE_APP
     assert [r["index_id"] for r in meta["doc_references"]] == ["2", "3", "4", "5"]
     assert "thoughts" not in meta  # not asked for
+    (text,) = full.content_blocks
+    assert text["type"] == "text" and "<ref>" not in text["text"]
+    refs = {r["index_id"]: r for r in meta["doc_references"]}
+    notes: list[dict[str, Any]] = [dict(n) for n in text.get("annotations", [])]
+    assert [n["extras"]["index_id"] for n in notes] == ["4", "2", "3", "5"]
+    for note in notes:
+        ref = refs[note["extras"]["index_id"]]
+        assert (note["title"], note["cited_text"]) == (ref["title"], ref["text"])
+    assert text["text"][notes[0]["start_index"] : notes[0]["end_index"]].endswith("提高质量")
 
 
 @pytest.mark.vcr
@@ -236,6 +245,20 @@ def test_chat_model_with_session_sends_only_the_last_turn() -> None:
     assert [t["action_type"] for t in message.response_metadata["thoughts"]] == [
         t["action_type"] for t in output["thoughts"]
     ]
+    # the model's thinking is a reasoning block; the retrieval a server tool call and its result
+    blocks = message.content_blocks
+    assert [b["type"] for b in blocks] == [
+        "server_tool_call",
+        "server_tool_result",
+        "reasoning",
+        "text",
+    ]
+    assert blocks[2] == {
+        "type": "reasoning",
+        "reasoning": output["thoughts"][1]["thought"],
+        "extras": {"action_type": "reasoning", "action_name": "思考过程", "action": "reasoning"},
+    }
+    assert blocks[3] == {"type": "text", "text": output["text"]}  # no markers, no citations
     usage = recorded["usage"]["models"][0]
     assert message.usage_metadata == {
         "input_tokens": usage["input_tokens"],
