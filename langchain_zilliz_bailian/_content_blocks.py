@@ -15,7 +15,9 @@ text exactly as the app wrote it, as before); the blocks are derived from it:
 
 A streamed chunk gives its own text without markers (the stream hands on whole markers only);
 citations need the references, which come on the last chunk, so they appear on the merged
-message (``chunk + chunk + ...``), equal to what ``invoke`` gives.
+message (``chunk + chunk + ...``), equal to what ``invoke`` gives. With ``output_version="v1"``
+the blocks replace ``content``: ``invoke`` gives the blocks above, but streamed chunks, turned
+into blocks one by one, carry text and (last) thoughts without citation annotations.
 """
 
 from __future__ import annotations
