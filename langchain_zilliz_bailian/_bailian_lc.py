@@ -19,6 +19,7 @@ from pydantic import Field, model_validator
 
 from langchain_zilliz_bailian.bailian import AppCompletion, AppOptions
 from langchain_zilliz_bailian.bailian._constants import API_KEY_ENV
+from langchain_zilliz_bailian.bailian.cited_answers import CitationParser
 from langchain_zilliz_bailian.bailian.settings import AppSettings
 from langchain_zilliz_bailian.bailian.stop import StopSequenceFilter, truncate_at_stop
 
@@ -155,10 +156,15 @@ class BailianAppMixin(AppSettings):
         return self._answer(await self.client.acall(prompt, **options), options, stop)
 
     def _ending(
-        self, gate: StopSequenceFilter, completion: AppCompletion, options: AppOptions
+        self,
+        gate: StopSequenceFilter,
+        markers: CitationParser,
+        completion: AppCompletion,
+        options: AppOptions,
     ) -> Iterator[StreamItem]:
-        """The text a stop filter still held, then ``(result, metadata)``."""
-        rest = gate.flush()
+        """The text the stop filter and the marker parser still held, then
+        ``(result, metadata)``."""
+        rest = markers.feed(gate.flush()).raw + markers.flush().raw
         if rest:
             yield rest
         yield completion, self.answer_metadata(completion, options, stopped=gate.stopped)
@@ -168,27 +174,29 @@ class BailianAppMixin(AppSettings):
     ) -> Iterator[StreamItem]:
         """Each text delta as it arrives, then ``(result, metadata)`` once at the end.
 
-        A stop sequence ends the stream where it starts (the connection is closed there).
+        A stop sequence ends the stream where it starts (the connection is closed there). A
+        citation marker cut across deltas is handed on whole: only a tail that may still become
+        one (``<ref>[4]</``) waits for the next delta.
         """
-        gate = StopSequenceFilter(self._stops(stop))
+        gate, markers = StopSequenceFilter(self._stops(stop)), CitationParser()
         with self.client.stream(prompt, **options) as stream:
             for chunk in stream:
-                if text := gate.feed(chunk.delta):
+                if text := markers.feed(gate.feed(chunk.delta)).raw:
                     yield text
                 if gate.stopped:
                     break
-            yield from self._ending(gate, stream.completion, options)
+            yield from self._ending(gate, markers, stream.completion, options)
 
     async def _astream_app(
         self, prompt: str | None, options: AppOptions, stop: list[str] | None
     ) -> AsyncIterator[StreamItem]:
         """Async twin of :meth:`_stream_app`."""
-        gate = StopSequenceFilter(self._stops(stop))
+        gate, markers = StopSequenceFilter(self._stops(stop)), CitationParser()
         async with self.client.astream(prompt, **options) as stream:
             async for chunk in stream:
-                if text := gate.feed(chunk.delta):
+                if text := markers.feed(gate.feed(chunk.delta)).raw:
                     yield text
                 if gate.stopped:
                     break
-            for item in self._ending(gate, stream.completion, options):
+            for item in self._ending(gate, markers, stream.completion, options):
                 yield item

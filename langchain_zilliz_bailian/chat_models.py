@@ -27,6 +27,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict
 
 from langchain_zilliz_bailian._bailian_lc import BailianAppMixin, StreamItem, usage_metadata
+from langchain_zilliz_bailian._content_blocks import PROVIDER
 from langchain_zilliz_bailian._lc_attachments import attachments, block_attachment
 from langchain_zilliz_bailian.bailian import AppCompletion, AppOptions
 from langchain_zilliz_bailian.bailian.conversation import chat_request
@@ -102,9 +103,14 @@ class ChatBailianApp(BailianAppMixin, BaseChatModel):
 
     @staticmethod
     def _result(text: str, completion: AppCompletion, metadata: dict[str, Any]) -> ChatResult:
-        """One answer, with its metadata, usage and ``llm_output``."""
+        """One answer, with its metadata, usage and ``llm_output``; ``content`` keeps the markers,
+        ``content_blocks`` gives cited text and thoughts (``_content_blocks``)."""
         usage = usage_metadata(completion)
-        message = AIMessage(content=text, response_metadata=metadata, usage_metadata=usage)
+        message = AIMessage(
+            content=text,
+            response_metadata={**metadata, "model_provider": PROVIDER},
+            usage_metadata=usage,
+        )
         return ChatResult(
             generations=[ChatGeneration(message=message)],
             llm_output={"model_name": metadata["model_name"], "token_usage": dict(usage or {})},
@@ -112,15 +118,17 @@ class ChatBailianApp(BailianAppMixin, BaseChatModel):
 
     @staticmethod
     def _chunk(item: StreamItem) -> ChatGenerationChunk:
-        """A text piece, or the closing chunk: no text, the metadata and usage once,
-        ``chunk_position="last"``."""
+        """A text piece (whole markers only), or the closing chunk: no text, the metadata and
+        usage once, ``chunk_position="last"``. Every chunk names its ``model_provider``."""
         if isinstance(item, str):
-            return ChatGenerationChunk(message=AIMessageChunk(content=item))
+            return ChatGenerationChunk(
+                message=AIMessageChunk(content=item, response_metadata={"model_provider": PROVIDER})
+            )
         completion, metadata = item
         return ChatGenerationChunk(
             message=AIMessageChunk(
                 content="",
-                response_metadata=metadata,
+                response_metadata={**metadata, "model_provider": PROVIDER},
                 usage_metadata=usage_metadata(completion),
                 chunk_position="last",
             )

@@ -10,6 +10,11 @@ from __future__ import annotations
 from langchain_zilliz_bailian._version import __version__
 from langchain_zilliz_bailian.errors import PipelineNotServingError, UnsupportedFilterError
 from langchain_zilliz_bailian.zilliz.ingestion import ImageSource
+from llama_index_ext.citations import (
+    AppReferences,
+    cite_source_nodes,
+    render_response_with_sources,
+)
 from llama_index_ext.filters import to_milvus_expression
 from llama_index_ext.llms import BailianAppLLM
 from llama_index_ext.readers import ZillizPipelineReader
@@ -17,6 +22,7 @@ from llama_index_ext.retrievers import ZillizPipelineRetriever
 from llama_index_ext.tools import BailianAppToolSpec, ZillizPipelineToolSpec
 
 __all__ = [
+    "AppReferences",
     "BailianAppLLM",
     "BailianAppToolSpec",
     "ImageSource",
@@ -26,5 +32,7 @@ __all__ = [
     "ZillizPipelineRetriever",
     "ZillizPipelineToolSpec",
     "__version__",
+    "cite_source_nodes",
+    "render_response_with_sources",
     "to_milvus_expression",
 ]

@@ -6,7 +6,8 @@ The app, connection and option fields, their checks, the client (``total_timeout
 fields and maps types. Streams hand on each delta as it arrives (``delta`` is always set, ``text``
 / ``message.content`` is cumulative) and end with one response that carries
 :func:`~langchain_zilliz_bailian.bailian.settings.answer_metadata` (session and request ids,
-cited documents, usage, thoughts) in ``additional_kwargs`` (and the whole result in ``raw``).
+cited documents, usage, thoughts) in ``additional_kwargs`` (and the whole result in ``raw``),
+with the answer's citations as data (:func:`citation_kwargs`; the text keeps its markers).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.llm import LLM
 
 from langchain_zilliz_bailian.bailian import AppCompletion, AppOptions, AppStream, AsyncAppStream
+from langchain_zilliz_bailian.bailian.cited_answers import parse_citations
 from langchain_zilliz_bailian.bailian.settings import AppSettings, usage_of
 from llama_index_ext._app_request import IGNORED_KEYS, chat_request
 
@@ -62,6 +64,16 @@ def _completion_response(
     return CompletionResponse(text=text, delta=delta, **extras)
 
 
+def citation_kwargs(completion: AppCompletion) -> dict[str, Any]:
+    """``citations`` (one dict per cited id: span, title, url, ids, cited text) and
+    ``text_without_markers`` (the text the spans index); the text itself keeps its markers."""
+    answer = parse_citations(completion.text, completion.doc_references)
+    return {
+        "citations": [citation.as_dict() for citation in answer.citations],
+        "text_without_markers": answer.text,
+    }
+
+
 class _Reply(Generic[_R]):
     """One answer as responses: one per non-empty delta, then the closing one (``delta=""``)
     with ``raw`` and the answer's metadata."""
@@ -82,7 +94,10 @@ class _Reply(Generic[_R]):
             **completion.model_dump(mode="json", exclude_none=True),
             "usage": usage_of(completion),
         }
-        metadata = self._llm.answer_metadata(completion, self._options)
+        metadata = {
+            **self._llm.answer_metadata(completion, self._options),
+            **citation_kwargs(completion),
+        }
         return self._make(completion.text, delta, {"raw": raw, "additional_kwargs": metadata})
 
 

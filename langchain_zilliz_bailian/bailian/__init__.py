@@ -15,6 +15,14 @@ from langchain_zilliz_bailian.bailian._constants import (
     INTL_BASE_URL,
 )
 from langchain_zilliz_bailian.bailian.assembler import StreamAssembler
+from langchain_zilliz_bailian.bailian.cited_answers import (
+    Citation,
+    CitationParser,
+    CitedAnswer,
+    NumberedStream,
+    parse_citations,
+    render_with_sources,
+)
 from langchain_zilliz_bailian.bailian.client import AppStream, AsyncAppStream, BailianAppClient
 from langchain_zilliz_bailian.bailian.models import (
     AppCompletion,
@@ -47,13 +55,19 @@ __all__ = [
     "AppUsage",
     "AsyncAppStream",
     "BailianAppClient",
+    "Citation",
+    "CitationParser",
+    "CitedAnswer",
     "CumulativeStreamWarning",
     "DocReference",
     "ModelUsage",
+    "NumberedStream",
     "StopSequenceFilter",
     "StreamAssembler",
     "Thought",
     "WorkflowMessage",
     "citations",
+    "parse_citations",
+    "render_with_sources",
     "truncate_at_stop",
 ]

@@ -7,7 +7,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_zilliz_bailian.demo.render import CitationStream, Printer
+from langchain_zilliz_bailian.bailian.cited_answers import (
+    NumberedStream,
+    parse_citations,
+    source_lines,
+)
+from langchain_zilliz_bailian.demo.render import Printer
+
+#: Heading of the numbered list of the app's cited sources.
+SOURCES_HEADING = "Sources cited by the app:"
 
 
 @dataclass
@@ -29,8 +37,9 @@ class AnswerReport:
 
 
 def stream_to(printer: Printer, deltas: Iterable[str], report: AnswerReport, begin: float) -> None:
-    """Print each delta as it arrives (citations made readable), timing first and last token."""
-    citations = CitationStream()
+    """Print each delta as it arrives (markers shown as the numbers ``render_with_sources``
+    gives), timing first and last token."""
+    citations = NumberedStream()
     printer.write("A: ")
     for delta in deltas:
         if not delta:
@@ -45,13 +54,12 @@ def stream_to(printer: Printer, deltas: Iterable[str], report: AnswerReport, beg
 
 
 def print_citations(printer: Printer, report: AnswerReport) -> None:
-    """The passages the app cited (``doc_references``): index, document and section title."""
-    printer.line("Sources cited by the app:")
-    if not report.sources:
-        printer.line("  (none)")
-    for ref in report.sources:
-        index, name, title = ref.get("index_id", "?"), ref.get("doc_name", "?"), ref.get("title")
-        printer.line(f"  [{index}] {name}" + (f" - {title}" if title else ""))
+    """The sources the app cited (``doc_references``), numbered as in the streamed answer: with
+    it, what :func:`~langchain_zilliz_bailian.bailian.cited_answers.render_with_sources` gives."""
+    printer.line(SOURCES_HEADING)
+    lines = source_lines(parse_citations(report.text, report.sources))
+    for line in lines or ["(none)"]:
+        printer.line(f"  {line}")
 
 
 def chunk_title(chunk_text: str) -> str:

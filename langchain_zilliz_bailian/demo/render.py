@@ -1,47 +1,10 @@
-"""Printing helpers: streamed text with readable citations, headings and the timing table."""
+"""Printing helpers: headings and the timing table (citations: ``bailian.cited_answers``)."""
 
 from __future__ import annotations
 
-import re
 from typing import TextIO
 
 from langchain_zilliz_bailian.demo.timing import Timings, format_seconds
-
-_MARKER = re.compile(r"<ref>\[(\d+)\]</ref>")
-
-
-def _prefixes(text: str) -> str:
-    """An alternation of the non-empty prefixes of ``text``, longest first."""
-    return "|".join(re.escape(text[:end]) for end in range(len(text), 0, -1))
-
-
-#: A tail that may still grow into a full marker: ``<re``, ``<ref>[12``, ``<ref>[1]</r``...
-_PARTIAL = re.compile(rf"(?:<ref>\[\d+(?:{_prefixes(']</ref')})?|{_prefixes('<ref>[')})$")
-
-
-class CitationStream:
-    """Turns streamed ``<ref>[n]</ref>`` markers into ``[n]``, holding back only a partial one.
-
-    The app's deltas may cut a marker anywhere; a display buffers the cut part until it settles.
-    """
-
-    def __init__(self) -> None:
-        self._pending = ""
-
-    def feed(self, delta: str) -> str:
-        """The part of the text seen so far that can be shown now."""
-        text = _MARKER.sub(r"[\1]", self._pending + delta)
-        tail = _PARTIAL.search(text)
-        if tail is None:
-            self._pending = ""
-            return text
-        self._pending = text[tail.start() :]
-        return text[: tail.start()]
-
-    def flush(self) -> str:
-        """Whatever is still held back (the stream ended)."""
-        rest, self._pending = self._pending, ""
-        return rest
 
 
 class Printer:

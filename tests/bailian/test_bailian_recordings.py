@@ -107,7 +107,17 @@ def test_chat_model_stream_over_recorded_exchange() -> None:
     model = ChatBailianApp(app_id=SSE_APP, api_key=KEY, rag_options=SSE_RAG, **GENERATION)
     chunks = list(model.stream(SSE_PROMPT))
     texts = [c.content for c in chunks if c.content]
-    assert texts == [e["output"]["text"] for e in events if e["output"]["text"]]
+    recorded = [e["output"]["text"] for e in events if e["output"]["text"]]
+    # the deltas as recorded, except that a citation marker cut across events is handed on whole
+    assert "<ref>[4]</" in recorded and "<ref>[4]</" not in texts
+    assert [t for t in texts if "<ref" in t or "ref>" in t] == [
+        "<ref>[4]</ref>，理解",  # noqa: RUF001
+        "<ref>[2]</ref>，并说明",  # noqa: RUF001
+        "<ref>[3]</ref>",
+        "<ref>[5]</ref>",
+    ]
+    # the text before a cut marker is not delayed ("装置的方法<ref" gives "装置的方法" at once)
+    assert {"装置的方法", "的重要性", "等问题"} <= set(texts)
     full = chunks[0]
     for chunk in chunks[1:]:
         full += chunk
@@ -123,6 +133,15 @@ def test_chat_model_stream_over_recorded_exchange() -> None:
     assert meta["app_id"] == SSE_APP
     assert [r["index_id"] for r in meta["doc_references"]] == ["2", "3", "4", "5"]
     assert "thoughts" not in meta  # not asked for
+    (text,) = full.content_blocks
+    assert text["type"] == "text" and "<ref>" not in text["text"]
+    refs = {r["index_id"]: r for r in meta["doc_references"]}
+    notes: list[dict[str, Any]] = [dict(n) for n in text.get("annotations", [])]
+    assert [n["extras"]["index_id"] for n in notes] == ["4", "2", "3", "5"]
+    for note in notes:
+        ref = refs[note["extras"]["index_id"]]
+        assert (note["title"], note["cited_text"]) == (ref["title"], ref["text"])
+    assert text["text"][notes[0]["start_index"] : notes[0]["end_index"]].endswith("提高质量")
 
 
 @pytest.mark.vcr
@@ -226,6 +245,20 @@ def test_chat_model_with_session_sends_only_the_last_turn() -> None:
     assert [t["action_type"] for t in message.response_metadata["thoughts"]] == [
         t["action_type"] for t in output["thoughts"]
     ]
+    # the model's thinking is a reasoning block; the retrieval a server tool call and its result
+    blocks = message.content_blocks
+    assert [b["type"] for b in blocks] == [
+        "server_tool_call",
+        "server_tool_result",
+        "reasoning",
+        "text",
+    ]
+    assert blocks[2] == {
+        "type": "reasoning",
+        "reasoning": output["thoughts"][1]["thought"],
+        "extras": {"action_type": "reasoning", "action_name": "思考过程", "action": "reasoning"},
+    }
+    assert blocks[3] == {"type": "text", "text": output["text"]}  # no markers, no citations
     usage = recorded["usage"]["models"][0]
     assert message.usage_metadata == {
         "input_tokens": usage["input_tokens"],

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from langchain_zilliz_bailian.bailian.cited_answers import NumberedStream, render_with_sources
 from langchain_zilliz_bailian.demo import main
+from langchain_zilliz_bailian.demo.answers import AnswerReport, print_citations, stream_to
 from langchain_zilliz_bailian.demo.corpus import corpus_files, corpus_names
 from langchain_zilliz_bailian.demo.endpoints import REQUIRED_LIVE_VARIABLES
-from langchain_zilliz_bailian.demo.render import CitationStream
+from langchain_zilliz_bailian.demo.render import Printer
 
 pytestmark = pytest.mark.server
 
@@ -60,7 +62,7 @@ def test_demo_in_process_streams_sourced_answers(tmp_path, capsys):
     answer = answer_line(langchain)
     assert "The backoff between retries of a failed request starts at half a second" in answer
     assert "<ref>" not in answer and "[1]" in answer  # markers rendered as [n]
-    assert re.search(r"Sources cited by the app:\n  \[1\] errors_retries\.md - ", langchain)
+    assert re.search(r"Sources cited by the app:\n  \[1\] .* \(errors_retries\.md\)", langchain)
     assert "Retrieved into the prompt (top 4):" in langchain
     assert re.search(r"Token usage: input \d+, output \d+, total \d+", langchain)
 
@@ -147,10 +149,27 @@ def test_corpus_is_package_data():
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 8])
 def test_citation_markers_render_across_any_delta_boundary(size):
-    text = "One.<ref>[1]</ref> Two<ref>[12]</ref> ends; a < b <"
-    stream = CitationStream()
+    text = "One.<ref>[4]</ref> Two<ref>[12]</ref> again<ref>[4]</ref> ends; a < b <"
+    stream = NumberedStream()
     shown = "".join(stream.feed(text[i : i + size]) for i in range(0, len(text), size))
-    assert shown + stream.flush() == "One.[1] Two[12] ends; a < b <"
+    assert shown + stream.flush() == "One.[1] Two[2] again[1] ends; a < b <"
+
+
+def test_the_printed_answer_and_sources_are_what_render_with_sources_gives():
+    refs = [
+        {"index_id": "4", "title": "Backoff", "doc_name": "errors_retries.md"},
+        {"index_id": "12", "title": "Streams", "doc_name": "streaming.md"},
+    ]
+    text = "Retries back off.<ref>[12]</ref> Streams<ref>[4][12]</ref> end."
+    out = io.StringIO()
+    report = AnswerReport(sources=refs)
+    printer = Printer(out)
+    stream_to(printer, [text[i : i + 3] for i in range(0, len(text), 3)], report, 0.0)
+    print_citations(printer, report)
+    expected = render_with_sources(text, refs, heading="Sources cited by the app:")
+    shown = out.getvalue().removeprefix("A: ").replace("\n  [", "\n[")
+    assert shown.replace("\nSources", "\n\nSources") == expected + "\n"
+    assert expected.endswith("[1] Streams (streaming.md)\n[2] Backoff (errors_retries.md)")
 
 
 def _demo_command() -> list[str]:

@@ -261,7 +261,9 @@ def test_stream_chunks_metadata_once_on_the_last(make_model) -> None:
     chunks = list(model.stream("hi"))
     assert [c.content for c in chunks] == ["Hel", "lo", ""]
     assert [c.chunk_position for c in chunks] == [None, None, "last"]
-    assert all(not c.response_metadata and c.usage_metadata is None for c in chunks[:-1])
+    # text chunks carry only the provider name (for content_blocks); metadata comes once, last
+    assert all(c.response_metadata == {"model_provider": "bailian"} for c in chunks[:-1])
+    assert all(c.usage_metadata is None for c in chunks[:-1])
     full = merged(chunks)
     assert full.content == "Hello"
     assert full.usage_metadata == {"input_tokens": 10, "output_tokens": 2, "total_tokens": 12}

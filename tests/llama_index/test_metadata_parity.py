@@ -14,6 +14,7 @@ from langchain_zilliz_bailian import BailianAppLLM as LangChainLLM
 from langchain_zilliz_bailian import ChatBailianApp
 from langchain_zilliz_bailian.bailian.settings import answer_metadata
 from llama_index_ext import BailianAppLLM as LlamaLLM
+from llama_index_ext.llms import citation_kwargs
 from tests.fakes.bailian import (
     API_KEY,
     APP_ID,
@@ -27,6 +28,8 @@ from tests.fakes.bailian import (
 
 THOUGHTS = [{"action_type": "reasoning", "thought": "..."}]
 REFS = [{"index_id": "1", "doc_name": "a.md", "title": "A", "text": "alpha"}]
+#: LlamaIndex's own citation keys (LangChain has them as content_blocks annotations).
+CITATION_KEYS = {"citations", "text_without_markers"}
 RULE = {"model_name", "app_id", "session_id", "request_id", "finish_reason", "doc_references"}
 
 
@@ -58,7 +61,7 @@ def every_framework(
     llm_info.pop("usage_metadata")  # LangChain's typed usage, beside the rule's "usage"
     llama = LlamaLLM(**clients(answer), **common)
     last = list(llama.stream_complete("q"))[-1] if streaming else llama.complete("q")
-    llama_chat = last.additional_kwargs
+    llama_chat = {k: v for k, v in last.additional_kwargs.items() if k not in CITATION_KEYS}
     chat = {key: chat[key] for key in llama_chat}  # LangChain adds token_usage, model_provider
     return [chat, llm_info, llama_chat]
 
@@ -85,7 +88,10 @@ def test_one_answer_one_metadata_on_both_frameworks(answer, output, fields) -> N
 
 
 def test_the_rule_is_the_core_function() -> None:
-    """What the LlamaIndex LLM reports is exactly ``answer_metadata`` of its result."""
+    """What the LlamaIndex LLM reports is exactly ``answer_metadata`` of its result, plus the
+    citations as data."""
     llm = LlamaLLM(app_id=APP_ID, api_key=API_KEY, **clients(called(thoughts=THOUGHTS)))
     response = llm.complete("q")
-    assert response.additional_kwargs == answer_metadata(llm.client.call("q"), app_id=APP_ID)
+    completion = llm.client.call("q")
+    expected = {**answer_metadata(completion, app_id=APP_ID), **citation_kwargs(completion)}
+    assert response.additional_kwargs == expected
