@@ -235,8 +235,7 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
     ) -> list[Any]:
         layout.require("INDEX_TEXT", _DOCUMENTS_HINT)
         layout.check_metadata(metadata, self.ref_doc_field)
-        payloads = node_payloads(nodes, layout, self.ref_doc_field)
-        return self._session.plan(payloads, metadata=metadata)
+        return self._session.plan(node_payloads(nodes, layout, self.ref_doc_field, metadata))
 
     def _insert(
         self,

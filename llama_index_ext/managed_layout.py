@@ -135,21 +135,36 @@ class IngestionLayout:
 
 
 def node_payloads(
-    nodes: Sequence[BaseNode], layout: IngestionLayout, ref_doc_field: str
+    nodes: Sequence[BaseNode],
+    layout: IngestionLayout,
+    ref_doc_field: str,
+    metadata: Mapping[str, Any] | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
-    """``(text, preserved fields)`` per node: its metadata the pipeline preserves, plus its
-    Document's id in ``ref_doc_field`` when the pipeline preserves that field."""
+    """``(text, preserved fields)`` per node: ``metadata``, then what of the node's metadata the
+    pipeline preserves, plus its Document's id in ``ref_doc_field`` when preserved.
+
+    The service needs every preserved field in every request: a node that lacks one raises
+    before anything is sent.
+    """
     payloads = []
     for node in nodes:
         if not isinstance(node, BaseNode):
             raise InvalidInputError(f"Expected llama_index nodes, got {type(node).__name__}.")
-        fields = {
-            key: value
+        fields = dict(metadata or {})
+        fields.update(
+            (key, value)
             for key, value in node.metadata.items()
             if key in layout.preserved and key != ref_doc_field
-        }
+        )
         if ref_doc_field in layout.preserved:
             fields[ref_doc_field] = node.ref_doc_id or node.node_id
+        missing = layout.preserved - set(fields)
+        if missing:
+            raise InvalidInputError(
+                f"Document {node.ref_doc_id or node.node_id!r} lacks the preserved field(s) "
+                f"{sorted(missing)} of pipeline {layout.pipeline_id}: give them in its metadata "
+                "or as metadata=... for all."
+            )
         payloads.append((node.get_content(metadata_mode=MetadataMode.NONE), fields))
     return payloads
 
