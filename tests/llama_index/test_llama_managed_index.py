@@ -11,6 +11,7 @@ from llama_index.core import Settings
 from llama_index.core.llms import MockLLM
 from llama_index.core.schema import Document, QueryBundle
 from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
+from typing_extensions import TypedDict
 
 from langchain_zilliz_bailian.errors import InvalidInputError
 from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
@@ -31,7 +32,12 @@ def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
-def connection(server: Any) -> dict[str, str]:
+class Connection(TypedDict):
+    api_key: str
+    base_url: str
+
+
+def connection(server: Any) -> Connection:
     return {"api_key": server.api_key, "base_url": server.url}
 
 
