@@ -61,13 +61,16 @@ class PipelineSetOptions(Transport, total=False):
 
 
 def _prepare(
+    where: tuple[str, str, str],
     data_type: str,
     metadata_schema: Mapping[str, str] | None,
     options: Mapping[str, Any],
-    cloud_region: str | None,
-    api_key: str | None,
+    credentials: tuple[str | None, str | None],
 ) -> tuple[ZillizPipelinesClient, dict[str, Any]]:
-    """The client and the ``create_pipeline_set`` arguments, all checked before any request."""
+    """The client and the ``create_pipeline_set`` arguments, all checked before any request.
+
+    ``where``: project, cluster and collection; ``credentials``: cloud region and API key.
+    """
     given = [key for key in _UNSUPPORTED if key in options]
     if given:
         raise InvalidInputError(
@@ -81,7 +84,7 @@ def _prepare(
     own = {"language", "embedding", "reranker", "name", "description", "ref_doc_field"}
     settings = {key: value for key, value in options.items() if key in own}
     connection = {key: value for key, value in options.items() if key not in own}
-    connection.update(api_key=api_key, cloud_region=cloud_region)
+    connection.update(cloud_region=credentials[0], api_key=credentials[1])
     checked = checked_connection(connection, stacklevel=4)
     field = check_ref_doc_field(settings.pop("ref_doc_field", DEFAULT_REF_DOC_FIELD))
     preserve = dict(metadata_schema or {})
@@ -91,7 +94,17 @@ def _prepare(
         preserve[field] = "VarChar"
     with insecure_url_reported():  # warned just now
         client = ZillizPipelinesClient(**checked)
-    return client, {"kind": data_type, "preserve": preserve, **settings}
+    project_id, cluster_id, collection_name = where
+    name = settings.pop("name", None) or collection_name
+    return client, {
+        "name": name,
+        "project_id": project_id,
+        "cluster_id": cluster_id,
+        "collection_name": collection_name,
+        "kind": data_type,
+        "preserve": preserve,
+        **settings,
+    }
 
 
 def create_pipelines(
@@ -110,17 +123,12 @@ def create_pipelines(
     documents from URLs or files (``from_document_url``, ``insert_doc_url``).
     ``metadata_schema`` maps preserved field names to their types (``VarChar``, ``Int16``, ...).
     """
-    client, arguments = _prepare(data_type, metadata_schema, options, cloud_region, api_key)
-    name = arguments.pop("name", None) or collection_name
+    where = (project_id, cluster_id, collection_name)
+    client, arguments = _prepare(
+        where, data_type, metadata_schema, options, (cloud_region, api_key)
+    )
     with client:
-        made = client.create_pipeline_set(
-            name=name,
-            project_id=project_id,
-            cluster_id=cluster_id,
-            collection_name=collection_name,
-            **arguments,
-        )
-    return pipeline_ids_of(made).as_dict()
+        return pipeline_ids_of(client.create_pipeline_set(**arguments)).as_dict()
 
 
 async def acreate_pipelines(
@@ -134,14 +142,9 @@ async def acreate_pipelines(
     **options: Unpack[PipelineSetOptions],
 ) -> dict[str, str]:
     """Async twin of :func:`create_pipelines`."""
-    client, arguments = _prepare(data_type, metadata_schema, options, cloud_region, api_key)
-    name = arguments.pop("name", None) or collection_name
+    where = (project_id, cluster_id, collection_name)
+    client, arguments = _prepare(
+        where, data_type, metadata_schema, options, (cloud_region, api_key)
+    )
     async with client:
-        made = await client.acreate_pipeline_set(
-            name=name,
-            project_id=project_id,
-            cluster_id=cluster_id,
-            collection_name=collection_name,
-            **arguments,
-        )
-    return pipeline_ids_of(made).as_dict()
+        return pipeline_ids_of(await client.acreate_pipeline_set(**arguments)).as_dict()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from llama_index.core import Settings
@@ -47,15 +47,21 @@ def stored(index: ZillizPipelineIndex, **retriever: Any) -> list[tuple[str | Non
     return sorted((n.node.ref_doc_id, n.node.get_content()) for n in nodes)
 
 
-@pytest.fixture
-def text_index(local_server: Any) -> ZillizPipelineIndex:
-    ids = ZillizPipelineIndex.create_pipelines(
+def make_pipelines(server: Any, data_type: Literal["text", "doc"], **schema: str) -> dict[str, str]:
+    """A new pipeline set preserving ``schema`` (field name -> type)."""
+    return ZillizPipelineIndex.create_pipelines(
         PROJECT,
         CLUSTER,
-        collection_name=unique("managed_text"),
-        metadata_schema={"topic": "VarChar"},
-        **connection(local_server),
+        collection_name=unique(f"managed_{data_type}"),
+        data_type=data_type,
+        metadata_schema=schema,
+        **connection(server),
     )
+
+
+@pytest.fixture
+def text_index(local_server: Any) -> ZillizPipelineIndex:
+    ids = make_pipelines(local_server, "text", topic="VarChar")
     return ZillizPipelineIndex(ids, **connection(local_server))
 
 
@@ -70,13 +76,7 @@ def doc_url(local_server: Any) -> str:
 
 
 def test_create_pipelines_preserves_the_ref_doc_field(local_server: Any) -> None:
-    ids = ZillizPipelineIndex.create_pipelines(
-        PROJECT,
-        CLUSTER,
-        collection_name=unique("managed_made"),
-        metadata_schema={"year": "Int16"},
-        **connection(local_server),
-    )
+    ids = make_pipelines(local_server, "text", year="Int16")
     assert set(ids) == {"INGESTION", "SEARCH", "DELETION"}
     with ZillizPipelinesClient(**connection(local_server)) as client:
         ingestion = client.describe(ids["INGESTION"])
@@ -202,14 +202,7 @@ def test_code_written_for_0_3_0_runs_with_only_the_import_changed(
 
 
 def test_doc_sets_take_urls_and_delete_by_doc_name(local_server: Any, doc_url: str) -> None:
-    ids = ZillizPipelineIndex.create_pipelines(
-        PROJECT,
-        CLUSTER,
-        data_type="doc",
-        collection_name=unique("managed_doc"),
-        metadata_schema={"year": "Int16"},
-        **connection(local_server),
-    )
+    ids = make_pipelines(local_server, "doc", year="Int16")
     index = ZillizPipelineIndex(ids, **connection(local_server))
     made = index.insert_doc_url(doc_url, metadata={"year": 2024})
     doc_name = Path(doc_url).name
