@@ -50,6 +50,7 @@ from llama_index_ext.managed_layout import (
     node_payloads,
     pipeline_ids_of,
     ref_doc_deletion,
+    sparing,
 )
 from llama_index_ext.managed_pipelines import Transport, acreate_pipelines, create_pipelines
 from llama_index_ext.retrievers import DEFAULT_TOP_K, ZillizPipelineRetriever
@@ -153,6 +154,8 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
             self._connection["api_key"] = SecretStr(api_key)
         self.pipeline_ids = ids.as_dict()
         self._ids = ids
+        #: Content hash of each Document this instance stored (for ``refresh_ref_docs``).
+        self._hashes: dict[str, str] = {}
         struct = IndexDict(index_id="-".join(self.pipeline_ids.values()))
         struct.summary = "Zilliz Cloud Pipelines index"
         super().__init__(
@@ -237,6 +240,23 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
         layout.check_metadata(metadata, self.ref_doc_field)
         return self._session.plan(node_payloads(nodes, layout, self.ref_doc_field, metadata))
 
+    def _store(
+        self, nodes: Sequence[BaseNode], metadata: Mapping[str, Any] | None
+    ) -> list[StoredItem]:
+        """Store each node as one text of the ingestion pipeline; what was stored."""
+        if not nodes:
+            return []
+        units = self._plan(self._layout(), nodes, metadata)
+        return list(self._session.items(units, _stored))
+
+    async def _astore(
+        self, nodes: Sequence[BaseNode], metadata: Mapping[str, Any] | None
+    ) -> list[StoredItem]:
+        if not nodes:
+            return []
+        units = self._plan(await self._alayout(), nodes, metadata)
+        return [item async for item in self._session.aitems(units, _stored)]
+
     def _insert(
         self,
         nodes: Sequence[BaseNode],
@@ -244,34 +264,28 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
         **insert_kwargs: Any,
     ) -> None:
         """Store each node as one text of the ingestion pipeline."""
-        if nodes:
-            units = self._plan(self._layout(), nodes, metadata)
-            list(self._session.items(units, _stored))
-
-    async def _ainsert(
-        self, nodes: Sequence[BaseNode], metadata: Mapping[str, Any] | None = None
-    ) -> None:
-        if nodes:
-            units = self._plan(await self._alayout(), nodes, metadata)
-            async for _ in self._session.aitems(units, _stored):
-                pass
+        self._store(nodes, metadata)
 
     def insert_documents(
         self, documents: Sequence[Document], metadata: Mapping[str, Any] | None = None
     ) -> None:
         """Split ``documents`` with the index's transformations and store every node."""
         with self._callback_manager.as_trace("insert"):
-            self._insert(self._nodes(documents), metadata=metadata)
+            self._store(self._nodes(documents), metadata)
+            self._hashes.update((document.id_, document.hash) for document in documents)
 
     async def ainsert_documents(
         self, documents: Sequence[Document], metadata: Mapping[str, Any] | None = None
     ) -> None:
         """Async twin of :meth:`insert_documents` (native async requests)."""
         with self._callback_manager.as_trace("ainsert"):
-            nodes = await arun_transformations(
-                _documents(documents), self._transformations, show_progress=self._show_progress
-            )
-            await self._ainsert(nodes, metadata=metadata)
+            await self._astore(await self._anodes(documents), metadata)
+            self._hashes.update((document.id_, document.hash) for document in documents)
+
+    async def _anodes(self, documents: Sequence[Document]) -> Sequence[BaseNode]:
+        return await arun_transformations(
+            _documents(documents), self._transformations, show_progress=self._show_progress
+        )
 
     def _nodes(self, documents: Sequence[Document]) -> Sequence[BaseNode]:
         return run_transformations(
@@ -288,11 +302,11 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
 
     def insert_nodes(self, nodes: Sequence[BaseNode], **insert_kwargs: Any) -> None:
         """Store already split nodes (their ``ref_doc_id`` is kept as the Document's id)."""
-        self._insert(nodes, metadata=insert_kwargs.get("metadata"))
+        self._store(nodes, insert_kwargs.get("metadata"))
 
     async def ainsert_nodes(self, nodes: Sequence[BaseNode], **insert_kwargs: Any) -> None:
         """Async twin of :meth:`insert_nodes`."""
-        await self._ainsert(nodes, metadata=insert_kwargs.get("metadata"))
+        await self._astore(nodes, insert_kwargs.get("metadata"))
 
     def insert_doc_url(self, url: str, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Ingest the document at ``url`` (a presigned URL) into a doc pipeline set.
@@ -332,8 +346,8 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
     ) -> None:
         """Delete every chunk stored for ``ref_doc_id`` (a Document's id, or a ``doc_name``)."""
         check_ref_doc_id(ref_doc_id)
-        self._deletion_id()
         result = self._session.delete(self._ref_deletion(self._layout(), ref_doc_id))
+        self._hashes.pop(ref_doc_id, None)
         logger.debug("Deleted %d entities of %r", result.num_deleted, ref_doc_id)
 
     async def adelete_ref_doc(
@@ -341,20 +355,70 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
     ) -> None:
         """Async twin of :meth:`delete_ref_doc`."""
         check_ref_doc_id(ref_doc_id)
-        self._deletion_id()
-        layout = await self._alayout()
-        client, pipelines = self._session.client, self._session.pipelines
-        deletion = await pipelines.arequire(client, self._deletion_id(), "DELETION")
-        target = ref_doc_deletion(
-            ref_doc_id, layout=layout, deletion=deletion, ref_doc_field=self.ref_doc_field
+        result = await self._session.adelete(
+            await self._aref_deletion(await self._alayout(), ref_doc_id)
         )
-        result = await self._session.adelete(target)
+        self._hashes.pop(ref_doc_id, None)
         logger.debug("Deleted %d entities of %r", result.num_deleted, ref_doc_id)
 
+    async def _aref_deletion(self, layout: IngestionLayout, ref_doc_id: str) -> Deletion:
+        client, pipelines = self._session.client, self._session.pipelines
+        deletion = await pipelines.arequire(client, self._deletion_id(), "DELETION")
+        return ref_doc_deletion(
+            ref_doc_id, layout=layout, deletion=deletion, ref_doc_field=self.ref_doc_field
+        )
+
     def update_ref_doc(self, document: Document, **update_kwargs: Any) -> None:
-        """Replace ``document``'s chunks: delete those stored under its id, insert it again."""
-        self.delete_ref_doc(document.id_)
-        self.insert(document, **update_kwargs.get("insert_kwargs", {}))
+        """Replace ``document``'s chunks with its current ones.
+
+        The new chunks are stored first and the Document's other chunks deleted after, so a
+        failed insert leaves the old version searchable (LlamaIndex's default deletes first).
+        """
+        (document,) = _documents([document])
+        metadata = update_kwargs.get("insert_kwargs", {}).get("metadata")
+        old = self._ref_deletion(self._layout(), check_ref_doc_id(document.id_))
+        with self._callback_manager.as_trace("update_ref_doc"):
+            if "expression" not in old.target:  # a doc_name cannot spare the new chunks
+                self._session.delete(old)
+            stored = self._store(self._nodes([document]), metadata)
+            if "expression" in old.target:
+                self._session.delete(sparing(old, stored))
+        self._hashes[document.id_] = document.hash
+
+    async def aupdate_ref_doc(self, document: Document, **update_kwargs: Any) -> None:
+        """Async twin of :meth:`update_ref_doc`."""
+        (document,) = _documents([document])
+        metadata = update_kwargs.get("insert_kwargs", {}).get("metadata")
+        old = await self._aref_deletion(await self._alayout(), check_ref_doc_id(document.id_))
+        with self._callback_manager.as_trace("aupdate_ref_doc"):
+            if "expression" not in old.target:
+                await self._session.adelete(old)
+            stored = await self._astore(await self._anodes([document]), metadata)
+            if "expression" in old.target:
+                await self._session.adelete(sparing(old, stored))
+        self._hashes[document.id_] = document.hash
+
+    def refresh_ref_docs(self, documents: Sequence[Document], **update_kwargs: Any) -> list[bool]:
+        """Update each Document this index has not stored with this content; which were.
+
+        Only hashes seen by this instance are known, so a Document stored earlier (another
+        process) is updated (replaced, never duplicated).
+        """
+        changed = [self._hashes.get(d.id_) != d.hash for d in _documents(documents)]
+        for document, stale in zip(documents, changed, strict=True):
+            if stale:
+                self.update_ref_doc(document, **update_kwargs.get("update_kwargs", {}))
+        return changed
+
+    async def arefresh_ref_docs(
+        self, documents: Sequence[Document], **update_kwargs: Any
+    ) -> list[bool]:
+        """Async twin of :meth:`refresh_ref_docs`."""
+        changed = [self._hashes.get(d.id_) != d.hash for d in _documents(documents)]
+        for document, stale in zip(documents, changed, strict=True):
+            if stale:
+                await self.aupdate_ref_doc(document, **update_kwargs.get("update_kwargs", {}))
+        return changed
 
     def delete_by_expression(self, expression: str) -> DeletionResult:
         """Run the deletion pipeline with a Milvus boolean ``expression``; the count deleted."""

@@ -17,7 +17,7 @@ from langchain_zilliz_bailian._http.checks import check_id
 from langchain_zilliz_bailian.errors import InvalidInputError
 from langchain_zilliz_bailian.zilliz.client import PipelineSet
 from langchain_zilliz_bailian.zilliz.expressions import FIELD_NAME, ExpressionError, field_in
-from langchain_zilliz_bailian.zilliz.ingestion_session import Deletion
+from langchain_zilliz_bailian.zilliz.ingestion_session import Deletion, StoredItem
 from langchain_zilliz_bailian.zilliz.models import Pipeline
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "node_payloads",
     "pipeline_ids_of",
     "ref_doc_deletion",
+    "sparing",
 ]
 
 #: The preserved VarChar field that keeps each inserted Document's id (LlamaIndex's ref_doc_id).
@@ -200,3 +201,14 @@ def ref_doc_deletion(
     except ExpressionError as exc:
         raise InvalidInputError(f"ref_doc_id {ref_doc_id!r}: {exc}") from None
     return Deletion(deletion.pipeline_id, {"expression": expression})
+
+
+def sparing(deletion: Deletion, kept: Sequence[StoredItem]) -> Deletion:
+    """``deletion`` (an expression one) narrowed so the texts just stored in ``kept`` survive it:
+    an update stores the new chunks first, then deletes the Document's other ones."""
+    ids = [int(item.id) for item in kept if item.kind == "text" and item.id is not None]
+    expression = deletion.target.get("expression")
+    if not ids or expression is None:
+        return deletion
+    narrowed = f"({expression}) and not ({field_in('id', ids)})"
+    return Deletion(deletion.pipeline_id, {"expression": narrowed})

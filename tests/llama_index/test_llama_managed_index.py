@@ -122,6 +122,22 @@ def test_insert_delete_and_update_change_exactly_what_is_retrieved(
     assert stored(index) == [("doc-b", "Bailian apps stream deltas."), ("doc-c", PIPES)]
 
 
+def test_refresh_replaces_changed_documents_and_never_duplicates(
+    text_index: ZillizPipelineIndex, local_server: Any
+) -> None:
+    one = Document(text=MILVUS, id_="one", metadata={"topic": "t"})
+    two = Document(text=BAILIAN, id_="two", metadata={"topic": "t"})
+    assert text_index.refresh_ref_docs([one, two]) == [True, True]
+    assert text_index.refresh_ref_docs([one, two]) == [False, False]
+    changed = Document(text=PIPES, id_="two", metadata={"topic": "t"})
+    assert text_index.refresh_ref_docs([one, changed]) == [False, True]
+    assert stored(text_index) == [("one", MILVUS), ("two", PIPES)]
+    # Another instance (another process) knows no hashes: it replaces, never adds a copy.
+    again = ZillizPipelineIndex(text_index.pipeline_ids, **connection(local_server))
+    assert again.refresh_ref_docs([one]) == [True]
+    assert stored(again) == [("one", MILVUS), ("two", PIPES)]
+
+
 def test_metadata_filters_restrict_the_results(text_index: ZillizPipelineIndex) -> None:
     text_index.insert_documents(
         [
@@ -297,4 +313,14 @@ async def test_async_insert_delete_update_and_retrieve(text_index: ZillizPipelin
     await text_index.aupdate_ref_doc(Document(text=PIPES, id_="y", metadata={"topic": "t"}))
     nodes = await retriever.aretrieve(QueryBundle("milvus"))
     assert [(n.node.ref_doc_id, n.node.get_content()) for n in nodes] == [("y", PIPES)]
+    fresh = [
+        Document(text=PIPES, id_="y", metadata={"topic": "t"}),
+        Document(text=MILVUS, id_="z", metadata={"topic": "t"}),
+    ]
+    assert await text_index.arefresh_ref_docs(fresh) == [False, True]
+    nodes = await retriever.aretrieve(QueryBundle("milvus"))
+    assert sorted((n.node.ref_doc_id or "", n.node.get_content()) for n in nodes) == [
+        ("y", PIPES),
+        ("z", MILVUS),
+    ]
     await text_index.aclose()

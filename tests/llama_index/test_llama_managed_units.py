@@ -230,3 +230,26 @@ def test_create_pipelines_refuses_bad_input_before_any_request(
             **arguments,
         )
     assert script.requests == []
+
+
+def test_update_stores_the_new_chunks_before_deleting_the_old_ones() -> None:
+    service = Service()
+    service.index().update_ref_doc(Document(text="new", id_="A", metadata={"topic": "x"}))
+    assert service.runs == [
+        (ING, {"data": {"text_list": ["new"], "topic": "x", "doc_id": "A"}}),
+        (DEL, {"data": {"expression": '(doc_id in ["A"]) and not (id in [1])'}}),
+    ]
+
+
+def test_a_failed_update_deletes_nothing() -> None:
+    service = Service()
+    index = service.index()
+    with pytest.raises(InvalidInputError, match="lacks the preserved field"):
+        index.update_ref_doc(Document(text="new", id_="A"))  # no topic
+    assert service.runs == []
+
+
+def test_delete_nodes_deletes_stored_texts_by_id() -> None:
+    service = Service()
+    service.index().delete_nodes(["7"])
+    assert service.runs == [(DEL, {"data": {"expression": "id in [7]"}})]
