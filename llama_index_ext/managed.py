@@ -18,15 +18,7 @@ from llama_index.core.callbacks import CallbackManager
 from llama_index.core.data_structs.data_structs import IndexDict
 from llama_index.core.indices.managed.base import BaseManagedIndex
 from llama_index.core.ingestion import arun_transformations, run_transformations
-from llama_index.core.schema import (
-    BaseNode,
-    Document,
-    NodeRelationship,
-    NodeWithScore,
-    QueryBundle,
-    RelatedNodeInfo,
-    TransformComponent,
-)
+from llama_index.core.schema import BaseNode, Document, TransformComponent
 from llama_index.core.storage.storage_context import StorageContext
 from pydantic import SecretStr
 from typing_extensions import Unpack
@@ -35,35 +27,27 @@ from langchain_zilliz_bailian._http.adapter import Closeable
 from langchain_zilliz_bailian.errors import InvalidInputError
 from langchain_zilliz_bailian.zilliz.client import PipelineSet
 from langchain_zilliz_bailian.zilliz.connection import ZillizConnection
-from langchain_zilliz_bailian.zilliz.ingestion_session import (
-    Deletion,
-    IngestionOptions,
-    IngestionSession,
-    StoredItem,
-)
+from langchain_zilliz_bailian.zilliz.ingestion_session import IngestionOptions, IngestionSession
 from langchain_zilliz_bailian.zilliz.models import DeletionResult
 from llama_index_ext.managed_layout import (
     DEFAULT_REF_DOC_FIELD,
-    IngestionLayout,
     check_ref_doc_field,
     check_ref_doc_id,
-    node_payloads,
     pipeline_ids_of,
-    ref_doc_deletion,
     sparing,
 )
-from llama_index_ext.managed_pipelines import Transport, acreate_pipelines, create_pipelines
-from llama_index_ext.retrievers import DEFAULT_TOP_K, ZillizPipelineRetriever
+from llama_index_ext.managed_pipelines import Transport, create_pipelines
+from llama_index_ext.managed_retriever import ZillizPipelineIndexRetriever
+from llama_index_ext.managed_writer import PipelineSetWriter
+from llama_index_ext.retrievers import DEFAULT_TOP_K
 
-__all__ = ["ZillizPipelineIndex", "ZillizPipelineIndexRetriever"]
+__all__ = ["IndexOptions", "ZillizPipelineIndex"]
 
 logger = logging.getLogger(__name__)
 
 IndexT = TypeVar("IndexT", bound="ZillizPipelineIndex")
 
 _CONNECTION_KEYS = frozenset(ZillizConnection.__optional_keys__)
-_DOCUMENTS_HINT = "Documents go to a text pipeline set (create_pipelines(data_type='text'))."
-_URLS_HINT = "document URLs go to a doc pipeline set (create_pipelines(data_type='doc'))."
 
 
 class IndexOptions(Transport, total=False):
@@ -73,35 +57,6 @@ class IndexOptions(Transport, total=False):
     batch_size: int
     #: Requests in flight at once in the async methods (default 4).
     max_concurrency: int
-
-
-class ZillizPipelineIndexRetriever(ZillizPipelineRetriever):
-    """The index's retriever: each node's ``ref_doc_id`` is the Document (or doc_name) it came
-    from, read from the ref-doc field the hit returns; that field and ``chunk_id`` are kept out
-    of LLM prompts."""
-
-    def __init__(self, pipeline_id: str, *, ref_doc_field: str, **settings: Any) -> None:
-        """``settings``: those of :class:`ZillizPipelineRetriever`."""
-        self.ref_doc_field = ref_doc_field
-        super().__init__(pipeline_id, **settings)
-
-    def _with_sources(self, nodes: list[NodeWithScore]) -> list[NodeWithScore]:
-        for scored in nodes:
-            metadata = scored.node.metadata
-            # Bookkeeping fields stay out of the LLM prompt and any re-embedding.
-            kept = [key for key in (self.ref_doc_field, "chunk_id") if key in metadata]
-            scored.node.excluded_llm_metadata_keys.extend(kept)
-            scored.node.excluded_embed_metadata_keys.extend(kept)
-            source = metadata.get(self.ref_doc_field) or metadata.get("doc_name")
-            if isinstance(source, str) and source:
-                scored.node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=source)
-        return nodes
-
-    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return self._with_sources(super()._retrieve(query_bundle))
-
-    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return self._with_sources(await super()._aretrieve(query_bundle))
 
 
 class ZillizPipelineIndex(BaseManagedIndex, Closeable):
@@ -154,6 +109,7 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
             self._connection["api_key"] = SecretStr(api_key)
         self.pipeline_ids = ids.as_dict()
         self._ids = ids
+        self._writer = PipelineSetWriter(self._session, ids, self.ref_doc_field)
         #: Content hash of each Document this instance stored (for ``refresh_ref_docs``).
         self._hashes: dict[str, str] = {}
         struct = IndexDict(index_id="-".join(self.pipeline_ids.values()))
@@ -172,26 +128,11 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
     # -- pipelines ------------------------------------------------------------------------------
 
     create_pipelines = staticmethod(create_pipelines)
-    acreate_pipelines = staticmethod(acreate_pipelines)
 
     @property
     def session(self) -> IngestionSession:
         """The shared ingestion core (client, described pipelines, token count)."""
         return self._session
-
-    def _layout(self) -> IngestionLayout:
-        client, pipelines = self._session.client, self._session.pipelines
-        return IngestionLayout.of(pipelines.require(client, self._ids.ingestion, "INGESTION"))
-
-    async def _alayout(self) -> IngestionLayout:
-        client, pipelines = self._session.client, self._session.pipelines
-        described = await pipelines.arequire(client, self._ids.ingestion, "INGESTION")
-        return IngestionLayout.of(described)
-
-    def _deletion_id(self) -> str:
-        if self._ids.deletion is None:
-            raise InvalidInputError("Deleting needs pipeline_ids['DELETION'].")
-        return self._ids.deletion
 
     # -- building -------------------------------------------------------------------------------
 
@@ -230,33 +171,6 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
 
     # -- inserting ------------------------------------------------------------------------------
 
-    def _plan(
-        self,
-        layout: IngestionLayout,
-        nodes: Sequence[BaseNode],
-        metadata: Mapping[str, Any] | None,
-    ) -> list[Any]:
-        layout.require("INDEX_TEXT", _DOCUMENTS_HINT)
-        layout.check_metadata(metadata, self.ref_doc_field)
-        return self._session.plan(node_payloads(nodes, layout, self.ref_doc_field, metadata))
-
-    def _store(
-        self, nodes: Sequence[BaseNode], metadata: Mapping[str, Any] | None
-    ) -> list[StoredItem]:
-        """Store each node as one text of the ingestion pipeline; what was stored."""
-        if not nodes:
-            return []
-        units = self._plan(self._layout(), nodes, metadata)
-        return list(self._session.items(units, _stored))
-
-    async def _astore(
-        self, nodes: Sequence[BaseNode], metadata: Mapping[str, Any] | None
-    ) -> list[StoredItem]:
-        if not nodes:
-            return []
-        units = self._plan(await self._alayout(), nodes, metadata)
-        return [item async for item in self._session.aitems(units, _stored)]
-
     def _insert(
         self,
         nodes: Sequence[BaseNode],
@@ -264,14 +178,14 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
         **insert_kwargs: Any,
     ) -> None:
         """Store each node as one text of the ingestion pipeline."""
-        self._store(nodes, metadata)
+        self._writer.store(nodes, metadata)
 
     def insert_documents(
         self, documents: Sequence[Document], metadata: Mapping[str, Any] | None = None
     ) -> None:
         """Split ``documents`` with the index's transformations and store every node."""
         with self._callback_manager.as_trace("insert"):
-            self._store(self._nodes(documents), metadata)
+            self._writer.store(self._nodes(documents), metadata)
             self._hashes.update((document.id_, document.hash) for document in documents)
 
     async def ainsert_documents(
@@ -279,7 +193,7 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
     ) -> None:
         """Async twin of :meth:`insert_documents` (native async requests)."""
         with self._callback_manager.as_trace("ainsert"):
-            await self._astore(await self._anodes(documents), metadata)
+            await self._writer.astore(await self._anodes(documents), metadata)
             self._hashes.update((document.id_, document.hash) for document in documents)
 
     async def _anodes(self, documents: Sequence[Document]) -> Sequence[BaseNode]:
@@ -302,51 +216,33 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
 
     def insert_nodes(self, nodes: Sequence[BaseNode], **insert_kwargs: Any) -> None:
         """Store already split nodes (their ``ref_doc_id`` is kept as the Document's id)."""
-        self._store(nodes, insert_kwargs.get("metadata"))
+        self._writer.store(nodes, insert_kwargs.get("metadata"))
 
     async def ainsert_nodes(self, nodes: Sequence[BaseNode], **insert_kwargs: Any) -> None:
         """Async twin of :meth:`insert_nodes`."""
-        await self._astore(nodes, insert_kwargs.get("metadata"))
+        await self._writer.astore(nodes, insert_kwargs.get("metadata"))
 
     def insert_doc_url(self, url: str, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Ingest the document at ``url`` (a presigned URL) into a doc pipeline set.
 
         Returns what was stored: ``doc_name`` (its ref-doc id), ``num_chunks``, ``token_usage``.
         """
-        units = self._url_plan(self._layout(), url, metadata)
-        return next(iter(self._session.items(units, _stored))).metadata
+        return self._writer.store_url(url, metadata).metadata
 
     async def ainsert_doc_url(
         self, url: str, metadata: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
         """Async twin of :meth:`insert_doc_url`."""
-        units = self._url_plan(await self._alayout(), url, metadata)
-        stored = [item async for item in self._session.aitems(units, _stored)]
-        return stored[0].metadata
-
-    def _url_plan(
-        self, layout: IngestionLayout, url: str, metadata: Mapping[str, Any] | None
-    ) -> list[Any]:
-        if not isinstance(url, str):
-            raise InvalidInputError(f"url must be a string, got {type(url).__name__}.")
-        layout.require("INDEX_DOC", _URLS_HINT)
-        return self._session.plan(doc_urls=[url], metadata=metadata)
+        return (await self._writer.astore_url(url, metadata)).metadata
 
     # -- deleting -------------------------------------------------------------------------------
-
-    def _ref_deletion(self, layout: IngestionLayout, ref_doc_id: str) -> Deletion:
-        client, pipelines = self._session.client, self._session.pipelines
-        deletion = pipelines.require(client, self._deletion_id(), "DELETION")
-        return ref_doc_deletion(
-            ref_doc_id, layout=layout, deletion=deletion, ref_doc_field=self.ref_doc_field
-        )
 
     def delete_ref_doc(
         self, ref_doc_id: str, delete_from_docstore: bool = False, **delete_kwargs: Any
     ) -> None:
         """Delete every chunk stored for ``ref_doc_id`` (a Document's id, or a ``doc_name``)."""
         check_ref_doc_id(ref_doc_id)
-        result = self._session.delete(self._ref_deletion(self._layout(), ref_doc_id))
+        result = self._session.delete(self._writer.ref_deletion(ref_doc_id))
         self._hashes.pop(ref_doc_id, None)
         logger.debug("Deleted %d entities of %r", result.num_deleted, ref_doc_id)
 
@@ -355,18 +251,9 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
     ) -> None:
         """Async twin of :meth:`delete_ref_doc`."""
         check_ref_doc_id(ref_doc_id)
-        result = await self._session.adelete(
-            await self._aref_deletion(await self._alayout(), ref_doc_id)
-        )
+        result = await self._session.adelete(await self._writer.aref_deletion(ref_doc_id))
         self._hashes.pop(ref_doc_id, None)
         logger.debug("Deleted %d entities of %r", result.num_deleted, ref_doc_id)
-
-    async def _aref_deletion(self, layout: IngestionLayout, ref_doc_id: str) -> Deletion:
-        client, pipelines = self._session.client, self._session.pipelines
-        deletion = await pipelines.arequire(client, self._deletion_id(), "DELETION")
-        return ref_doc_deletion(
-            ref_doc_id, layout=layout, deletion=deletion, ref_doc_field=self.ref_doc_field
-        )
 
     def update_ref_doc(self, document: Document, **update_kwargs: Any) -> None:
         """Replace ``document``'s chunks with its current ones.
@@ -376,11 +263,11 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
         """
         (document,) = _documents([document])
         metadata = update_kwargs.get("insert_kwargs", {}).get("metadata")
-        old = self._ref_deletion(self._layout(), check_ref_doc_id(document.id_))
+        old = self._writer.ref_deletion(check_ref_doc_id(document.id_))
         with self._callback_manager.as_trace("update_ref_doc"):
             if "expression" not in old.target:  # a doc_name cannot spare the new chunks
                 self._session.delete(old)
-            stored = self._store(self._nodes([document]), metadata)
+            stored = self._writer.store(self._nodes([document]), metadata)
             if "expression" in old.target:
                 self._session.delete(sparing(old, stored))
         self._hashes[document.id_] = document.hash
@@ -389,11 +276,11 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
         """Async twin of :meth:`update_ref_doc`."""
         (document,) = _documents([document])
         metadata = update_kwargs.get("insert_kwargs", {}).get("metadata")
-        old = await self._aref_deletion(await self._alayout(), check_ref_doc_id(document.id_))
+        old = await self._writer.aref_deletion(check_ref_doc_id(document.id_))
         with self._callback_manager.as_trace("aupdate_ref_doc"):
             if "expression" not in old.target:
                 await self._session.adelete(old)
-            stored = await self._astore(await self._anodes([document]), metadata)
+            stored = await self._writer.astore(await self._anodes([document]), metadata)
             if "expression" in old.target:
                 await self._session.adelete(sparing(old, stored))
         self._hashes[document.id_] = document.hash
@@ -422,17 +309,21 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
 
     def delete_by_expression(self, expression: str) -> DeletionResult:
         """Run the deletion pipeline with a Milvus boolean ``expression``; the count deleted."""
-        deletion = self._session.deletion(expression=expression, pipeline_id=self._deletion_id())
+        deletion = self._session.deletion(
+            expression=expression, pipeline_id=self._writer.deletion_id()
+        )
         return self._session.delete(deletion)
 
     def delete_by_doc_name(self, doc_name: str) -> DeletionResult:
         """Delete a stored document's chunks by its ``doc_name`` (doc pipeline sets)."""
-        deletion = self._session.deletion(doc_name=doc_name, pipeline_id=self._deletion_id())
+        deletion = self._session.deletion(doc_name=doc_name, pipeline_id=self._writer.deletion_id())
         return self._session.delete(deletion)
 
     def _delete_node(self, node_id: str, **delete_kwargs: Any) -> None:
         """Delete one stored text by its id (the ``id_`` of a retrieved node)."""
-        self._session.delete(self._session.deletion(ids=[node_id], pipeline_id=self._deletion_id()))
+        self._session.delete(
+            self._session.deletion(ids=[node_id], pipeline_id=self._writer.deletion_id())
+        )
 
     # -- querying -------------------------------------------------------------------------------
 
@@ -456,7 +347,7 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
             **self._connection,
         )
         if retriever.output_fields is None:
-            retriever.output_fields = sorted(self._layout().preserved)
+            retriever.output_fields = sorted(self._writer.layout().preserved)
         return retriever
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -468,10 +359,6 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
     async def aclose(self) -> None:
         """Close the pools, the current event loop's async one included."""
         await self._session.aclose()
-
-
-def _stored(item: StoredItem) -> StoredItem:
-    return item
 
 
 def _documents(documents: Sequence[Document]) -> list[Document]:

@@ -23,7 +23,7 @@ from llama_index_ext.managed_layout import (
     pipeline_ids_of,
 )
 
-__all__ = ["PipelineSetOptions", "Transport", "acreate_pipelines", "create_pipelines"]
+__all__ = ["PipelineSetOptions", "Transport", "create_pipelines"]
 
 DEFAULT_COLLECTION = "zcp_llamalection"
 #: 0.3.0 options the REST pipeline set made here cannot honour (chunking is the service's).
@@ -129,22 +129,3 @@ def create_pipelines(
     )
     with client:
         return pipeline_ids_of(client.create_pipeline_set(**arguments)).as_dict()
-
-
-async def acreate_pipelines(
-    project_id: str,
-    cluster_id: str,
-    cloud_region: str | None = None,
-    api_key: str | None = None,
-    collection_name: str = DEFAULT_COLLECTION,
-    data_type: Literal["text", "doc"] = "text",
-    metadata_schema: Mapping[str, str] | None = None,
-    **options: Unpack[PipelineSetOptions],
-) -> dict[str, str]:
-    """Async twin of :func:`create_pipelines`."""
-    where = (project_id, cluster_id, collection_name)
-    client, arguments = _prepare(
-        where, data_type, metadata_schema, options, (cloud_region, api_key)
-    )
-    async with client:
-        return pipeline_ids_of(await client.acreate_pipeline_set(**arguments)).as_dict()
