@@ -10,7 +10,8 @@ chunks. ``ZillizCloudPipelineIndex`` (``managed_compat``) takes 0.3.0's argument
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -151,7 +152,8 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
         ``metadata`` fills preserved fields of every node; ``kwargs`` go to the constructor.
         """
         index = cls(pipeline_ids, api_key=api_key, show_progress=show_progress, **kwargs)
-        index.insert_documents(documents, metadata=metadata)
+        with index.closed_on_error():
+            index.insert_documents(documents, metadata=metadata)
         return index
 
     @classmethod
@@ -166,8 +168,18 @@ class ZillizPipelineIndex(BaseManagedIndex, Closeable):
     ) -> IndexT:
         """An index over a doc pipeline set with the document at ``url`` ingested."""
         index = cls(pipeline_ids, api_key=api_key, show_progress=show_progress, **kwargs)
-        index.insert_doc_url(url, metadata=metadata)
+        with index.closed_on_error():
+            index.insert_doc_url(url, metadata=metadata)
         return index
+
+    @contextmanager
+    def closed_on_error(self) -> Iterator[None]:
+        """Close the connection pools if the block raises (a classmethod's index is then lost)."""
+        try:
+            yield
+        except BaseException:
+            self.close()
+            raise
 
     # -- inserting ------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from llama_index.core.schema import Document, QueryBundle
 from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
 from typing_extensions import TypedDict
 
-from langchain_zilliz_bailian.errors import InvalidInputError
+from langchain_zilliz_bailian.errors import BadRequestError, InvalidInputError
 from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
 from llama_index_ext import BailianAppLLM
 from llama_index_ext.managed import ZillizPipelineIndex
@@ -215,6 +215,18 @@ def test_code_written_for_0_3_0_runs_with_only_the_import_changed(
 
     index.delete_ref_doc(doc_name)
     assert index.as_retriever().retrieve("Milvus Lite data") == []
+
+
+def test_a_failed_build_raises_where_0_3_0_only_logged(local_server: Any, tmp_path: Path) -> None:
+    from llama_index_ext.managed_compat import ZillizCloudPipelineIndex
+
+    ids = make_pipelines(local_server, "doc")
+    outside = tmp_path / "outside.md"  # not under the server's data directory: refused
+    outside.write_text(GUIDE, encoding="utf-8")
+    with pytest.raises(BadRequestError, match="data directory"):
+        ZillizCloudPipelineIndex.from_document_url(
+            url=outside.as_uri(), pipeline_ids=ids, **connection(local_server)
+        )
 
 
 def test_doc_sets_take_urls_and_delete_by_doc_name(local_server: Any, doc_url: str) -> None:
