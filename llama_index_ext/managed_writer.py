@@ -19,6 +19,7 @@ from langchain_zilliz_bailian.zilliz.ingestion_session import (
     IngestionSession,
     StoredItem,
 )
+from langchain_zilliz_bailian.zilliz.inputs import http_url
 from llama_index_ext.managed_layout import (
     IngestionLayout,
     PipelineIds,
@@ -89,22 +90,21 @@ class PipelineSetWriter:
         units = self._node_plan(await self.alayout(), nodes, metadata)
         return [item async for item in self.session.aitems(units, _item)]
 
-    def _url_plan(
-        self, layout: IngestionLayout, url: str, metadata: Mapping[str, Any] | None
-    ) -> list[Unit]:
-        if not isinstance(url, str):
-            raise InvalidInputError(f"url must be a string, got {type(url).__name__}.")
-        layout.require("INDEX_DOC", _URLS_HINT)
-        return self.session.plan(doc_urls=[url], metadata=metadata)
+    def _url_plan(self, url: str, metadata: Mapping[str, Any] | None) -> list[Unit]:
+        """The URL's request, checked before the pipeline is even described."""
+        checked = http_url("doc_url", url, schemes="https?|file")  # as the client checks it
+        return self.session.plan(doc_urls=[checked], metadata=metadata)
 
     def store_url(self, url: str, metadata: Mapping[str, Any] | None) -> StoredItem:
         """Ingest the document at ``url``; the stored document (its id is the doc_name)."""
-        units = self._url_plan(self.layout(), url, metadata)
+        units = self._url_plan(url, metadata)
+        self.layout().require("INDEX_DOC", _URLS_HINT)
         return next(iter(self.session.items(units, _item)))
 
     async def astore_url(self, url: str, metadata: Mapping[str, Any] | None) -> StoredItem:
         """Async twin of :meth:`store_url`."""
-        units = self._url_plan(await self.alayout(), url, metadata)
+        units = self._url_plan(url, metadata)
+        (await self.alayout()).require("INDEX_DOC", _URLS_HINT)
         (stored,) = [item async for item in self.session.aitems(units, _item)]
         return stored
 

@@ -106,6 +106,10 @@ def test_bad_input_raises_before_any_request() -> None:
         index.insert_documents("not documents")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="ref_doc_field"):
         ZillizPipelineIndex(IDS, api_key=KEY, ref_doc_field="doc id")
+    with pytest.raises(InvalidInputError, match="doc_url"):
+        index.insert_doc_url("ftp://bucket.test/a.pdf")
+    with pytest.raises(InvalidInputError, match="doc_url must be an http"):
+        index.insert_doc_url(b"https://bucket.test/a.pdf")  # type: ignore[arg-type]
     assert service.script.requests == []
 
 
