@@ -1,7 +1,9 @@
 """LlamaIndex integrations over the framework-free clients of ``langchain_zilliz_bailian``.
 
-``ZillizPipelineRetriever`` (search), ``ZillizPipelineReader`` (ingestion) and ``BailianAppLLM``
-(a Bailian app as a chat LLM), all natively async. Importing this package never imports
+``ZillizPipelineRetriever`` (search), ``ZillizPipelineReader`` (ingestion), ``ZillizPipelineIndex``
+(a managed index over a pipeline set; ``ZillizCloudPipelineIndex`` for code written against the
+removed llama-index-indices-managed-zilliz), ``BailianAppLLM`` (a Bailian app as a chat LLM), the
+agent tool specs and citation helpers, all natively async. Importing this package never imports
 ``langchain_core``; install it with ``pip install "langchain-zilliz-bailian[llama-index]"``.
 """
 
@@ -17,6 +19,8 @@ from llama_index_ext.citations import (
 )
 from llama_index_ext.filters import to_milvus_expression
 from llama_index_ext.llms import BailianAppLLM
+from llama_index_ext.managed import ZillizPipelineIndex
+from llama_index_ext.managed_compat import ZillizCloudPipelineIndex
 from llama_index_ext.readers import ZillizPipelineReader
 from llama_index_ext.retrievers import ZillizPipelineRetriever
 from llama_index_ext.tools import BailianAppToolSpec, ZillizPipelineToolSpec
@@ -28,6 +32,8 @@ __all__ = [
     "ImageSource",
     "PipelineNotServingError",
     "UnsupportedFilterError",
+    "ZillizCloudPipelineIndex",
+    "ZillizPipelineIndex",
     "ZillizPipelineReader",
     "ZillizPipelineRetriever",
     "ZillizPipelineToolSpec",

@@ -119,6 +119,8 @@ PUBLIC: dict[str, list[str]] = {
         "ImageSource",
         "PipelineNotServingError",
         "UnsupportedFilterError",
+        "ZillizCloudPipelineIndex",
+        "ZillizPipelineIndex",
         "ZillizPipelineReader",
         "ZillizPipelineRetriever",
         "ZillizPipelineToolSpec",
