@@ -403,11 +403,16 @@ class Storage:
         key: str,
         change: Callable[[dict[str, Any] | None], dict[str, Any] | None],
     ) -> dict[str, Any] | None:
-        """Read-modify-write one record atomically: ``change(old)`` returns the new body, or
-        None to leave the record as it is (e.g. it was deleted meanwhile)."""
+        """Read-modify-write one record: ``change(old)`` returns the new body, or None to leave
+        the record as it is (e.g. it was deleted meanwhile).
+
+        The read is always exact (Strong, never the cache): a Session read on a Milvus server can
+        still see a pipeline another process has just dropped, and writing it back would bring the
+        pipeline back. Atomic within this process only; across processes a drop landing between
+        this read and its write can still be undone (the usage flush is the only such writer).
+        """
         with self._write_lock:
-            # Never the cache; exact for records that other processes change (sessions).
-            text = self._read_meta(self._meta_key(kind, key), exact=kind not in CACHED_META_KINDS)
+            text = self._read_meta(self._meta_key(kind, key), exact=True)
             new = change(None if text is None else json.loads(text))
             if new is not None:
                 self.put_meta(kind, key, new)
