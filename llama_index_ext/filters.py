@@ -8,7 +8,6 @@ stay literal); numbers are never quoted.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 
@@ -20,13 +19,12 @@ from llama_index.core.vector_stores.types import (
 )
 
 from langchain_zilliz_bailian.errors import UnsupportedFilterError
+from langchain_zilliz_bailian.zilliz.expressions import ExpressionError, literal
 
 __all__ = ["combine_expressions", "to_milvus_expression"]
 
 #: A field name, optionally followed by JSON-path or array-index segments: ``meta["a"][0]``.
 _KEY = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*(?:\["[A-Za-z0-9_ .-]+"\]|\[[0-9]+\])*$')
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_INT64 = (-(2**63), 2**63 - 1)
 _COMPARISONS = {
     FilterOperator.EQ: "==",
     FilterOperator.NE: "!=",
@@ -49,23 +47,19 @@ Scalar = int | float | str
 
 
 def _literal(value: object, where: str) -> str:
-    """A Milvus literal: numbers bare, strings double-quoted and escaped."""
+    """A Milvus literal: numbers bare, strings double-quoted and escaped (the core's escaping)."""
     if isinstance(value, bool) or value is None:
         raise UnsupportedFilterError(f"{where}: {value!r} has no Milvus literal here.")
-    if isinstance(value, int):
-        if not _INT64[0] <= value <= _INT64[1]:
-            raise UnsupportedFilterError(f"{where}: {value} is outside the int64 range.")
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise UnsupportedFilterError(f"{where}: {value!r} is not a finite number.")
-        return repr(value)
+    if not isinstance(value, int | float | str):
+        raise UnsupportedFilterError(f"{where}: unsupported value type {type(value).__name__}.")
     if isinstance(value, str):
         for char in value:
-            if ord(char) < 0x20 and char not in _ESCAPES:
+            if ord(char) < 0x20 and char not in "\n\r\t":
                 raise UnsupportedFilterError(f"{where}: control character {char!r} in {value!r}.")
-        return '"' + "".join(_ESCAPES.get(char, char) for char in value) + '"'
-    raise UnsupportedFilterError(f"{where}: unsupported value type {type(value).__name__}.")
+    try:
+        return literal(value)
+    except ExpressionError as error:
+        raise UnsupportedFilterError(f"{where}: {error}.") from None
 
 
 def _list(value: object, where: str) -> str:
