@@ -18,7 +18,7 @@ else:  # Python 3.10: pytest's own dependency
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The extras users install; ``test`` is the dev toolchain, pinned separately.
-RUNTIME_EXTRAS = ("langchain", "llama-index", "server")
+RUNTIME_EXTRAS = ("langchain", "llama-index", "server", "files")
 _REQ = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(?:\[[^\]]*\])?\s*(.*)$")
 _FLOOR = re.compile(r">=\s*([0-9][^,;\s]*)")
 
