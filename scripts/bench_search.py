@@ -60,8 +60,8 @@ def measure(size: int, searches: int) -> dict[str, float]:
         with httpx.Client(base_url=server.url, headers=headers, timeout=60) as http:
             ingestion_id, search_id = make_pipelines(http, collection)
             ingest_s = ingest(http, ingestion_id, synthetic_texts(size))
-            # A second client of the same in-process Milvus Lite (not closed: it is shared).
-            floor = MilvusClient(uri=str(server.data_dir / "milvus.db"))
+            # A second client of the same in-process Milvus Lite, on its private socket.
+            floor = MilvusClient(uri=server.milvus_uri)
             index_wait_s = wait_indexed(floor, collection, size)
 
             def through_server(i: int) -> None:

@@ -101,6 +101,15 @@ class LocalServer:
         """Base URL for the Bailian client (``{base}/apps/{id}/completion``)."""
         return self.url + "/api/v1"
 
+    @property
+    def milvus_uri(self) -> str:
+        """Where a pymilvus client of this user reaches the server's Milvus while it runs.
+
+        With Milvus Lite, a ``unix:`` socket only this user can open (for benchmarks and
+        inspection); with ``milvus_uri=``, that URI.
+        """
+        return str(self.app.state.context.storage.client_uri)
+
     def start(self) -> LocalServer:
         """Bind, start uvicorn in a daemon thread and wait until the lifespan has opened storage."""
         import uvicorn

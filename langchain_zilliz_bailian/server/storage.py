@@ -43,6 +43,7 @@ from typing import Any
 
 from langchain_zilliz_bailian.server.expr import field_equals, field_in
 from langchain_zilliz_bailian.server.ids import is_valid
+from langchain_zilliz_bailian.server.lite_endpoint import PrivateLite, open_private
 from langchain_zilliz_bailian.server.meta_cache import MetaCache
 from langchain_zilliz_bailian.server.sealer import Sealer
 
@@ -216,9 +217,12 @@ class Storage:
                     raise DataDirInUseError(data_dir, same_process=True)
                 _open_local_dirs.add(key)
             self._registered = key
+        self._private: PrivateLite | None = None
         try:
             try:
-                self._client: Any = MilvusClient(uri=uri, token=milvus_token or "")
+                if self.local:
+                    self._private = open_private(Path(uri))
+                self._client: Any = MilvusClient(uri=self.client_uri, token=milvus_token or "")
             except Exception as exc:
                 if not self.local:
                     raise StorageError(f"Cannot connect to Milvus at {uri}: {exc}") from exc
@@ -241,10 +245,15 @@ class Storage:
                 self.ids = IdMinter(self._node_lease.node)
             self.sealer.start()
         except BaseException:
-            if hasattr(self, "_client"):
+            if hasattr(self, "_client") or self._private is not None:
                 self.close()  # a half-opened Milvus Lite would keep the directory locked
             self._unregister()
             raise
+
+    @property
+    def client_uri(self) -> str:
+        """The URI pymilvus uses for this storage (Milvus Lite: its private ``unix:`` socket)."""
+        return self._private.uri if self._private is not None else self.uri
 
     def _unregister(self) -> None:
         if self._registered is not None:
@@ -260,8 +269,12 @@ class Storage:
                 lease.release()
             if hasattr(self, "sealer"):
                 self.sealer.stop(seal_pending=True)  # the next start replays less log
-            self._client.close()
-            if self.local:
+            if hasattr(self, "_client"):
+                self._client.close()
+            if self._private is not None:
+                self._private.close()
+                self._private = None
+            elif self.local:
                 # pymilvus keeps the in-process Milvus Lite server (and its directory lock) alive
                 # after close(); release it so a restart reopens from disk or another process can.
                 from milvus_lite.server_manager import server_manager_instance
