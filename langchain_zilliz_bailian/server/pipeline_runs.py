@@ -68,14 +68,16 @@ class PipelineService(PipelineRegistry):
 
     def list_pipelines(self, project_id: str) -> list[dict[str, Any]]:
         """Pipelines of ``project_id``, oldest first, ``totalUsage`` exact."""
-        with self.usage_counters.consistent_read():
-            return [self.usage_counters.overlay(p) for p in super().list_pipelines(project_id)]
+        counters = self.usage_counters
+        with counters.consistent_read():
+            stored = counters.stored()
+            return [counters.overlay(p, stored) for p in super().list_pipelines(project_id)]
 
     def drop(self, pipeline_id: str) -> dict[str, Any]:
-        """Remove the pipeline (answered with its last state); its pending usage goes with it."""
+        """Remove the pipeline (answered with its last state); its usage records go with it."""
         with self.usage_counters.consistent_read():
             dropped = self.usage_counters.overlay(super().drop(pipeline_id))
-            self.usage_counters.discard(pipeline_id)
+            self.usage_counters.forget(pipeline_id)
             return dropped
 
     async def run(self, pipeline_id: str, body: Any) -> dict[str, Any]:

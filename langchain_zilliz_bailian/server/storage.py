@@ -52,7 +52,7 @@ FIELD_TYPES = ("Bool", "Int8", "Int16", "Int32", "Int64", "Float", "Double", "Va
 VARCHAR_MAX = 4000
 TEXT_MAX = 65535
 _EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
-META_KINDS = frozenset({"pipeline", "collection", "session", "node"})
+META_KINDS = frozenset({"pipeline", "collection", "session", "node", "usage"})
 #: Metadata keys are ids and collection names: plain tokens only (checked on every access).
 META_KEY = re.compile(r"[A-Za-z0-9_-]{1,256}")
 FLOAT32_MAX = 3.4028234663852886e38
@@ -251,6 +251,12 @@ class Storage:
             raise
 
     @property
+    def node(self) -> int:
+        """This process's node number: unique among live processes sharing the Milvus (0 on
+        Milvus Lite, which one process holds)."""
+        return self._node_lease.node if self._node_lease is not None else 0
+
+    @property
     def client_uri(self) -> str:
         """The URI pymilvus uses for this storage (Milvus Lite: its private ``unix:`` socket)."""
         return self._private.uri if self._private is not None else self.uri
@@ -421,8 +427,8 @@ class Storage:
 
         The read is always exact (Strong, never the cache): a Session read on a Milvus server can
         still see a pipeline another process has just dropped, and writing it back would bring the
-        pipeline back. Atomic within this process only; across processes a drop landing between
-        this read and its write can still be undone (the usage flush is the only such writer).
+        pipeline back. Atomic within this process only, so records several processes change must
+        not go through it (usage counts have one record per process for that reason).
         """
         with self._write_lock:
             text = self._read_meta(self._meta_key(kind, key), exact=True)

@@ -35,9 +35,14 @@ def storage(server: LocalServer) -> Storage:
 
 
 def stored_usage(server: LocalServer, pipeline_id: str) -> dict[str, int]:
-    """``totalUsage`` as persisted (not as described)."""
-    record = server.app.state.context.storage.get_meta("pipeline", pipeline_id)
-    return dict(record["pipeline"]["totalUsage"])
+    """``totalUsage`` as persisted (not as described): every process's usage records."""
+    storage = server.app.state.context.storage
+    usage = {"embedding": 0, "rerank": 0}
+    for record in storage.list_meta("usage"):
+        if record["pipelineId"] == pipeline_id:
+            usage["embedding"] += record["embedding"]
+            usage["rerank"] += record["rerank"]
+    return usage
 
 
 def test_ready_once_storage_answers_and_needs_no_key(server: LocalServer) -> None:
@@ -148,7 +153,8 @@ def test_a_failed_flush_keeps_the_counts_for_the_next(
         patch.setattr(storage, "update_meta", lambda *a, **k: (_ for _ in ()).throw(StorageError()))
         with pytest.raises(StorageError):
             counters.flush()
-    assert counters.overlay({"pipelineId": pipes["ingestion"], "totalUsage": {"embedding": 1}}) == {
+    pending_only = {"pipelineId": pipes["ingestion"], "totalUsage": {"embedding": 1}}
+    assert counters.overlay(pending_only, stored={}) == {
         "pipelineId": pipes["ingestion"],
         "totalUsage": {"embedding": 6},
     }
@@ -172,3 +178,41 @@ def test_usage_counts_survive_a_clean_shutdown(tmp_path: Path) -> None:
         srch = ok(http.get(f"/v1/pipelines/{made['search']}"))["totalUsage"]
     assert ing["embedding"] == ingested["usage"]["embedding"] > 0
     assert srch == {"embedding": searched["usage"]["embedding"], "rerank": 0}
+
+
+def test_each_process_counts_in_its_own_record_so_flushes_never_rewrite_a_pipeline(
+    server: LocalServer, http: httpx.Client, storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes sharing one Milvus (two nodes) both count one pipeline: the counts add up,
+    the pipeline record is never rewritten, and a late flush cannot bring a dropped one back."""
+    made = make_text_pipelines(http, unique("usage_nodes"))
+    pipeline_id = made["search"]
+    server.app.state.context.pipelines.usage_counters.flush()
+    first, second = UsageCounters(storage), UsageCounters(storage)
+    second.node = 7  # what a second server process on the same Milvus would hold
+    rewritten: list[str] = []
+    real_update = storage.update_meta
+
+    def spy(kind: str, key: str, change: Any) -> Any:
+        rewritten.append(kind)
+        return real_update(kind, key, change)
+
+    monkeypatch.setattr(storage, "update_meta", spy)
+    before = ok(http.get(f"/v1/pipelines/{pipeline_id}"))["totalUsage"]
+    first.add(pipeline_id, 3, 1)
+    second.add(pipeline_id, 4, 2)
+    assert first.flush() == second.flush() == 1
+    assert rewritten == ["usage", "usage"]
+    after = ok(http.get(f"/v1/pipelines/{pipeline_id}"))["totalUsage"]
+    assert after == {"embedding": before["embedding"] + 7, "rerank": before["rerank"] + 3}
+    record = storage.get_meta("pipeline", pipeline_id)
+    assert record is not None and record["pipeline"]["totalUsage"] == {"embedding": 0, "rerank": 0}
+
+    ok(http.delete(f"/v1/pipelines/{pipeline_id}"))
+    assert stored_usage(server, pipeline_id) == {"embedding": 0, "rerank": 0}
+    second.add(pipeline_id, 5)  # the other process had counted a search just before the drop
+    assert second.flush() == 1
+    assert storage.get_meta("pipeline", pipeline_id) is None  # not brought back
+    assert http.get(f"/v1/pipelines/{pipeline_id}").json()["code"] != 200
+    listed = ok(http.get("/v1/pipelines", params={"projectId": "proj-0123456789abcdef"}))
+    assert pipeline_id not in {p["pipelineId"] for p in listed}
