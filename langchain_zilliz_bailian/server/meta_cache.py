@@ -5,14 +5,18 @@ query, about 2 ms each on Milvus Lite): more than the vector search itself on a 
 :class:`MetaCache` keeps the JSON text of recently read records for ``ttl_s`` seconds. This
 process's own writes replace or drop the entry at once, so one server process always reads its
 own writes; another process sharing the Milvus (``--workers``) sees a change at most ``ttl_s``
-late. Only found records are kept (a record created elsewhere is seen at once), and a read that
-raced with a write of the same key is not stored (see :meth:`MetaCache.generation`).
+late (on Milvus Lite, which one process holds, the TTL is unlimited). Only found records are kept
+(a record created elsewhere is seen at once), a read that raced with a write of the same key is not
+stored (see :meth:`MetaCache.generation`), and concurrent misses of one key make one read
+(:meth:`MetaCache.filling`), not one each.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class MetaCache:
@@ -23,6 +27,7 @@ class MetaCache:
         self._entries: dict[str, tuple[float, str]] = {}
         self._generation = 0
         self._lock = threading.Lock()
+        self._filling: dict[str, tuple[threading.Lock, int]] = {}  # key -> (lock, holders)
 
     def get(self, key: str) -> str | None:
         """The cached text of ``key`` if it is younger than the TTL, else None."""
@@ -33,6 +38,23 @@ class MetaCache:
         if entry is None or time.monotonic() - entry[0] > self.ttl_s:
             return None
         return entry[1]
+
+    @contextmanager
+    def filling(self, key: str) -> Iterator[None]:
+        """Hold the one right to read ``key`` from Milvus; others wait, then find it cached."""
+        with self._lock:
+            lock, holders = self._filling.get(key, (threading.Lock(), 0))
+            self._filling[key] = (lock, holders + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._lock:
+                lock, holders = self._filling[key]
+                if holders == 1:
+                    del self._filling[key]
+                else:
+                    self._filling[key] = (lock, holders - 1)
 
     def generation(self) -> int:
         """Read before a Milvus read; pass to :meth:`fill` so a racing write wins."""

@@ -233,7 +233,9 @@ class Storage:
             self._float32_fields: dict[str, frozenset[str]] = {}
             # The one write lock (re-entrant: update_meta writes while holding it).
             self._write_lock = threading.RLock()
-            self._meta_cache = MetaCache(meta_cache_s)
+            # Milvus Lite has one process per data dir, so every write to it passes this cache:
+            # its entries cannot go stale and need no time limit.
+            self._meta_cache = MetaCache(math.inf if self.local else meta_cache_s)
             self._deleted_at: dict[str, float] = {}
             self._node_lease: NodeLease | None = None
             self.sealer = Sealer(self._flush, rows=seal_rows, idle_s=seal_idle_s)
@@ -381,18 +383,24 @@ class Storage:
             self.sealer.note(META_COLLECTION, 1)
 
     def get_meta(self, kind: str, key: str) -> dict[str, Any] | None:
-        """Fetch one metadata record, or None. Pipeline and collection records may come from a
-        cache up to ``META_CACHE_S`` old (see :mod:`.meta_cache`); sessions are always read."""
+        """Fetch one metadata record, or None. Pipeline and collection records come from a cache
+        (see :mod:`.meta_cache`): on a Milvus server up to ``META_CACHE_S`` old, on Milvus Lite
+        always current; sessions are always read."""
         full_key = self._meta_key(kind, key)
-        cacheable = kind in CACHED_META_KINDS
-        text = self._meta_cache.get(full_key) if cacheable else None
+        if kind not in CACHED_META_KINDS:
+            text = self._read_meta(full_key, exact=True)
+            return None if text is None else dict(json.loads(text))
+        text = self._meta_cache.get(full_key)
         if text is None:
-            generation = self._meta_cache.generation()
-            text = self._read_meta(full_key, exact=not cacheable)
-            if text is None:
-                return None
-            if cacheable:
-                self._meta_cache.fill(full_key, text, generation)
+            # One reader per key: requests arriving together wait for its result, not read too.
+            with self._meta_cache.filling(full_key):
+                text = self._meta_cache.get(full_key)
+                if text is None:
+                    generation = self._meta_cache.generation()
+                    text = self._read_meta(full_key, exact=False)
+                    if text is None:
+                        return None
+                    self._meta_cache.fill(full_key, text, generation)
         body: dict[str, Any] = json.loads(text)
         return body
 
