@@ -78,6 +78,8 @@ class ServeProcess:
         argv = [sys.executable, "-m", "langchain_zilliz_bailian", "serve"]
         path = [str(ROOT), os.environ.get("PYTHONPATH", "")]
         argv += ["--port", str(self.port), "--data-dir", str(data_dir), "--log-level", "warning"]
+        # The floor embeds with the lexical embedder; the server must do the same work.
+        argv += ["--embedder", "lexical"]
         if milvus_uri:
             argv += ["--milvus-uri", milvus_uri]
         if workers > 1:
