@@ -73,6 +73,23 @@ def test_docx_custom_style_based_on_a_heading_is_a_heading() -> None:
     assert section.headers == ("## Chapter one",) and section.body == "It was a quiet morning."
 
 
+def test_docx_outline_level_on_a_body_paragraph_makes_it_a_heading() -> None:
+    from docx import Document
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    document = Document()
+    heading = document.add_paragraph("Appendix")
+    level = OxmlElement("w:outlineLvl")
+    level.set(qn("w:val"), "2")
+    heading._p.get_or_add_pPr().append(level)
+    document.add_paragraph("Tables of figures.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    (section,) = parse_document("report.docx", buffer.getvalue())
+    assert section.headers == ("### Appendix",) and section.body == "Tables of figures."
+
+
 def test_pptx_slides_are_pages_titles_are_headings() -> None:
     sections = parse_document("deck.pptx", samples.pptx_bytes())
     assert [(s.page, s.headers) for s in sections] == [

@@ -27,6 +27,7 @@ def docx_sections(raw: bytes) -> list[Section]:
 
     check_archive(raw, "DOCX")
     document = Document(io.BytesIO(raw))
+    levels = HeadingLevels(document)
     builder = SectionBuilder()
     for block in document.iter_inner_content():
         if isinstance(block, Table):
@@ -35,7 +36,7 @@ def docx_sections(raw: bytes) -> list[Section]:
         text = block.text.strip()
         if not text:
             continue
-        level = heading_level(block)
+        level = levels.of(block)
         if level is None:
             builder.add_text(text)
         else:
@@ -43,29 +44,63 @@ def docx_sections(raw: bytes) -> list[Section]:
     return builder.sections()
 
 
-def heading_level(paragraph: Any) -> int | None:
-    """0 for ``Title``, N for ``Heading N`` or outline level N-1, None for body text."""
-    style = paragraph.style
-    level = _outline_level(paragraph._p)
+class HeadingLevels:
+    """Heading level of a paragraph: 0 for ``Title``, N for ``Heading N`` or outline level
+    N-1 (on the paragraph or along its style chain), None for body text.
+
+    Levels are cached per style id: python-docx looks a paragraph's style up by scanning every
+    style, which made a 500-paragraph document take most of a second.
+    """
+
+    def __init__(self, document: Any) -> None:
+        from docx.enum.style import WD_STYLE_TYPE
+
+        self._styles = {
+            style.style_id: style
+            for style in document.styles
+            if style.type == WD_STYLE_TYPE.PARAGRAPH
+        }
+        self._default = document.styles.default(WD_STYLE_TYPE.PARAGRAPH)
+        self._cache: dict[str | None, int | None] = {}
+
+    def of(self, paragraph: Any) -> int | None:
+        """The level of one paragraph (its own outline level first, then its style's)."""
+        own = _outline_level(paragraph._p)
+        if own is not None:
+            return own
+        style_id = paragraph._p.style
+        if style_id not in self._cache:
+            style = self._styles.get(style_id) if style_id else self._default
+            self._cache[style_id] = _style_level(style)
+        return self._cache[style_id]
+
+
+def _style_level(style: Any) -> int | None:
     for _ in range(_MAX_STYLE_DEPTH):
-        if level is not None or style is None:
-            break
-        name = style.name or ""
+        if style is None:
+            return None
+        name = (style.name or "").strip()
         if name.lower() == "title":
             return 0
-        match = _HEADING_STYLE.fullmatch(name.strip())
+        match = _HEADING_STYLE.fullmatch(name)
         if match:
             return int(match.group(1))
         level = _outline_level(style.element)
+        if level is not None:
+            return level
         style = style.base_style
-    return level
+    return None
 
 
 def _outline_level(element: Any) -> int | None:
     """``w:outlineLvl`` of a paragraph or style (0-based in the file, 9 means body text)."""
-    values = element.xpath("./w:pPr/w:outlineLvl/@w:val")
-    if values and str(values[0]).isdigit() and int(values[0]) < 9:
-        return int(values[0]) + 1
+    from docx.oxml.ns import qn
+
+    properties = element.find(qn("w:pPr"))
+    found = properties.find(qn("w:outlineLvl")) if properties is not None else None
+    value = found.get(qn("w:val")) if found is not None else None
+    if value is not None and value.isdigit() and int(value) < 9:
+        return int(value) + 1
     return None
 
 
