@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import zipfile
 import zlib
+from typing import Any
 
 PDF_PAGES = (
     "Invoices are approved by the finance team within five days.",
@@ -49,6 +50,13 @@ def pdf_bytes(pages: tuple[str, ...] = PDF_PAGES) -> bytes:
     return bytes(out)
 
 
+def saved(document: Any) -> bytes:
+    """The bytes of a python-docx, python-pptx or openpyxl document (each has ``save``)."""
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
 def docx_bytes() -> bytes:
     """A handbook: a title, two heading levels, paragraphs and a table."""
     from docx import Document
@@ -64,9 +72,7 @@ def docx_bytes() -> bytes:
     for row, cells in zip(table.rows, (("Item", "Budget"), ("Laptop", "1500 euros"))):
         for cell, text in zip(row.cells, cells):
             cell.text = text
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
+    return saved(document)
 
 
 def pptx_bytes() -> bytes:
@@ -88,9 +94,7 @@ def pptx_bytes() -> bytes:
     for r, cells in enumerate((("Team", "People"), ("Support", "14"))):
         for c, text in enumerate(cells):
             grid.cell(r, c).text = text
-    buffer = io.BytesIO()
-    deck.save(buffer)
-    return buffer.getvalue()
+    return saved(deck)
 
 
 def xlsx_bytes() -> bytes:
@@ -104,9 +108,7 @@ def xlsx_bytes() -> bytes:
     sheet.append(["Green tea", 4.5, "Organic leaves from Yunnan province"])
     sheet.append(["Black coffee", 3, None])
     workbook.create_sheet("Empty")
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return saved(workbook)
 
 
 EPUB_CHAPTERS = (

@@ -67,9 +67,7 @@ def test_docx_custom_style_based_on_a_heading_is_a_heading() -> None:
     custom.base_style = document.styles["Heading 2"]
     document.add_paragraph("Chapter one", style="Chapter Title")
     document.add_paragraph("It was a quiet morning.")
-    buffer = io.BytesIO()
-    document.save(buffer)
-    (section,) = parse_document("novel.docx", buffer.getvalue())
+    (section,) = parse_document("novel.docx", samples.saved(document))
     assert section.headers == ("## Chapter one",) and section.body == "It was a quiet morning."
 
 
@@ -84,9 +82,7 @@ def test_docx_outline_level_on_a_body_paragraph_makes_it_a_heading() -> None:
     level.set(qn("w:val"), "2")
     heading._p.get_or_add_pPr().append(level)
     document.add_paragraph("Tables of figures.")
-    buffer = io.BytesIO()
-    document.save(buffer)
-    (section,) = parse_document("report.docx", buffer.getvalue())
+    (section,) = parse_document("report.docx", samples.saved(document))
     assert section.headers == ("### Appendix",) and section.body == "Tables of figures."
 
 
