@@ -22,7 +22,7 @@ from langchain_zilliz_bailian.server.documents import DocumentError, doc_format,
 from langchain_zilliz_bailian.server.embeddings import Embedder, embedder_name
 from langchain_zilliz_bailian.server.errors import bad_param
 from langchain_zilliz_bailian.server.expr import ExpressionError, all_of, field_equals, field_in
-from langchain_zilliz_bailian.server.fetch import FetchPolicy, fetch_document
+from langchain_zilliz_bailian.server.fetch import FetchPolicy, doc_name_from_url, fetch_document
 from langchain_zilliz_bailian.server.pipeline_specs import (
     IMAGE_ACTIONS,
     RESERVED_FIELDS,
@@ -98,6 +98,7 @@ class PipelineService(PipelineRegistry):
                 raise bad_param("data.doc_url is required and must be a string.")
             meta = {k: v for k, v in data.items() if k != "doc_url"}
             self._check_preserved(pipeline, meta, self._filled_fields(pipeline))
+            self._check_format(doc_name_from_url(url.strip()))  # before a useless download
             doc_name, raw = await fetch_document(url.strip(), self.data_dir, self.fetch_policy)
             return await to_thread.run_sync(self._ingest_doc, pipeline, doc_name, raw, meta)
         if action == "INDEX_TEXT":
@@ -197,15 +198,20 @@ class PipelineService(PipelineRegistry):
         self._usage(out, tokens)
         return out
 
+    @staticmethod
+    def _check_format(doc_name: str) -> None:
+        """A 400 unless the server parses documents named like ``doc_name``."""
+        try:
+            doc_format(doc_name)
+        except DocumentError as exc:
+            raise bad_param(str(exc)) from None
+
     def _ingest_doc(
         self, pipeline: dict[str, Any], doc_name: str, raw: bytes, meta: dict[str, Any]
     ) -> dict[str, Any]:
         """Parse, chunk, embed and store one document (blocking: runs in a worker thread)."""
         fn = index_function(pipeline)
-        try:
-            doc_format(doc_name)
-        except DocumentError as exc:
-            raise bad_param(str(exc)) from None
+        self._check_format(doc_name)
         if len(doc_name) > 1024:
             raise bad_param("The document name exceeds 1024 characters.")
         if len(raw) > 10 * 1024 * 1024:

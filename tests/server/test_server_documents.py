@@ -194,3 +194,15 @@ def test_refused_documents_get_the_400_envelope(
     assert answer.status_code == 400, answer.text
     body = answer.json()
     assert body["code"] == 80000 and message in body["message"], body
+
+
+def test_a_legacy_doc_url_is_refused_before_any_download(
+    http: httpx.Client, pipes: dict[str, str]
+) -> None:
+    """The address is never contacted (the test blocks the network): the name decides."""
+    answer = http.post(
+        f"/v1/pipelines/{pipes['ingestion']}/run",
+        json={"data": {"doc_url": "https://bucket.invalid/minutes.ppt?sig=1"}},
+    )
+    assert answer.status_code == 400
+    assert "convert 'minutes.ppt' to .pptx" in answer.json()["message"]
