@@ -20,14 +20,17 @@ from langchain_zilliz_bailian.server.documents.model import (
 )
 
 _STREAM_START = re.compile(rb"stream\r?\n")
-_INFLATE_STEP = 1 << 20
+#: Compressed bytes fed at a time (small: what follows a stream's end is copied once) and
+#: inflated bytes produced at a time.
+_INPUT_STEP = 16 * 1024
+_OUTPUT_STEP = 1 << 20
 
 
 def pdf_sections(raw: bytes) -> list[Section]:
     """The text of each page, as a section with ``page`` set (pages without text are left out)."""
     from pypdf import PdfReader
 
-    if not raw.lstrip()[:5] == b"%PDF-":
+    if b"%PDF-" not in raw[:1024]:
         raise CorruptDocumentError("not a PDF file (no %PDF- header)")
     check_stream_budget(raw)
     reader = PdfReader(io.BytesIO(raw))
@@ -47,26 +50,27 @@ def pdf_sections(raw: bytes) -> list[Section]:
 
 def check_stream_budget(raw: bytes, budget: int = MAX_PDF_STREAM_BYTES) -> None:
     """Inflate every zlib stream in ``raw`` (output discarded) and refuse past ``budget`` bytes."""
+    view = memoryview(raw)
     used = 0
     for match in _STREAM_START.finditer(raw):
         start = match.end()
-        if start >= len(raw):
-            break
-        if raw[start] & 0x0F != 8 or raw[start] > 0x78:
+        if start >= len(raw) or raw[start] & 0x0F != 8 or raw[start] > 0x78:
             continue  # not a zlib header: another filter, or not a stream at all
         inflater = zlib.decompressobj()
-        pending = raw[start : start + _INFLATE_STEP]
-        offset = start + len(pending)
+        offset = start
+        pending: bytes | memoryview = b""
         try:
-            while pending and not inflater.eof:
-                used += len(inflater.decompress(pending, _INFLATE_STEP))
+            while not inflater.eof:
+                if not pending:
+                    pending = view[offset : offset + _INPUT_STEP]
+                    offset += len(pending)
+                    if not pending:
+                        break
+                used += len(inflater.decompress(pending, _OUTPUT_STEP))
                 if used > budget:
                     raise DocumentTooLargeError(
                         f"the PDF's compressed streams expand beyond {budget} bytes"
                     )
                 pending = inflater.unconsumed_tail
-                if not pending and not inflater.eof:
-                    pending = raw[offset : offset + _INFLATE_STEP]
-                    offset += len(pending)
         except zlib.error:
             continue  # not deflate data after all; pypdf reports real damage itself
