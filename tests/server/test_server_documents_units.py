@@ -119,6 +119,12 @@ def test_epub_follows_the_spine_not_the_file_order() -> None:
 def test_html_heading_with_inline_markup_keeps_its_spaces() -> None:
     (section,) = parse_document("a.html", b"<h2>Getting <em>started</em> now</h2><p>Body.</p>")
     assert section.headers == ("## Getting started now",)
+    # An unclosed heading ends at the next block instead of swallowing the page.
+    (section,) = parse_document("b.html", b"<h1>Title<p>First paragraph.</p><p>Second.</p>")
+    assert section.headers == ("# Title",) and section.body == "First paragraph.\n\nSecond."
+    # A line break inside a heading is a space; an empty heading is no heading.
+    (section,) = parse_document("c.html", b"<h2>Two<br>lines</h2><h3> </h3><p>Text.</p>")
+    assert section.headers == ("## Two lines",) and section.body == "Text."
 
 
 def test_csv_header_row_starts_every_chunk() -> None:

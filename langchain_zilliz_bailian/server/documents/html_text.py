@@ -52,7 +52,8 @@ class _HTMLToMarkdown(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.out: list[str] = []
         self._skip = 0
-        self._heading: list[str] | None = None
+        self._heading: list[str] | None = None  # text of the open heading
+        self._level = 0
         self._pre = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -60,11 +61,13 @@ class _HTMLToMarkdown(HTMLParser):
             self._skip += 1
         elif _HEADING_TAG.fullmatch(tag):
             self._end_heading()
-            self._heading = []
-            self.out.append("\n\n" + "#" * int(tag[1]) + " ")
+            self._heading, self._level = [], int(tag[1])
+        elif self._heading is not None and tag in ("br", "td", "th"):
+            self._heading.append(" ")
         elif tag == "br":
             self.out.append("\n")
         elif tag in self._BLOCKS:
+            self._end_heading()  # a block inside a heading (or after an unclosed one) ends it
             self.out.append("\n\n" if tag != "li" else "\n- ")
             if tag == "pre":
                 self._pre += 1
@@ -76,17 +79,19 @@ class _HTMLToMarkdown(HTMLParser):
             self._skip = max(0, self._skip - 1)
         elif _HEADING_TAG.fullmatch(tag):
             self._end_heading()
-            self.out.append("\n\n")
         elif tag in self._BLOCKS:
             if tag == "pre":
                 self._pre = max(0, self._pre - 1)
             self.out.append("\n\n")
 
     def _end_heading(self) -> None:
-        """Emit the heading's text on one line (inline tags inside it keep their spaces)."""
-        if self._heading is not None:
-            self.out.append(" ".join("".join(self._heading).split()))
-            self._heading = None
+        """Emit the open heading as one ``#`` line (inline tags inside it keep their spaces)."""
+        if self._heading is None:
+            return
+        text = " ".join("".join(self._heading).split())
+        self._heading = None
+        if text:
+            self.out.append("\n\n" + "#" * self._level + " " + text + "\n\n")
 
     def handle_data(self, data: str) -> None:
         if self._skip:
