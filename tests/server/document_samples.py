@@ -5,6 +5,7 @@ Each builder returns the file's bytes; the sentences in them are what the tests 
 
 from __future__ import annotations
 
+import functools
 import io
 import zipfile
 import zlib
@@ -151,6 +152,7 @@ def epub_bytes(chapters: tuple[tuple[str, str], ...] = EPUB_CHAPTERS) -> bytes:
     return buffer.getvalue()
 
 
+@functools.lru_cache(maxsize=4)
 def zip_bomb(member: str, size: int) -> bytes:
     """A small ZIP whose one member inflates to ``size`` zero bytes."""
     buffer = io.BytesIO()
