@@ -247,6 +247,24 @@ def test_pdf_deflate_streams_are_inflated_within_a_budget() -> None:
         check_stream_budget(pdf + pdf, budget=5 << 20)
 
 
+def test_xlsx_with_a_million_empty_rows_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """openpyxl yields every row up to the last one: the gap is walked, within a cell budget."""
+    from openpyxl import Workbook  # type: ignore[import-untyped]
+
+    from langchain_zilliz_bailian.server.documents import sheets
+
+    workbook = Workbook()
+    workbook.active["A1"] = "head"
+    workbook.active["A1048576"] = "tail"
+    raw = samples.saved(workbook)
+    assert len(raw) < 10_000
+    (section,) = parse_document("gap.xlsx", raw)
+    assert (section.repeat, section.body) == ("head", "tail")
+    monkeypatch.setattr(sheets, "MAX_SHEET_CELLS", 100_000)
+    with pytest.raises(DocumentTooLargeError, match="more than 100000 cells"):
+        parse_document("gap.xlsx", raw)
+
+
 def test_epub_with_a_doctype_in_its_package_is_refused() -> None:
     raw = io.BytesIO()
     with zipfile.ZipFile(raw, "w") as archive:

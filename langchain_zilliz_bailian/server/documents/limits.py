@@ -15,3 +15,6 @@ MAX_ARCHIVE_BYTES = 128 * 1024 * 1024
 MAX_PDF_STREAM_BYTES = 256 * 1024 * 1024
 #: Characters of extracted text; far more than the chunk cap lets one document embed.
 MAX_TEXT_CHARS = 24 * 1024 * 1024
+#: Spreadsheet cells visited (an empty row counts one): a 5 kB XLSX can declare a million
+#: empty rows, which openpyxl yields one by one.
+MAX_SHEET_CELLS = 4_000_000

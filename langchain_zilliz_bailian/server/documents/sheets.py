@@ -8,7 +8,7 @@ import io
 from typing import Any
 
 from langchain_zilliz_bailian.server.documents.archive import check_archive
-from langchain_zilliz_bailian.server.documents.limits import MAX_TEXT_CHARS
+from langchain_zilliz_bailian.server.documents.limits import MAX_SHEET_CELLS, MAX_TEXT_CHARS
 from langchain_zilliz_bailian.server.documents.model import DocumentTooLargeError, Section
 from langchain_zilliz_bailian.server.documents.sections import table_text
 
@@ -19,32 +19,47 @@ def xlsx_sections(raw: bytes) -> list[Section]:
 
     check_archive(raw, "XLSX")
     workbook = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    budget = _Budget()
     try:
         sections: list[Section] = []
-        total = 0
         for sheet in workbook.worksheets:
+            sheet.reset_dimensions()  # rows are not padded to the declared (unchecked) size
             lines: list[str] = []
             for row in sheet.iter_rows(values_only=True):
-                line = table_text([[cell_text(v) for v in _trimmed(row)]])
-                if not line:
-                    continue
-                total += len(line) + 1
-                if total > MAX_TEXT_CHARS:
-                    raise DocumentTooLargeError(
-                        f"the workbook holds more than {MAX_TEXT_CHARS} characters"
-                    )
-                lines.append(line)
-            if not lines:
-                continue
-            header, rows = lines[0], lines[1:]
-            title = f"# {' '.join(sheet.title.split())}"
-            if rows:
-                sections.append(Section((title,), "\n".join(rows), repeat=header))
-            else:
-                sections.append(Section((title,), header))
+                budget.spend(max(1, len(row)), 0)
+                line = table_text([[cell_text(v) for v in _trimmed(row)]]) if row else ""
+                if line:
+                    budget.spend(0, len(line) + 1)
+                    lines.append(line)
+            if lines:
+                sections.append(_sheet_section(sheet.title, lines))
         return sections
     finally:
         workbook.close()
+
+
+def _sheet_section(title: str, lines: list[str]) -> Section:
+    """The sheet's rows under its name, its first row repeated atop each chunk."""
+    heading = (f"# {' '.join(title.split())}",)
+    if len(lines) == 1:
+        return Section(heading, lines[0])
+    return Section(heading, "\n".join(lines[1:]), repeat=lines[0])
+
+
+class _Budget:
+    """Cells visited and characters kept so far, refused past :mod:`.limits`."""
+
+    def __init__(self) -> None:
+        self.cells = 0
+        self.chars = 0
+
+    def spend(self, cells: int, chars: int) -> None:
+        self.cells += cells
+        self.chars += chars
+        if self.cells > MAX_SHEET_CELLS:
+            raise DocumentTooLargeError(f"the workbook has more than {MAX_SHEET_CELLS} cells")
+        if self.chars > MAX_TEXT_CHARS:
+            raise DocumentTooLargeError(f"the workbook holds more than {MAX_TEXT_CHARS} characters")
 
 
 def _trimmed(row: tuple[Any, ...]) -> tuple[Any, ...]:
