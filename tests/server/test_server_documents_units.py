@@ -86,6 +86,23 @@ def test_docx_outline_level_on_a_body_paragraph_makes_it_a_heading() -> None:
     assert section.headers == ("### Appendix",) and section.body == "Tables of figures."
 
 
+def test_docx_merged_cells_are_written_once_even_with_a_forged_span() -> None:
+    from docx import Document
+
+    document = Document()
+    table = document.add_table(rows=2, cols=3)
+    top = table.cell(0, 0).merge(table.cell(0, 1))
+    top.text = "Merged header"
+    table.cell(0, 2).text = "Side"
+    table.cell(1, 0).text = "a"
+    last = table.cell(1, 2)
+    last.text = "z"
+    # A span far beyond the grid (python-docx's row.cells would build 2**31 cell objects).
+    last._tc.get_or_add_tcPr().grid_span = 2**31 - 1
+    (section,) = parse_document("merged.docx", samples.saved(document))
+    assert section.body == "Merged header | Side\na |  | z"
+
+
 def test_pptx_slides_are_pages_titles_are_headings() -> None:
     sections = parse_document("deck.pptx", samples.pptx_bytes())
     assert [(s.page, s.headers) for s in sections] == [

@@ -105,16 +105,15 @@ def _outline_level(element: Any) -> int | None:
 
 
 def _table_text(table: Any) -> str:
-    """Rows as ``a | b`` lines; a merged cell is written once per row."""
-    return table_text(_distinct_cells(row.cells) for row in table.rows)
+    """Rows as ``a | b`` lines, read from the table's XML: a merged cell is written once, where
+    it starts. (python-docx's ``row.cells`` repeats a cell once per column it spans, so a forged
+    span of 2**31 columns in a 5 kB file would exhaust memory.)"""
+    from docx.text.paragraph import Paragraph
 
-
-def _distinct_cells(cells: list[Any]) -> list[str]:
-    """python-docx repeats a horizontally merged cell once per grid column: keep the first."""
-    texts: list[str] = []
-    previous = None
-    for cell in cells:
-        if cell._tc is not previous:
-            texts.append(cell.text)
-        previous = cell._tc
-    return texts
+    return table_text(
+        [
+            "" if tc.vMerge == "continue" else "\n".join(Paragraph(p, table).text for p in tc.p_lst)
+            for tc in tr.tc_lst
+        ]
+        for tr in table._tbl.tr_lst
+    )
