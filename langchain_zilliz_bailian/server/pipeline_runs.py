@@ -12,18 +12,17 @@ from typing import Any
 
 from anyio import to_thread
 
+from langchain_zilliz_bailian.server.chunk_fields import chunk_values, fillable_fields
 from langchain_zilliz_bailian.server.chunking import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_SPLIT_BY,
-    UnsupportedFormatError,
-    chunk_document,
-    decode_document,
-    doc_format,
+    chunk_sections,
 )
+from langchain_zilliz_bailian.server.documents import DocumentError, doc_format, parse_document
 from langchain_zilliz_bailian.server.embeddings import Embedder, embedder_name
 from langchain_zilliz_bailian.server.errors import bad_param
 from langchain_zilliz_bailian.server.expr import ExpressionError, all_of, field_equals, field_in
-from langchain_zilliz_bailian.server.fetch import FetchPolicy, fetch_document
+from langchain_zilliz_bailian.server.fetch import FetchPolicy, doc_name_from_url, fetch_document
 from langchain_zilliz_bailian.server.pipeline_specs import (
     IMAGE_ACTIONS,
     RESERVED_FIELDS,
@@ -100,7 +99,8 @@ class PipelineService(PipelineRegistry):
             if not isinstance(url, str) or not url.strip():
                 raise bad_param("data.doc_url is required and must be a string.")
             meta = {k: v for k, v in data.items() if k != "doc_url"}
-            self._check_preserved(pipeline, meta)
+            self._check_preserved(pipeline, meta, self._filled_fields(pipeline))
+            self._check_format(doc_name_from_url(url.strip()))  # before a useless download
             doc_name, raw = await fetch_document(url.strip(), self.data_dir, self.fetch_policy)
             return await to_thread.run_sync(self._ingest_doc, pipeline, doc_name, raw, meta)
         if action == "INDEX_TEXT":
@@ -130,10 +130,22 @@ class PipelineService(PipelineRegistry):
             raise bad_param("The multipart data part must be a JSON-encoded object.")
         if "doc_url" in meta:
             raise bad_param("doc_url cannot be combined with an uploaded file.")
-        self._check_preserved(pipeline, meta)
+        self._check_preserved(pipeline, meta, self._filled_fields(pipeline))
         return await to_thread.run_sync(self._ingest_doc, pipeline, filename, raw, meta)
 
-    def _check_preserved(self, pipeline: dict[str, Any], meta: dict[str, Any]) -> None:
+    @staticmethod
+    def _filled_fields(pipeline: dict[str, Any]) -> frozenset[str]:
+        """Preserved fields of a doc pipeline the server fills per chunk (:mod:`.chunk_fields`)."""
+        return fillable_fields(preserved_fields(pipeline))
+
+    def _check_preserved(
+        self,
+        pipeline: dict[str, Any],
+        meta: dict[str, Any],
+        filled: frozenset[str] = frozenset(),
+    ) -> None:
+        """Every key of ``meta`` is preserved and well typed; every preserved field is given,
+        except those in ``filled`` (the server fills them when absent)."""
         preserved = preserved_fields(pipeline)
         for key in meta:
             if key in RESERVED_FIELDS:
@@ -142,6 +154,8 @@ class PipelineService(PipelineRegistry):
                 known = sorted(preserved) or "none"
                 raise bad_param(f"Unknown field {key!r}; this pipeline preserves: {known}.")
         for key, field_type in preserved.items():
+            if key not in meta and key in filled:
+                continue
             if key not in meta:
                 raise bad_param(f"Preserved field {key!r} ({field_type}) is missing from data.")
             validate_preserved_value(key, field_type, meta[key])
@@ -186,21 +200,30 @@ class PipelineService(PipelineRegistry):
         self._usage(out, tokens)
         return out
 
+    @staticmethod
+    def _check_format(doc_name: str) -> None:
+        """A 400 unless the server parses documents named like ``doc_name``."""
+        try:
+            doc_format(doc_name)
+        except DocumentError as exc:
+            raise bad_param(str(exc)) from None
+
     def _ingest_doc(
         self, pipeline: dict[str, Any], doc_name: str, raw: bytes, meta: dict[str, Any]
     ) -> dict[str, Any]:
+        """Parse, chunk, embed and store one document (blocking: runs in a worker thread)."""
         fn = index_function(pipeline)
-        try:
-            fmt = doc_format(doc_name)
-        except UnsupportedFormatError as exc:
-            raise bad_param(str(exc)) from None
+        self._check_format(doc_name)
         if len(doc_name) > 1024:
             raise bad_param("The document name exceeds 1024 characters.")
         if len(raw) > 10 * 1024 * 1024:
             raise bad_param("The document exceeds the 10 MB limit.")
-        chunks = chunk_document(
-            decode_document(raw),
-            fmt,
+        try:
+            sections = parse_document(doc_name, raw)
+        except DocumentError as exc:
+            raise bad_param(str(exc)) from None
+        chunks = chunk_sections(
+            sections,
             fn.get("chunkSize", DEFAULT_CHUNK_SIZE),
             fn.get("splitBy", list(DEFAULT_SPLIT_BY)),
         )
@@ -211,13 +234,22 @@ class PipelineService(PipelineRegistry):
             raise bad_param(f"The document yields {len(chunks)} chunks; the limit is {cap}.")
         collection = pipeline["collectionName"]
         self._check_embedder(collection)
-        vectors = self._embed(chunks)
+        texts = [c.text for c in chunks]
+        vectors = self._embed(texts)
+        filled = self._filled_fields(pipeline) - meta.keys()
         rows = [
-            {"doc_name": doc_name, "chunk_id": i, "chunk_text": c, "embedding": v, **meta}
+            {
+                "doc_name": doc_name,
+                "chunk_id": i,
+                "chunk_text": c.text,
+                "embedding": v,
+                **chunk_values(c, filled),
+                **meta,
+            }
             for i, (c, v) in enumerate(zip(chunks, vectors, strict=True))
         ]
         self._insert(collection, rows)
-        tokens = sum(count_tokens(c) for c in chunks)
+        tokens = sum(count_tokens(t) for t in texts)
         self.usage_counters.add(pipeline["pipelineId"], tokens)
         out: dict[str, Any] = {"doc_name": doc_name, "num_chunks": len(chunks)}
         self._usage(out, tokens)
