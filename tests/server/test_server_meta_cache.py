@@ -62,9 +62,9 @@ def test_milvus_lite_entries_do_not_expire_and_follow_this_process_writes(
 ) -> None:
     storage.put_meta("collection", "c1", {"dim": 384})
     reads = _count_reads(storage, monkeypatch)
-    later = time.monotonic() + 7 * 24 * 3600
-    monkeypatch.setattr(meta_cache.time, "monotonic", lambda: later)
-    assert storage.get_meta("collection", "c1") == {"dim": 384}
+    entries = storage._meta_cache._entries
+    entries["collection:c1"] = (time.monotonic() - 7 * 24 * 3600, entries["collection:c1"][1])
+    assert storage.get_meta("collection", "c1") == {"dim": 384}  # a week old, still current
     storage.put_meta("collection", "c1", {"dim": 768})
     assert storage.get_meta("collection", "c1") == {"dim": 768}
     storage.delete_meta("collection", "c1")
