@@ -5,23 +5,14 @@ The measurement itself starts servers and takes a minute; these checks need neit
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 from langchain_zilliz_bailian.demo.corpus import corpus_names
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.server.scripts import load_script
 
 
 def _recall() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("recall", ROOT / "scripts" / "recall.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("recall", module)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("recall")
 
 
 def test_every_question_names_a_document_of_its_corpus() -> None:
