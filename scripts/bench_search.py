@@ -59,7 +59,8 @@ def measure(size: int, searches: int) -> dict[str, float]:
         tempfile.TemporaryDirectory() as tmp,
         LocalServer(
             data_dir=Path(tmp),
-            embedder="lexical",  # the floor's query vectors are lexical too
+            embedder="lexical",
+            embedding_fallback=True,  # figures: lexical
         ) as server,
     ):
         headers = {"Authorization": f"Bearer {server.api_key}"}

@@ -19,10 +19,12 @@ from langchain_zilliz_bailian.server.chunking import (
     chunk_sections,
 )
 from langchain_zilliz_bailian.server.documents import DocumentError, doc_format, parse_document
-from langchain_zilliz_bailian.server.embeddings import Embedder, embedder_name
-from langchain_zilliz_bailian.server.errors import bad_param
+from langchain_zilliz_bailian.server.embeddings import Embedder
+from langchain_zilliz_bailian.server.errors import ZILLIZ_INTERNAL, ZillizError, bad_param
 from langchain_zilliz_bailian.server.expr import ExpressionError, all_of, field_equals, field_in
 from langchain_zilliz_bailian.server.fetch import FetchPolicy, doc_name_from_url, fetch_document
+from langchain_zilliz_bailian.server.models.registry import ModelRegistry
+from langchain_zilliz_bailian.server.models.remote import RemoteEmbeddingError
 from langchain_zilliz_bailian.server.pipeline_specs import (
     IMAGE_ACTIONS,
     RESERVED_FIELDS,
@@ -45,13 +47,13 @@ class PipelineService(PipelineRegistry):
     def __init__(
         self,
         storage: Storage,
-        embedder: Embedder,
+        models: ModelRegistry,
         data_dir: Path,
         legacy: bool = False,
         fetch_policy: FetchPolicy | None = None,
         usage_flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
     ) -> None:
-        super().__init__(storage, embedder)
+        super().__init__(storage, models)
         self.usage_counters = UsageCounters(storage, usage_flush_interval_s)
         self.data_dir = data_dir
         self.legacy = legacy
@@ -170,8 +172,13 @@ class PipelineService(PipelineRegistry):
                 else {"embedding": embedding, "rerank": rerank}
             )
 
-    def _embed(self, texts: list[str]) -> list[list[float]]:
-        return self.embedder.embed(texts)
+    @staticmethod
+    def _embed(embedder: Embedder, texts: list[str]) -> list[list[float]]:
+        """``embedder.embed``; a provider's failure is answered as a server error (HTTP 500)."""
+        try:
+            return embedder.embed(texts)
+        except RemoteEmbeddingError as exc:
+            raise ZillizError(ZILLIZ_INTERNAL, f"Embedding failed: {exc}", status=500) from None
 
     def _ingest_text(self, pipeline: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         texts = data.get("text_list")
@@ -190,8 +197,7 @@ class PipelineService(PipelineRegistry):
         meta = {k: v for k, v in data.items() if k != "text_list"}
         self._check_preserved(pipeline, meta)
         collection = pipeline["collectionName"]
-        self._check_embedder(collection)
-        vectors = self._embed(texts)
+        vectors = self._embed(self._embedder_of(collection), texts)
         rows = [{"text": t, "embedding": v, **meta} for t, v in zip(texts, vectors, strict=True)]
         ids = self._insert(collection, rows)
         tokens = sum(count_tokens(t) for t in texts)
@@ -233,9 +239,8 @@ class PipelineService(PipelineRegistry):
         if len(chunks) > cap:
             raise bad_param(f"The document yields {len(chunks)} chunks; the limit is {cap}.")
         collection = pipeline["collectionName"]
-        self._check_embedder(collection)
         texts = [c.text for c in chunks]
-        vectors = self._embed(texts)
+        vectors = self._embed(self._embedder_of(collection), texts)
         filled = self._filled_fields(pipeline) - meta.keys()
         rows = [
             {
@@ -262,14 +267,9 @@ class PipelineService(PipelineRegistry):
         except InvalidValueError as exc:
             raise bad_param(f"Insert failed: {exc}") from None
 
-    def _check_embedder(self, collection: str) -> None:
-        info = self.storage.get_meta("collection", collection)
-        current = embedder_name(self.embedder)
-        if info and info.get("embedder") not in (None, current):
-            raise bad_param(
-                f"Collection {collection!r} was embedded with {info['embedder']}, but this server "
-                f"runs {current}; restart it with the same embedder or use a new collection."
-            )
+    def _embedder_of(self, collection: str) -> Embedder:
+        """The embedder that built ``collection`` (a 400 when this server cannot produce it)."""
+        return self.collection_embedder(collection, self.storage.get_meta("collection", collection))
 
     def collection_fields(self, collection: str) -> dict[str, str]:
         """Cached field map of a data collection."""
@@ -292,7 +292,7 @@ class PipelineService(PipelineRegistry):
         rerank: bool = False,
     ) -> tuple[list[dict[str, Any]], int]:
         """Run one search; return result items and rerank usage (shared with the Bailian app)."""
-        self._check_embedder(collection)
+        embedder = self._embedder_of(collection)
         fields = self.collection_fields(collection)
         main = ["text"] if kind == "text" else ["chunk_text", "chunk_id", "doc_name"]
         allowed = {"id", "distance", *(f for f in fields if f != "embedding")}
@@ -304,7 +304,7 @@ class PipelineService(PipelineRegistry):
         wanted = list(
             dict.fromkeys([*main, *(f for f in output_fields if f not in ("id", "distance"))])
         )
-        vector = self._embed([query])[0]
+        vector = self._embed(embedder, [query])[0]
         try:
             if rerank:
                 hits = self.storage.search(

@@ -18,6 +18,8 @@ from langchain_zilliz_bailian.server.chunking import DEFAULT_CHUNK_SIZE, DEFAULT
 from langchain_zilliz_bailian.server.embeddings import Embedder, embedder_name
 from langchain_zilliz_bailian.server.errors import ZILLIZ_NOT_FOUND, ZillizError, bad_param
 from langchain_zilliz_bailian.server.ids import IdKind, InvalidIdError, check_id, new_pipeline_id
+from langchain_zilliz_bailian.server.models.files import ModelUnavailableError
+from langchain_zilliz_bailian.server.models.registry import LOCAL_MODELS, ModelRegistry
 from langchain_zilliz_bailian.server.storage import (
     FIELD_TYPES,
     FLOAT32_MAX,
@@ -36,6 +38,8 @@ TEXT_MODELS = (
     "voyageai/voyage-large-2",
     "openai/text-embedding-3-small",
     "openai/text-embedding-3-large",
+    # Local extensions: the bundled embedders by name (never on the hosted service).
+    *LOCAL_MODELS,
 )
 IMAGE_MODELS = (
     "zilliz/vit-base-patch16-224",
@@ -51,6 +55,7 @@ CHUNK_RANGES = {
     "voyageai/voyage-large-2": (20, 12000),
     "openai/text-embedding-3-small": (250, 8191),
     "openai/text-embedding-3-large": (250, 8191),
+    **dict.fromkeys(LOCAL_MODELS, (20, 500)),
 }
 INDEX_ACTIONS = ("INDEX_TEXT", "INDEX_DOC", "INDEX_IMAGE")
 SEARCH_ACTIONS = (
@@ -151,9 +156,26 @@ def validate_preserved_value(field: str, field_type: str, value: Any) -> None:
 class PipelineRegistry:
     """Create, list, describe and drop pipelines on top of :class:`Storage`."""
 
-    def __init__(self, storage: Storage, embedder: Embedder) -> None:
+    def __init__(self, storage: Storage, models: ModelRegistry) -> None:
         self.storage = storage
-        self.embedder = embedder
+        self.models = models
+
+    @property
+    def embedder(self) -> Embedder:
+        """The server's default embedder (it serves fallbacks)."""
+        return self.models.default
+
+    def collection_embedder(self, collection: str, info: dict[str, Any] | None) -> Embedder:
+        """The embedder that built ``collection`` (its stored ``embedder``), or a 400 saying why
+        this server cannot produce it. Collections without a record use the default."""
+        served = (info or {}).get("embedder") or embedder_name(self.models.default)
+        try:
+            return self.models.served(served)
+        except ModelUnavailableError as exc:
+            raise bad_param(
+                f"Collection {collection!r} was embedded with {served}, which this server cannot "
+                f"load: {exc}"
+            ) from None
 
     # -- records ----------------------------------------------------------------------------------
 
@@ -349,51 +371,63 @@ class PipelineRegistry:
                     "fieldType": field_type,
                 }
             )
+        served: dict[str, Any] = {}
         if action != "INDEX_IMAGE":
             kind = "text" if action == "INDEX_TEXT" else "doc"
-            self._ensure_collection(collection, kind, preserved, model)
+            served["servedEmbedding"] = self._ensure_collection(collection, kind, preserved, model)
         pipeline.update(
             {
                 "totalUsage": {"embedding": 0},
                 "functions": echoed,
                 "clusterId": cluster,
                 "collectionName": collection,
+                **served,
             }
         )
 
     def _ensure_collection(
         self, collection: str, kind: str, preserved: dict[str, str], model: str
-    ) -> None:
-        """Create the collection, or check an existing one is compatible (fields, model, dim)."""
-        wanted = self._schema_fields(kind, preserved)
+    ) -> str:
+        """Create the collection with the dimension of the embedder serving ``model``, or check an
+        existing one is compatible (fields, model, dim); the served embedder's stored name."""
         if self.storage.has_collection(collection):
-            actual = self.storage.collection_fields(collection)
-            if actual != wanted:
-                raise bad_param(
-                    f"Collection {collection!r} exists with an incompatible schema "
-                    f"{sorted(actual.items())}; expected {sorted(wanted.items())}."
-                )
             info = self.storage.get_meta("collection", collection)
             if info and info.get("embedding") != model:
                 raise bad_param(
                     f"Collection {collection!r} was built with {info.get('embedding')}, "
                     f"not {model}."
                 )
+            embedder = self.collection_embedder(collection, info)
+            wanted = self._schema_fields(kind, preserved, embedder.dim)
+            actual = self.storage.collection_fields(collection)
+            if actual != wanted:
+                raise bad_param(
+                    f"Collection {collection!r} exists with an incompatible schema "
+                    f"{sorted(actual.items())}; expected {sorted(wanted.items())}."
+                )
         else:
-            self.storage.create_data_collection(collection, kind, preserved, self.embedder.dim)
+            try:
+                embedder = self.models.resolve(model).embedder
+            except ModelUnavailableError as exc:
+                raise bad_param(str(exc)) from None
+            self.storage.create_data_collection(collection, kind, preserved, embedder.dim)
+        served = embedder_name(embedder)
         self.storage.put_meta(
             "collection",
             collection,
             {
                 "kind": kind,
                 "embedding": model,
-                "embedder": embedder_name(self.embedder),
+                "embedder": served,
+                "dim": embedder.dim,
                 "preserved": preserved,
             },
         )
+        return served
 
-    def _schema_fields(self, kind: str, preserved: dict[str, str]) -> dict[str, str]:
-        fields = {"id": "Int64", "embedding": f"FloatVector({self.embedder.dim})"}
+    @staticmethod
+    def _schema_fields(kind: str, preserved: dict[str, str], dim: int) -> dict[str, str]:
+        fields = {"id": "Int64", "embedding": f"FloatVector({dim})"}
         if kind == "text":
             fields["text"] = "VarChar"
         else:
@@ -423,6 +457,7 @@ class PipelineRegistry:
             )
         cluster, collection = self._cluster_and_collection(fn, "function ")
         out: dict[str, Any] = {"name": fname, "action": action}
+        served: dict[str, Any] = {}
         reranker = fn.get("reranker")
         if reranker is not None and reranker not in RERANKERS:
             raise bad_param(f"Unsupported reranker {reranker!r}; only {RERANKERS[0]}.")
@@ -439,6 +474,8 @@ class PipelineRegistry:
                     f"The search embedding model {model!r} must equal the ingestion model "
                     f"{info['embedding']!r}."
                 )
+            served_embedder = self.collection_embedder(collection, info)
+            served["servedEmbedding"] = embedder_name(served_embedder)
             out.update({"inputFields": ["query_text"], "embedding": model})
         else:
             model = fn.get("embedding") or "zilliz/clip-vit-base-patch32"
@@ -449,7 +486,7 @@ class PipelineRegistry:
         if reranker is not None:
             out["reranker"] = reranker
         out.update({"clusterId": cluster, "collectionName": collection})
-        pipeline.update({"totalUsage": {"embedding": 0, "rerank": 0}, "functions": [out]})
+        pipeline.update({"totalUsage": {"embedding": 0, "rerank": 0}, "functions": [out], **served})
 
     def _create_deletion(
         self, body: dict[str, Any], functions: list[dict[str, Any]], pipeline: dict[str, Any]

@@ -9,23 +9,16 @@ the text), and every restart must answer a search with finite distances.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.server.scripts import load_script
 
 
 def _harness() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("crash_test", ROOT / "scripts" / "crash_test.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("crash_test", module)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("crash_test")
 
 
 def test_acknowledged_ingestion_survives_ten_sigkills(tmp_path: Path) -> None:

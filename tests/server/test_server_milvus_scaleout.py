@@ -8,9 +8,7 @@ nothing acknowledged (``scripts/crash_test.py`` at a small size) while the other
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -22,18 +20,13 @@ import httpx
 import pytest
 
 from tests.server.conftest import make_text_pipelines, ok, search, unique
+from tests.server.scripts import load_script
 
-ROOT = Path(__file__).resolve().parents[2]
 APP = "/api/v1/apps/0123456789abcdef0123456789abcdef/completion"
 
 
 def _harness() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("crash_test", ROOT / "scripts" / "crash_test.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("crash_test", module)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("crash_test")
 
 
 def _pycache() -> Path:
