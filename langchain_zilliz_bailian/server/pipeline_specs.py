@@ -18,6 +18,8 @@ from langchain_zilliz_bailian.server.chunking import DEFAULT_CHUNK_SIZE, DEFAULT
 from langchain_zilliz_bailian.server.embeddings import Embedder, embedder_name
 from langchain_zilliz_bailian.server.errors import ZILLIZ_NOT_FOUND, ZillizError, bad_param
 from langchain_zilliz_bailian.server.ids import IdKind, InvalidIdError, check_id, new_pipeline_id
+from langchain_zilliz_bailian.server.images import ImageDescriptor, descriptor_name
+from langchain_zilliz_bailian.server.rerank import Rerankers
 from langchain_zilliz_bailian.server.storage import (
     FIELD_TYPES,
     FLOAT32_MAX,
@@ -79,7 +81,6 @@ RESERVED_FIELDS = frozenset(
         "doc_url",
         "image_url",
         "image_id",
-        "image_title",
         "query_text",
         "query_image_url",
         "expression",
@@ -151,9 +152,13 @@ def validate_preserved_value(field: str, field_type: str, value: Any) -> None:
 class PipelineRegistry:
     """Create, list, describe and drop pipelines on top of :class:`Storage`."""
 
-    def __init__(self, storage: Storage, embedder: Embedder) -> None:
+    def __init__(
+        self, storage: Storage, embedder: Embedder, rerankers: Rerankers | None = None
+    ) -> None:
         self.storage = storage
         self.embedder = embedder
+        self.rerankers = rerankers or Rerankers([])
+        self.image_embedder = ImageDescriptor()
 
     # -- records ----------------------------------------------------------------------------------
 
@@ -349,9 +354,8 @@ class PipelineRegistry:
                     "fieldType": field_type,
                 }
             )
-        if action != "INDEX_IMAGE":
-            kind = "text" if action == "INDEX_TEXT" else "doc"
-            self._ensure_collection(collection, kind, preserved, model)
+        kind = {"INDEX_TEXT": "text", "INDEX_DOC": "doc", "INDEX_IMAGE": "image"}[action]
+        self._ensure_collection(collection, kind, preserved, model)
         pipeline.update(
             {
                 "totalUsage": {"embedding": 0},
@@ -365,7 +369,8 @@ class PipelineRegistry:
         self, collection: str, kind: str, preserved: dict[str, str], model: str
     ) -> None:
         """Create the collection, or check an existing one is compatible (fields, model, dim)."""
-        wanted = self._schema_fields(kind, preserved)
+        dim, embedder = self._vector_space(kind)
+        wanted = self._schema_fields(kind, preserved, dim)
         if self.storage.has_collection(collection):
             actual = self.storage.collection_fields(collection)
             if actual != wanted:
@@ -380,22 +385,26 @@ class PipelineRegistry:
                     f"not {model}."
                 )
         else:
-            self.storage.create_data_collection(collection, kind, preserved, self.embedder.dim)
+            self.storage.create_data_collection(collection, kind, preserved, dim)
         self.storage.put_meta(
             "collection",
             collection,
-            {
-                "kind": kind,
-                "embedding": model,
-                "embedder": embedder_name(self.embedder),
-                "preserved": preserved,
-            },
+            {"kind": kind, "embedding": model, "embedder": embedder, "preserved": preserved},
         )
 
-    def _schema_fields(self, kind: str, preserved: dict[str, str]) -> dict[str, str]:
-        fields = {"id": "Int64", "embedding": f"FloatVector({self.embedder.dim})"}
+    def _vector_space(self, kind: str) -> tuple[int, str]:
+        """Dimension and embedder name of a new ``kind`` collection (images: the descriptor)."""
+        if kind == "image":
+            return self.image_embedder.dim, descriptor_name()
+        return self.embedder.dim, embedder_name(self.embedder)
+
+    @staticmethod
+    def _schema_fields(kind: str, preserved: dict[str, str], dim: int) -> dict[str, str]:
+        fields = {"id": "Int64", "embedding": f"FloatVector({dim})"}
         if kind == "text":
             fields["text"] = "VarChar"
+        elif kind == "image":
+            fields["image_id"] = "VarChar"
         else:
             fields.update({"doc_name": "VarChar", "chunk_id": "Int64", "chunk_text": "VarChar"})
         fields.update(preserved)
@@ -426,13 +435,19 @@ class PipelineRegistry:
         reranker = fn.get("reranker")
         if reranker is not None and reranker not in RERANKERS:
             raise bad_param(f"Unsupported reranker {reranker!r}; only {RERANKERS[0]}.")
+        if reranker is not None and action not in ("SEARCH_TEXT", "SEARCH_DOC_CHUNK"):
+            raise bad_param(
+                f"A reranker applies to SEARCH_TEXT and SEARCH_DOC_CHUNK, not {action}."
+            )
+        info = self._collection_info(collection)
+        want_kind = {"SEARCH_TEXT": "text", "SEARCH_DOC_CHUNK": "doc"}.get(action, "image")
+        if info["kind"] != want_kind:
+            raise bad_param(
+                f"{action} needs a {want_kind} collection; {collection!r} holds {info['kind']}."
+            )
+        if reranker is not None:
+            self.rerankers.require(reranker)
         if action in ("SEARCH_TEXT", "SEARCH_DOC_CHUNK"):
-            info = self._collection_info(collection)
-            want_kind = "text" if action == "SEARCH_TEXT" else "doc"
-            if info["kind"] != want_kind:
-                raise bad_param(
-                    f"{action} needs a {want_kind} collection; {collection!r} holds {info['kind']}."
-                )
             model = fn.get("embedding") or info["embedding"]
             if model != info["embedding"]:
                 raise bad_param(
@@ -441,9 +456,19 @@ class PipelineRegistry:
                 )
             out.update({"inputFields": ["query_text"], "embedding": model})
         else:
-            model = fn.get("embedding") or "zilliz/clip-vit-base-patch32"
+            model = fn.get("embedding") or info["embedding"]
             if model not in IMAGE_MODELS:
                 raise bad_param(f"Unsupported image embedding model {model!r}.")
+            if model != info["embedding"]:
+                raise bad_param(
+                    f"The search embedding model {model!r} must equal the ingestion model "
+                    f"{info['embedding']!r}."
+                )
+            if action == "SEARCH_IMAGE_BY_TEXT" and not is_clip(model):
+                raise bad_param(
+                    f"SEARCH_IMAGE_BY_TEXT needs an image collection built with "
+                    f"zilliz/clip-vit-base-patch32; {collection!r} was built with {model!r}."
+                )
             query_input = "query_image_url" if action == "SEARCH_IMAGE_BY_IMAGE" else "query_text"
             out.update({"inputFields": [query_input], "embedding": model})
         if reranker is not None:
@@ -468,13 +493,12 @@ class PipelineRegistry:
             "PURGE_IMAGE_INDEX": ["image_id"],
             "PURGE_BY_EXPRESSION": ["expression"],
         }[action]
-        if action != "PURGE_IMAGE_INDEX":
-            info = self._collection_info(collection)
-            need = {"PURGE_TEXT_INDEX": "text", "PURGE_DOC_INDEX": "doc"}.get(action)
-            if need and info["kind"] != need:
-                raise bad_param(
-                    f"{action} needs a {need} collection; {collection!r} holds {info['kind']}."
-                )
+        info = self._collection_info(collection)
+        need = {"PURGE_TEXT_INDEX": "text", "PURGE_DOC_INDEX": "doc", "PURGE_IMAGE_INDEX": "image"}
+        if action in need and info["kind"] != need[action]:
+            raise bad_param(
+                f"{action} needs a {need[action]} collection; {collection!r} holds {info['kind']}."
+            )
         pipeline.update(
             {
                 "totalUsage": {"embedding": 0},
@@ -483,6 +507,11 @@ class PipelineRegistry:
                 "collectionName": collection,
             }
         )
+
+
+def is_clip(model: str) -> bool:
+    """Whether an image model embeds text too (quirk 33: both CLIP spellings are accepted)."""
+    return model.startswith("zilliz/clip-vit-base-patch32")
 
 
 def index_function(pipeline: dict[str, Any]) -> dict[str, Any]:

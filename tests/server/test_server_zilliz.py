@@ -17,7 +17,6 @@ from langchain_zilliz_bailian.server.fetch import FetchPolicy
 from tests.server.conftest import (
     CLUSTER,
     PROJECT,
-    create,
     make_doc_pipelines,
     make_text_pipelines,
     ok,
@@ -543,30 +542,3 @@ def test_doc_ingestion_downloads_http_doc_url(
         json={"data": {"doc_url": f"{static_http}/nope.md", "year": 1}},
     )
     assert missing.status_code == 400 and "404" in missing.json()["message"]
-
-
-def test_image_pipelines_can_be_created_but_not_run(http: httpx.Client) -> None:
-    ing = create(
-        http,
-        {
-            "name": unique("img"),
-            "type": "INGESTION",
-            "projectId": PROJECT,
-            "clusterId": CLUSTER,
-            "collectionName": unique("images"),
-            "functions": [
-                {
-                    "name": "index_img",
-                    "action": "INDEX_IMAGE",
-                    "embedding": "zilliz/clip-vit-base-patch32",
-                }
-            ],
-        },
-    )
-    assert ing["functions"][0]["inputFields"] == ["image_url", "image_id"]
-    r = http.post(
-        f"/v1/pipelines/{ing['pipelineId']}/run",
-        json={"data": {"image_url": "http://x/a.png", "image_id": "i1"}},
-    )
-    assert r.status_code == 400
-    assert r.json()["code"] == 80000 and "does not support image" in r.json()["message"]
