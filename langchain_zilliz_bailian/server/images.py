@@ -51,8 +51,12 @@ def open_image(raw: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> Any:
             return ImageOps.exif_transpose(opened).convert("RGB")
     except ImageDecodeError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageDecodeError("The data is not a supported image (or is too large).") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageDecodeError(
+            f"The image has more than {max_pixels:,} pixels (a decompression bomb?)."
+        ) from None
+    except UnidentifiedImageError:
+        raise ImageDecodeError("The data is not a supported image.") from None
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt files
         raise ImageDecodeError(f"The image cannot be decoded: {exc}") from None
 

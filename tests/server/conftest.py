@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -339,3 +341,23 @@ def set_fetch_policy(server: LocalServer, monkeypatch: pytest.MonkeyPatch, polic
     """Give the running server another ``doc_url`` policy for one test (e.g. one that allows
     the loopback file server the test starts: ``FetchPolicy(allow_private=True)``)."""
     monkeypatch.setattr(server.app.state.context.pipelines, "fetch_policy", policy)
+
+
+@pytest.fixture
+def static_http(tmp_path: Path) -> Iterator[str]:
+    """A loopback HTTP server for ``tmp_path`` (holding ``faq.md``); its base URL."""
+    (tmp_path / "faq.md").write_text("# FAQ\n\n## Limits\n\nSearch limit is at most 500 results.\n")
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *a: Any, **k: Any) -> None:
+            super().__init__(*a, directory=str(tmp_path), **k)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -499,25 +496,6 @@ def test_doc_ingestion_multipart_and_delete_by_doc_name(
         )
     )
     assert hits["result"] == []
-
-
-@pytest.fixture
-def static_http(tmp_path: Path) -> Iterator[str]:
-    (tmp_path / "faq.md").write_text("# FAQ\n\n## Limits\n\nSearch limit is at most 500 results.\n")
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a: Any, **k: Any) -> None:
-            super().__init__(*a, directory=str(tmp_path), **k)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
 
 
 def test_doc_ingestion_downloads_http_doc_url(
