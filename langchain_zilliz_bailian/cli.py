@@ -201,11 +201,16 @@ def _milvus_uri(value: str) -> str:
     return uri
 
 
+#: ``--embedder`` names of the bundled embedders (``server.embeddings.NAMED_EMBEDDERS``, repeated
+#: so that parsing needs no ``[server]`` extra; a test keeps them equal).
+EMBEDDER_NAMES = ("minilm", "lexical", "hybrid")
+
+
 def _embedder_spec(value: str) -> str:
-    """``lexical`` or ``module:callable`` (loaded later, by ``serve``)."""
+    """A bundled embedder's name or ``module:callable`` (loaded later, by ``serve``)."""
     module, sep, attr = value.partition(":")
-    if value != "lexical" and not (sep and module and attr):
-        raise ValueError("expected 'lexical' or 'module:callable'")
+    if value not in EMBEDDER_NAMES and not (sep and module and attr):
+        raise ValueError(f"expected one of {', '.join(EMBEDDER_NAMES)} or 'module:callable'")
     return value
 
 
@@ -362,9 +367,32 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
         serve,
         "--embedder",
         _embedder_spec,
-        "lexical",
-        "'lexical' (default, offline hashing) or 'module:callable' returning an Embedder",
+        EMBEDDER_NAMES[0],
+        "default embedder: 'minilm' (default: all-MiniLM-L6-v2, bundled, offline), 'lexical' "
+        "(hashed words), 'hybrid' (both) or 'module:callable' returning an Embedder",
         kind="embedder",
+    )
+    models = serve.add_argument_group("embedding models (a pipeline's `embedding` picks one)")
+    _option(
+        models,
+        "--model-dir",
+        _text,
+        None,
+        "directory holding model files (e.g. bge-base-en-v1.5/model.onnx + tokenizer.json), "
+        "looked up before the cache under the data dir",
+        kind="directory",
+        metavar="PATH",
+    )
+    _switch_option(
+        models,
+        "--model-download",
+        "fetch a missing bge model into the cache on first use (off: nothing is downloaded)",
+    )
+    _switch_option(
+        models,
+        "--embedding-fallback",
+        "serve a pipeline whose model cannot be loaded with the default embedder (off: its "
+        "create call is refused with a message naming the model)",
     )
     _option(
         serve,
@@ -626,6 +654,8 @@ def serve(args: argparse.Namespace) -> int:
         return _usage_error(prog, f"argument --data-dir: {args.data_dir!r} is not a directory")
     if data_dir is not None and (problem := _unusable_dir(data_dir)):
         return _usage_error(prog, f"argument --data-dir: {args.data_dir!r}: {problem}")
+    if args.model_dir is not None and not Path(args.model_dir).expanduser().is_dir():
+        return _usage_error(prog, f"argument --model-dir: {args.model_dir!r} is not a directory")
     if args.milvus_token is not None and args.milvus_uri is None:
         return _usage_error(prog, "argument --milvus-token: only with --milvus-uri")
     keys = _serve_keys(args)
@@ -646,6 +676,9 @@ def serve(args: argparse.Namespace) -> int:
         "milvus_uri": args.milvus_uri,
         "milvus_token": args.milvus_token,
         "embedder": embedder,
+        "model_dir": args.model_dir,
+        "model_download": args.model_download,
+        "embedding_fallback": args.embedding_fallback,
         "default_pipeline_ids": _ids(args.default_pipeline_ids),
         "legacy": args.legacy,
         "stream_interval_ms": args.stream_interval_ms,

@@ -36,6 +36,7 @@ from langchain_zilliz_bailian.server.faults import FaultConfig, FaultInjector
 from langchain_zilliz_bailian.server.fetch import DEFAULT_FETCH_DEADLINE_S, FetchPolicy
 from langchain_zilliz_bailian.server.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
 from langchain_zilliz_bailian.server.logs import install_log_filters
+from langchain_zilliz_bailian.server.models.registry import build_registry
 from langchain_zilliz_bailian.server.pipeline_runs import PipelineService
 from langchain_zilliz_bailian.server.readiness import Readiness
 from langchain_zilliz_bailian.server.storage import Storage, default_data_dir
@@ -81,9 +82,16 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         raise
     assert settings.embedder is not None
     ctx.storage = storage
+    models = build_registry(
+        settings.embedder,
+        settings.data_dir,
+        model_dir=settings.model_dir,
+        allow_download=settings.model_download,
+        fallback=settings.embedding_fallback,
+    )
     ctx.pipelines = PipelineService(
         storage,
-        settings.embedder,
+        models,
         settings.data_dir,
         legacy=settings.legacy,
         fetch_policy=settings.fetch_policy,
@@ -110,6 +118,9 @@ def create_app(
     milvus_uri: str | None = None,
     milvus_token: str | None = None,
     embedder: str | Embedder | None = None,
+    model_dir: str | Path | None = None,
+    model_download: bool = False,
+    embedding_fallback: bool = False,
     default_pipeline_ids: list[str] | None = None,
     legacy: bool = False,
     stream_interval_ms: int = 5,
@@ -129,6 +140,12 @@ def create_app(
     framing); ``doc_url`` downloads end after ``fetch_deadline_s`` and may only reach public
     addresses unless ``allow_private_fetch`` (loopback, link-local and private networks).
     ``/_admin/faults`` exists only with an ``admin_key``, which must differ from ``api_key``.
+
+    ``embedder`` is the default embedder (None: MiniLM; ``"lexical"``, ``"hybrid"`` or
+    ``"module:callable"``). Each pipeline's ``embedding`` picks its model (bge from ``model_dir`` or
+    the cache under the data dir, fetched only with ``model_download``; OpenAI/Voyage with their
+    key in the environment); one that cannot be loaded is refused unless ``embedding_fallback``
+    lets the default embedder serve it.
     """
     check_keys(api_key, admin_key)
     if max_body_bytes < 1 or fetch_deadline_s <= 0:
@@ -139,6 +156,9 @@ def create_app(
         milvus_uri=milvus_uri,
         milvus_token=milvus_token,
         embedder=load_embedder(embedder),
+        model_dir=Path(model_dir).expanduser() if model_dir else None,
+        model_download=model_download,
+        embedding_fallback=embedding_fallback,
         default_pipeline_ids=list(default_pipeline_ids or []),
         legacy=legacy,
         stream_interval_ms=stream_interval_ms,

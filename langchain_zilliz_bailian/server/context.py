@@ -37,6 +37,12 @@ class ServerSettings:
     milvus_uri: str | None = None
     milvus_token: str | None = None
     embedder: Embedder | None = None
+    #: Where bge models are looked up first (air-gapped copies), before the data dir's cache.
+    model_dir: Path | None = None
+    #: Whether a missing bge model may be fetched into the cache on first use.
+    model_download: bool = False
+    #: Whether a model that cannot be loaded is served by ``embedder`` instead of refused.
+    embedding_fallback: bool = False
     default_pipeline_ids: list[str] = field(default_factory=list)
     legacy: bool = False
     stream_interval_ms: int = 5

@@ -1,10 +1,10 @@
 """An ONNX cross-encoder (``zilliz/bge-reranker-base``): scores (query, passage) pairs.
 
-The model directory holds ``model.onnx`` (or ``onnx/model.onnx``, the Hugging Face layout) and
-``tokenizer.json``, as exported from ``BAAI/bge-reranker-base``: inputs ``input_ids`` and
-``attention_mask`` (``token_type_ids`` too when the graph declares it), output ``logits`` of shape
-``(batch, 1)``. A pair's score is ``sigmoid(logit)``, a relevance in (0, 1) like the hosted
-reranker's (0.9997, 0.078, ...). Nothing is downloaded here: the caller finds the directory.
+The model directory holds ``model.onnx`` and ``tokenizer.json``, as exported from
+``BAAI/bge-reranker-base``: inputs ``input_ids`` and ``attention_mask`` (``token_type_ids`` too
+when the graph declares it), output ``logits`` of shape ``(batch, 1)``. A pair's score is
+``sigmoid(logit)``, a relevance in (0, 1) like the hosted reranker's (0.9997, 0.078, ...).
+Nothing is downloaded here: the caller finds the directory.
 """
 
 from __future__ import annotations
@@ -16,27 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from langchain_zilliz_bailian.server.models.onnx_text import open_session
+
 MAX_PAIR_TOKENS = 512
 BATCH_SIZE = 16
-MODEL_FILES = ("model.onnx", "onnx/model.onnx")
-TOKENIZER_FILE = "tokenizer.json"
 
 
 class CrossEncoderError(Exception):
     """The model directory is incomplete or its files cannot be loaded."""
-
-
-def model_file(directory: Path) -> Path | None:
-    """The ONNX graph inside ``directory`` (either layout), or None."""
-    for name in MODEL_FILES:
-        if (directory / name).is_file():
-            return directory / name
-    return None
-
-
-def is_model_dir(directory: Path) -> bool:
-    """Whether ``directory`` holds both a graph and ``tokenizer.json``."""
-    return model_file(directory) is not None and (directory / TOKENIZER_FILE).is_file()
 
 
 @dataclass(frozen=True)
@@ -58,21 +45,14 @@ class CrossEncoder:
     """A loaded cross-encoder; :meth:`score` is thread-safe (one ONNX session, serialised)."""
 
     def __init__(self, directory: Path) -> None:
-        import onnxruntime  # type: ignore[import-untyped]
         from tokenizers import Tokenizer
 
-        graph = model_file(directory)
-        if graph is None or not (directory / TOKENIZER_FILE).is_file():
-            raise CrossEncoderError(
-                f"{directory} needs model.onnx (or onnx/model.onnx) and {TOKENIZER_FILE}."
-            )
+        graph, tokenizer = directory / "model.onnx", directory / "tokenizer.json"
+        if not graph.is_file() or not tokenizer.is_file():
+            raise CrossEncoderError(f"{directory} needs model.onnx and tokenizer.json.")
         try:
-            self._tokenizer = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = 1  # the server shares the machine with Milvus
-            self._session = onnxruntime.InferenceSession(
-                str(graph), options, providers=["CPUExecutionProvider"]
-            )
+            self._tokenizer = Tokenizer.from_file(str(tokenizer))
+            self._session = open_session(graph)
         except Exception as exc:  # onnxruntime and tokenizers raise their own types
             raise CrossEncoderError(f"Cannot load the cross-encoder in {directory}: {exc}") from exc
         self.directory = directory
@@ -83,10 +63,14 @@ class CrossEncoder:
         outputs = [o.name for o in self._session.get_outputs()]
         self._output = "logits" if "logits" in outputs else outputs[0]
         self._tokenizer.enable_truncation(MAX_PAIR_TOKENS)
+        # Pad to the longest pair of a batch with the tokenizer's own pad token (XLM-R: <pad>).
         padding = self._tokenizer.padding or {}
-        pad_token = padding.get("pad_token", "[PAD]")
-        pad_id = padding.get("pad_id", self._tokenizer.token_to_id(pad_token) or 0)
-        self._tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)  # to the longest
+        vocab = self._tokenizer.get_vocab()
+        pad_token = padding.get("pad_token") or next(
+            (t for t in ("<pad>", "[PAD]") if t in vocab), "[PAD]"
+        )
+        pad_id = padding.get("pad_id", vocab.get(pad_token, 0))
+        self._tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)
         self._lock = threading.Lock()
 
     def score(self, query: str, passages: Sequence[str]) -> PairScores:

@@ -1,10 +1,11 @@
-"""Offline embedders for the local server.
+"""The embedder protocol of the local server, the lexical embedder and ``--embedder`` specs.
 
-The default :class:`LexicalEmbedder` is *lexical*, not semantic: it hashes stemmed unigrams and
-bigrams into a fixed-size signed vector (sublinear TF, L2-normalised), so cosine similarity measures
-word overlap.
-It needs no model download and no torch. Any object satisfying :class:`Embedder` can replace it
-(``--embedder module:callable``), e.g. a real sentence-embedding model.
+The server's default embedder is semantic: all-MiniLM-L6-v2 on onnxruntime
+(:class:`~.models.onnx_text.MiniLMEmbedder`, bundled, no torch, no download). The
+:class:`LexicalEmbedder` here stays a named option (``--embedder lexical``): it hashes stemmed
+unigrams and bigrams into a fixed-size signed vector (sublinear TF, L2-normalised), so cosine
+similarity measures word overlap. Any object satisfying :class:`Embedder` can replace the default
+(``--embedder module:callable``).
 """
 
 from __future__ import annotations
@@ -87,15 +88,25 @@ def embedder_name(embedder: Embedder) -> str:
     return f"{name}/{embedder.dim}"
 
 
+#: ``--embedder`` names of the bundled embedders (the first is the default).
+NAMED_EMBEDDERS = ("minilm", "lexical", "hybrid")
+
+
 def load_embedder(spec: str | Embedder | None) -> Embedder:
-    """Resolve ``None``/``"lexical"`` or ``"module:callable"`` (class, factory or instance)."""
-    if spec is None or spec == "lexical":
-        return LexicalEmbedder()
+    """Resolve ``None`` (the default, MiniLM), a bundled name (:data:`NAMED_EMBEDDERS`) or
+    ``"module:callable"`` (class, factory or instance)."""
+    if spec is None:
+        spec = NAMED_EMBEDDERS[0]
     if not isinstance(spec, str):
         return spec
+    if spec in NAMED_EMBEDDERS:
+        from langchain_zilliz_bailian.server.models.registry import LOCAL_EMBEDDERS
+
+        return LOCAL_EMBEDDERS[spec]()
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise ValueError(f"embedder must be 'lexical' or 'module:callable', got {spec!r}")
+        names = ", ".join(repr(n) for n in NAMED_EMBEDDERS)
+        raise ValueError(f"embedder must be one of {names} or 'module:callable', got {spec!r}")
     target: Any = importlib.import_module(module_name)
     for part in attr.split("."):
         target = getattr(target, part)

@@ -21,11 +21,13 @@ from langchain_zilliz_bailian.server.chunking import (
     decode_document,
     doc_format,
 )
-from langchain_zilliz_bailian.server.embeddings import Embedder, embedder_name
-from langchain_zilliz_bailian.server.errors import bad_param
+from langchain_zilliz_bailian.server.embeddings import Embedder
+from langchain_zilliz_bailian.server.errors import ZILLIZ_INTERNAL, ZillizError, bad_param
 from langchain_zilliz_bailian.server.expr import ExpressionError, all_of, field_equals, field_in
 from langchain_zilliz_bailian.server.fetch import FetchPolicy, fetch_document, fetch_url
 from langchain_zilliz_bailian.server.images import ImageDecodeError, descriptor_name
+from langchain_zilliz_bailian.server.models.registry import ModelRegistry
+from langchain_zilliz_bailian.server.models.remote import RemoteEmbeddingError
 from langchain_zilliz_bailian.server.pipeline_specs import (
     RERANKERS,
     RESERVED_FIELDS,
@@ -35,7 +37,7 @@ from langchain_zilliz_bailian.server.pipeline_specs import (
     preserved_fields,
     validate_preserved_value,
 )
-from langchain_zilliz_bailian.server.rerank import Rerankers, rerank_hits
+from langchain_zilliz_bailian.server.rerank import rerank_hits
 from langchain_zilliz_bailian.server.storage import (
     IMAGE_ID_MAX,
     Hit,
@@ -74,13 +76,13 @@ class PipelineService(PipelineRegistry):
     def __init__(
         self,
         storage: Storage,
-        embedder: Embedder,
+        models: ModelRegistry,
         data_dir: Path,
         legacy: bool = False,
         fetch_policy: FetchPolicy | None = None,
         usage_flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
     ) -> None:
-        super().__init__(storage, embedder, Rerankers([data_dir / "models"]))
+        super().__init__(storage, models)
         self.usage_counters = UsageCounters(storage, usage_flush_interval_s)
         self.data_dir = data_dir
         self.legacy = legacy
@@ -200,8 +202,13 @@ class PipelineService(PipelineRegistry):
                 else {"embedding": embedding, "rerank": rerank}
             )
 
-    def _embed(self, texts: list[str]) -> list[list[float]]:
-        return self.embedder.embed(texts)
+    @staticmethod
+    def _embed(embedder: Embedder, texts: list[str]) -> list[list[float]]:
+        """``embedder.embed``; a provider's failure is answered as a server error (HTTP 500)."""
+        try:
+            return embedder.embed(texts)
+        except RemoteEmbeddingError as exc:
+            raise ZillizError(ZILLIZ_INTERNAL, f"Embedding failed: {exc}", status=500) from None
 
     def _ingest_text(self, pipeline: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         texts = data.get("text_list")
@@ -220,8 +227,7 @@ class PipelineService(PipelineRegistry):
         meta = {k: v for k, v in data.items() if k != "text_list"}
         self._check_preserved(pipeline, meta)
         collection = pipeline["collectionName"]
-        self._check_embedder(collection)
-        vectors = self._embed(texts)
+        vectors = self._embed(self._embedder_of(collection), texts)
         rows = [{"text": t, "embedding": v, **meta} for t, v in zip(texts, vectors, strict=True)]
         ids = self._insert(collection, rows)
         tokens = sum(count_tokens(t) for t in texts)
@@ -254,8 +260,7 @@ class PipelineService(PipelineRegistry):
         if len(chunks) > cap:
             raise bad_param(f"The document yields {len(chunks)} chunks; the limit is {cap}.")
         collection = pipeline["collectionName"]
-        self._check_embedder(collection)
-        vectors = self._embed(chunks)
+        vectors = self._embed(self._embedder_of(collection), chunks)
         rows = [
             {"doc_name": doc_name, "chunk_id": i, "chunk_text": c, "embedding": v, **meta}
             for i, (c, v) in enumerate(zip(chunks, vectors, strict=True))
@@ -274,21 +279,25 @@ class PipelineService(PipelineRegistry):
         except InvalidValueError as exc:
             raise bad_param(f"Insert failed: {exc}") from None
 
-    def _check_embedder(self, collection: str) -> None:
-        info = self.storage.get_meta("collection", collection)
-        image = bool(info) and info is not None and info.get("kind") == "image"
-        current = descriptor_name() if image else embedder_name(self.embedder)
-        if info and info.get("embedder") not in (None, current):
+    def _embedder_of(self, collection: str) -> Embedder:
+        """The embedder that built ``collection`` (a 400 when this server cannot produce it)."""
+        return self.collection_embedder(collection, self.storage.get_meta("collection", collection))
+
+    def _check_image_collection(self, collection: str) -> None:
+        """A 400 unless ``collection`` was built by this server's image descriptor."""
+        info = self.storage.get_meta("collection", collection) or {}
+        built = info.get("embedder")
+        if built not in (None, descriptor_name()):
             raise bad_param(
-                f"Collection {collection!r} was embedded with {info['embedder']}, but this server "
-                f"runs {current}; restart it with the same embedder or use a new collection."
+                f"Collection {collection!r} was embedded with {built}, but this server embeds "
+                f"images with {descriptor_name()}; use a new collection."
             )
 
     def _ingest_image(
         self, pipeline: dict[str, Any], image_id: str, raw: bytes, meta: dict[str, Any]
     ) -> dict[str, Any]:
         collection = pipeline["collectionName"]
-        self._check_embedder(collection)
+        self._check_image_collection(collection)
         vector = self._describe_image(raw, "image_url")
         self._insert(collection, [{"image_id": image_id, "embedding": vector, **meta}])
         self.usage_counters.add(pipeline["pipelineId"], 1)
@@ -351,11 +360,11 @@ class PipelineService(PipelineRegistry):
 
         With a ``reranker`` the first ``limit + offset`` hits are reranked, then paged.
         """
-        self._check_embedder(collection)
+        embedder = self._embedder_of(collection)
         encoder = self.rerankers.get(reranker) if reranker else None
         main = ["text"] if kind == "text" else ["chunk_text", "chunk_id", "doc_name"]
         params = SearchParams(limit, offset, output_fields, filter_expr, whole=bool(reranker))
-        hits, wanted = self._find(collection, self._embed([query])[0], main, params)
+        hits, wanted = self._find(collection, self._embed(embedder, [query])[0], main, params)
         rerank_tokens = 0
         if encoder is not None:
             reranked, rerank_tokens = rerank_hits(encoder, query, hits, main[0])
@@ -375,7 +384,7 @@ class PipelineService(PipelineRegistry):
     ) -> dict[str, Any]:
         """SEARCH_IMAGE_BY_IMAGE: hits carry ``id`` = ``image_id`` (a string, Z17)."""
         collection = pipeline["functions"][0]["collectionName"]
-        self._check_embedder(collection)
+        self._check_image_collection(collection)
         vector = self._describe_image(raw, "query_image_url")
         hits, wanted = self._find(collection, vector, ["image_id"], params)
         results = [

@@ -19,6 +19,8 @@ from langchain_zilliz_bailian.server.embeddings import Embedder, embedder_name
 from langchain_zilliz_bailian.server.errors import ZILLIZ_NOT_FOUND, ZillizError, bad_param
 from langchain_zilliz_bailian.server.ids import IdKind, InvalidIdError, check_id, new_pipeline_id
 from langchain_zilliz_bailian.server.images import ImageDescriptor, descriptor_name
+from langchain_zilliz_bailian.server.models.files import ModelUnavailableError
+from langchain_zilliz_bailian.server.models.registry import LOCAL_MODELS, ModelRegistry
 from langchain_zilliz_bailian.server.rerank import Rerankers
 from langchain_zilliz_bailian.server.storage import (
     FIELD_TYPES,
@@ -38,6 +40,8 @@ TEXT_MODELS = (
     "voyageai/voyage-large-2",
     "openai/text-embedding-3-small",
     "openai/text-embedding-3-large",
+    # Local extensions: the bundled embedders by name (never on the hosted service).
+    *LOCAL_MODELS,
 )
 IMAGE_MODELS = (
     "zilliz/vit-base-patch16-224",
@@ -53,6 +57,7 @@ CHUNK_RANGES = {
     "voyageai/voyage-large-2": (20, 12000),
     "openai/text-embedding-3-small": (250, 8191),
     "openai/text-embedding-3-large": (250, 8191),
+    **dict.fromkeys(LOCAL_MODELS, (20, 500)),
 }
 INDEX_ACTIONS = ("INDEX_TEXT", "INDEX_DOC", "INDEX_IMAGE")
 SEARCH_ACTIONS = (
@@ -152,13 +157,28 @@ def validate_preserved_value(field: str, field_type: str, value: Any) -> None:
 class PipelineRegistry:
     """Create, list, describe and drop pipelines on top of :class:`Storage`."""
 
-    def __init__(
-        self, storage: Storage, embedder: Embedder, rerankers: Rerankers | None = None
-    ) -> None:
+    def __init__(self, storage: Storage, models: ModelRegistry) -> None:
         self.storage = storage
-        self.embedder = embedder
-        self.rerankers = rerankers or Rerankers([])
+        self.models = models
+        self.rerankers = Rerankers(models.store)
         self.image_embedder = ImageDescriptor()
+
+    @property
+    def embedder(self) -> Embedder:
+        """The server's default embedder (it serves fallbacks)."""
+        return self.models.default
+
+    def collection_embedder(self, collection: str, info: dict[str, Any] | None) -> Embedder:
+        """The embedder that built ``collection`` (its stored ``embedder``), or a 400 saying why
+        this server cannot produce it. Collections without a record use the default."""
+        served = (info or {}).get("embedder") or embedder_name(self.models.default)
+        try:
+            return self.models.served(served)
+        except ModelUnavailableError as exc:
+            raise bad_param(
+                f"Collection {collection!r} was embedded with {served}, which this server cannot "
+                f"load: {exc}"
+            ) from None
 
     # -- records ----------------------------------------------------------------------------------
 
@@ -355,48 +375,68 @@ class PipelineRegistry:
                 }
             )
         kind = {"INDEX_TEXT": "text", "INDEX_DOC": "doc", "INDEX_IMAGE": "image"}[action]
-        self._ensure_collection(collection, kind, preserved, model)
+        served = {"servedEmbedding": self._ensure_collection(collection, kind, preserved, model)}
         pipeline.update(
             {
                 "totalUsage": {"embedding": 0},
                 "functions": echoed,
                 "clusterId": cluster,
                 "collectionName": collection,
+                **served,
             }
         )
 
     def _ensure_collection(
         self, collection: str, kind: str, preserved: dict[str, str], model: str
-    ) -> None:
-        """Create the collection, or check an existing one is compatible (fields, model, dim)."""
-        dim, embedder = self._vector_space(kind)
-        wanted = self._schema_fields(kind, preserved, dim)
+    ) -> str:
+        """Create the collection with the dimension of the embedder serving ``model``, or check an
+        existing one is compatible (fields, model, dim); the served embedder's stored name."""
         if self.storage.has_collection(collection):
-            actual = self.storage.collection_fields(collection)
-            if actual != wanted:
-                raise bad_param(
-                    f"Collection {collection!r} exists with an incompatible schema "
-                    f"{sorted(actual.items())}; expected {sorted(wanted.items())}."
-                )
             info = self.storage.get_meta("collection", collection)
             if info and info.get("embedding") != model:
                 raise bad_param(
                     f"Collection {collection!r} was built with {info.get('embedding')}, "
                     f"not {model}."
                 )
+            served, dim = self._vector_space(collection, kind, model, info)
+            wanted = self._schema_fields(kind, preserved, dim)
+            actual = self.storage.collection_fields(collection)
+            if actual != wanted:
+                raise bad_param(
+                    f"Collection {collection!r} exists with an incompatible schema "
+                    f"{sorted(actual.items())}; expected {sorted(wanted.items())}."
+                )
         else:
+            served, dim = self._vector_space(collection, kind, model, None)
             self.storage.create_data_collection(collection, kind, preserved, dim)
         self.storage.put_meta(
             "collection",
             collection,
-            {"kind": kind, "embedding": model, "embedder": embedder, "preserved": preserved},
+            {
+                "kind": kind,
+                "embedding": model,
+                "embedder": served,
+                "dim": dim,
+                "preserved": preserved,
+            },
         )
+        return served
 
-    def _vector_space(self, kind: str) -> tuple[int, str]:
-        """Dimension and embedder name of a new ``kind`` collection (images: the descriptor)."""
+    def _vector_space(
+        self, collection: str, kind: str, model: str, info: dict[str, Any] | None
+    ) -> tuple[str, int]:
+        """Stored embedder name and dimension: of what built an existing collection (``info``),
+        else of what serves ``model``; image collections use the offline image descriptor."""
         if kind == "image":
-            return self.image_embedder.dim, descriptor_name()
-        return self.embedder.dim, embedder_name(self.embedder)
+            return descriptor_name(), self.image_embedder.dim
+        if info is not None:
+            embedder = self.collection_embedder(collection, info)
+        else:
+            try:
+                embedder = self.models.resolve(model).embedder
+            except ModelUnavailableError as exc:
+                raise bad_param(str(exc)) from None
+        return embedder_name(embedder), embedder.dim
 
     @staticmethod
     def _schema_fields(kind: str, preserved: dict[str, str], dim: int) -> dict[str, str]:
@@ -432,6 +472,7 @@ class PipelineRegistry:
             )
         cluster, collection = self._cluster_and_collection(fn, "function ")
         out: dict[str, Any] = {"name": fname, "action": action}
+        served: dict[str, Any] = {}
         reranker = fn.get("reranker")
         if reranker is not None and reranker not in RERANKERS:
             raise bad_param(f"Unsupported reranker {reranker!r}; only {RERANKERS[0]}.")
@@ -454,6 +495,8 @@ class PipelineRegistry:
                     f"The search embedding model {model!r} must equal the ingestion model "
                     f"{info['embedding']!r}."
                 )
+            served_embedder = self.collection_embedder(collection, info)
+            served["servedEmbedding"] = embedder_name(served_embedder)
             out.update({"inputFields": ["query_text"], "embedding": model})
         else:
             model = fn.get("embedding") or info["embedding"]
@@ -469,12 +512,13 @@ class PipelineRegistry:
                     f"SEARCH_IMAGE_BY_TEXT needs an image collection built with "
                     f"zilliz/clip-vit-base-patch32; {collection!r} was built with {model!r}."
                 )
+            served["servedEmbedding"] = info.get("embedder") or descriptor_name()
             query_input = "query_image_url" if action == "SEARCH_IMAGE_BY_IMAGE" else "query_text"
             out.update({"inputFields": [query_input], "embedding": model})
         if reranker is not None:
             out["reranker"] = reranker
         out.update({"clusterId": cluster, "collectionName": collection})
-        pipeline.update({"totalUsage": {"embedding": 0, "rerank": 0}, "functions": [out]})
+        pipeline.update({"totalUsage": {"embedding": 0, "rerank": 0}, "functions": [out], **served})
 
     def _create_deletion(
         self, body: dict[str, Any], functions: list[dict[str, Any]], pipeline: dict[str, Any]

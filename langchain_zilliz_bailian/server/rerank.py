@@ -1,9 +1,11 @@
 """``reranker: zilliz/bge-reranker-base``: where its model lives, and reranking search hits.
 
-The reranker is an ONNX cross-encoder (:mod:`.cross_encoder`) read from a local model directory;
-nothing is downloaded. A search pipeline naming it is refused at create time when no directory
-holds the model, with a message saying where to put it. Reranked hits carry the cross-encoder's
-relevance score in ``distance`` (larger is better, Z6).
+The reranker is an ONNX cross-encoder (:mod:`.cross_encoder`) found like the bge embedders: in
+``--model-dir/bge-reranker-base``, then the cache ``<data_dir>/models/bge-reranker-base``, and
+fetched into the cache only with ``--model-download`` (:class:`~.models.files.ModelStore`). A search
+pipeline naming it is refused at create time when it is not available, with a message saying where
+to put the files. Reranked hits carry the cross-encoder's relevance score in ``distance`` (larger
+is better, Z6).
 """
 
 from __future__ import annotations
@@ -12,46 +14,44 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from langchain_zilliz_bailian.server.cross_encoder import (
-    CrossEncoder,
-    CrossEncoderError,
-    is_model_dir,
-)
+from langchain_zilliz_bailian.server.cross_encoder import CrossEncoder, CrossEncoderError
 from langchain_zilliz_bailian.server.errors import bad_param
+from langchain_zilliz_bailian.server.models.files import (
+    ModelFile,
+    ModelSource,
+    ModelStore,
+    ModelUnavailableError,
+)
 from langchain_zilliz_bailian.server.storage import Hit
 
-#: Contract reranker name -> the directory name its model is looked up under.
-RERANKER_DIRS = {"zilliz/bge-reranker-base": "bge-reranker-base"}
+_XENOVA = "https://huggingface.co/Xenova/bge-reranker-base/resolve/main"
+#: Contract reranker name -> its files (the ONNX export of BAAI/bge-reranker-base, MIT licence).
+RERANKER_SOURCES = {
+    "zilliz/bge-reranker-base": ModelSource(
+        model="zilliz/bge-reranker-base",
+        directory="bge-reranker-base",
+        files=(
+            ModelFile("model.onnx", f"{_XENOVA}/onnx/model.onnx"),
+            ModelFile("tokenizer.json", f"{_XENOVA}/tokenizer.json"),
+        ),
+    )
+}
 
 
 class Rerankers:
-    """Finds each reranker's model under the model roots (first match wins), loads it once."""
+    """Locates each reranker's files through the model store and loads the model once."""
 
-    def __init__(self, roots: Sequence[Path]) -> None:
-        self.roots = list(roots)
+    def __init__(self, store: ModelStore) -> None:
+        self.store = store
         self._loaded: dict[str, CrossEncoder] = {}
         self._lock = threading.Lock()
 
-    def candidates(self, name: str) -> list[Path]:
-        """Directories searched for ``name``: ``<root>/<dir name>`` then ``<root>/<name>``."""
-        short = RERANKER_DIRS.get(name, name.rsplit("/", 1)[-1])
-        return [d for root in self.roots for d in (root / short, root / name)]
-
-    def find(self, name: str) -> Path | None:
-        """The first candidate directory holding a complete model, or None."""
-        return next((d for d in self.candidates(name) if is_model_dir(d)), None)
-
     def require(self, name: str) -> Path:
         """The model directory of ``name``; a 400 saying where to put the model otherwise."""
-        found = self.find(name)
-        if found is None:
-            where = self.candidates(name)[0] if self.roots else Path("<model dir>")
-            raise bad_param(
-                f"Reranker {name!r} needs a local ONNX cross-encoder and this server is offline: "
-                f"put model.onnx and tokenizer.json (the ONNX export of BAAI/bge-reranker-base) "
-                f"in {where}, then create the pipeline again."
-            )
-        return found
+        try:
+            return self.store.locate(RERANKER_SOURCES[name])
+        except ModelUnavailableError as exc:
+            raise bad_param(f"Reranker {name} is unavailable. {exc}") from None
 
     def get(self, name: str) -> CrossEncoder:
         """The loaded cross-encoder for ``name`` (loaded on first use)."""
@@ -61,7 +61,7 @@ class Rerankers:
                 try:
                     self._loaded[name] = CrossEncoder(directory)
                 except CrossEncoderError as exc:
-                    raise bad_param(f"Reranker {name!r} cannot be loaded: {exc}") from None
+                    raise bad_param(f"Reranker {name} cannot be loaded: {exc}") from None
             return self._loaded[name]
 
 

@@ -42,6 +42,9 @@ class LocalServer:
         milvus_uri: str | None = None,
         milvus_token: str | None = None,
         embedder: str | Embedder | None = None,
+        model_dir: str | Path | None = None,
+        model_download: bool = False,
+        embedding_fallback: bool = False,
         default_pipeline_ids: list[str] | None = None,
         legacy: bool = False,
         stream_interval_ms: int = 5,
@@ -64,6 +67,9 @@ class LocalServer:
             milvus_uri=milvus_uri,
             milvus_token=milvus_token,
             embedder=embedder,
+            model_dir=model_dir,
+            model_download=model_download,
+            embedding_fallback=embedding_fallback,
             default_pipeline_ids=default_pipeline_ids,
             legacy=legacy,
             stream_interval_ms=stream_interval_ms,
@@ -193,8 +199,9 @@ def run_workers(
     faults = options.pop("faults", None)
     if isinstance(faults, FaultConfig):
         options["fault_config"] = asdict(faults)
-    if options.get("data_dir") is not None:
-        options["data_dir"] = str(options["data_dir"])
+    for key in ("data_dir", "model_dir"):
+        if options.get(key) is not None:
+            options[key] = str(options[key])
     os.environ[WORKER_CONFIG_VARIABLE] = json.dumps(options)
     uvicorn.run(
         f"{__name__}:worker_app",

@@ -1,4 +1,4 @@
-"""``reranker: zilliz/bge-reranker-base``: an ONNX cross-encoder from the model dir, else a 400.
+"""``reranker: zilliz/bge-reranker-base``: an ONNX cross-encoder from the model store, else a 400.
 
 The model is the tiny overlap cross-encoder of :mod:`tests.fakes.cross_encoder_model`: a pair's
 logit is ``2 * shared tokens - 1`` and its score ``sigmoid(logit)``, so the order is known.
@@ -17,6 +17,7 @@ from tokenizers import Tokenizer
 
 from langchain_zilliz_bailian.server.cross_encoder import CrossEncoder, CrossEncoderError
 from langchain_zilliz_bailian.server.errors import ZillizError
+from langchain_zilliz_bailian.server.models.files import ModelStore
 from langchain_zilliz_bailian.server.rerank import Rerankers, rerank_hits
 from langchain_zilliz_bailian.server.storage import Hit
 from tests.fakes.cross_encoder_model import VENDORED_TOKENIZER, write_cross_encoder
@@ -79,29 +80,30 @@ def test_rerank_hits_orders_by_score_writes_it_to_distance_and_keeps_ties(
     assert rerank_hits(encoder, QUERY, [], "text") == ([], 0)
 
 
-def test_model_lookup_accepts_both_layouts_and_needs_the_tokenizer(tmp_path: Path) -> None:
-    rerankers = Rerankers([tmp_path / "empty", tmp_path / "models"])
-    assert rerankers.find(RERANKER) is None
-    hf = tmp_path / "models" / "zilliz" / "bge-reranker-base"
-    (hf / "onnx").mkdir(parents=True)
-    (hf / "onnx" / "model.onnx").write_bytes(b"graph")
-    assert rerankers.find(RERANKER) is None  # no tokenizer.json yet
-    shutil.copyfile(VENDORED_TOKENIZER, hf / "tokenizer.json")
-    assert rerankers.find(RERANKER) == hf
-    write_cross_encoder(tmp_path / "models" / "bge-reranker-base")
-    assert rerankers.find(RERANKER) == tmp_path / "models" / "bge-reranker-base"  # first wins
-
-
-def test_missing_or_broken_model_is_a_400_saying_where_it_goes(tmp_path: Path) -> None:
-    rerankers = Rerankers([tmp_path / "models"])
+def test_the_model_is_found_in_the_model_dir_then_the_cache(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path / "cache", tmp_path / "airgap")
+    rerankers = Rerankers(store)
     with pytest.raises(ZillizError) as missing:
-        rerankers.get(RERANKER)
-    assert missing.value.status == 400
-    assert str(tmp_path / "models" / "bge-reranker-base") in missing.value.message
-    assert "model.onnx and tokenizer.json" in missing.value.message
+        rerankers.require(RERANKER)
+    message = missing.value.message
+    assert missing.value.status == 400 and RERANKER in message
+    assert f"copy its files into {tmp_path / 'airgap' / 'bge-reranker-base'}" in message
+    assert "model.onnx" in message and "tokenizer.json" in message
+    assert f"--model-download to fetch them into {tmp_path / 'cache'}" in message
+    cached = write_cross_encoder(tmp_path / "cache" / "bge-reranker-base")
+    assert rerankers.require(RERANKER) == cached
+    airgapped = write_cross_encoder(tmp_path / "airgap" / "bge-reranker-base")
+    assert rerankers.require(RERANKER) == airgapped  # --model-dir first
+    assert rerankers.get(RERANKER).directory == airgapped
+
+
+def test_an_incomplete_or_broken_model_is_refused(tmp_path: Path) -> None:
+    rerankers = Rerankers(ModelStore(tmp_path / "models"))
     broken = tmp_path / "models" / "bge-reranker-base"
     broken.mkdir(parents=True)
     (broken / "model.onnx").write_bytes(b"not a graph")
+    with pytest.raises(ZillizError, match="is not available offline"):
+        rerankers.get(RERANKER)  # no tokenizer.json yet
     shutil.copyfile(VENDORED_TOKENIZER, broken / "tokenizer.json")
     with pytest.raises(CrossEncoderError):
         CrossEncoder(broken)
@@ -165,5 +167,5 @@ def test_reranker_without_a_local_model_is_refused_at_create_time(
     r = http.post("/v1/pipelines", json=body)
     assert r.status_code == 400 and r.json()["code"] == 80000
     message = r.json()["message"]
-    assert RERANKER in message and "model.onnx and tokenizer.json" in message
+    assert RERANKER in message and "model.onnx" in message and "tokenizer.json" in message
     assert str(server_data_dir / "models" / "bge-reranker-base") in message
