@@ -146,6 +146,8 @@ class ServerProcess:
         log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         cmd = [sys.executable, "-m", "langchain_zilliz_bailian", "serve"]
         cmd += ["--data-dir", str(self.data_dir), "--port", str(port), "--log-level", "warning"]
+        # verify() recomputes every stored vector with the lexical embedder.
+        cmd += ["--embedder", "lexical", "--embedding-fallback"]
         cmd += self.extra_args
         with self.log_path.open("ab") as sink:
             self.proc = subprocess.Popen(cmd, env=self.env, stdout=sink, stderr=sink)

@@ -79,7 +79,10 @@ def local_server(tmp_path_factory: pytest.TempPathFactory):
     """The local compatible server (Milvus Lite in a temp dir) on a free loopback port."""
     from langchain_zilliz_bailian.server import LocalServer
 
-    with LocalServer(data_dir=tmp_path_factory.mktemp("local-server")) as server:
+    # bge pipelines are served by the default embedder (MiniLM): no model download in tests.
+    with LocalServer(
+        data_dir=tmp_path_factory.mktemp("local-server"), embedding_fallback=True
+    ) as server:
         yield server
 
 

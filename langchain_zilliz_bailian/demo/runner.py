@@ -95,7 +95,12 @@ def _endpoints(options: DemoOptions, printer: Printer, timings: Timings) -> Iter
         data_dir = options.data_dir
         if data_dir is None:
             data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="zb-demo-")))
-        server = LocalServer(data_dir=data_dir, stream_interval_ms=options.stream_interval_ms)
+        # The demo's pipelines ask for bge: the bundled default embedder serves them offline.
+        server = LocalServer(
+            data_dir=data_dir,
+            stream_interval_ms=options.stream_interval_ms,
+            embedding_fallback=True,
+        )
         with timings.measure("server start") as step:
             stack.enter_context(server)
         step.detail = "Milvus Lite + uvicorn, in-process"

@@ -61,7 +61,9 @@ def on_real_milvus() -> bool:
 @pytest.fixture(scope="session")
 def server(server_data_dir: Path, request: pytest.FixtureRequest) -> Iterator[LocalServer]:
     uri = request.getfixturevalue("milvus_uri") if on_real_milvus() else None
-    with LocalServer(data_dir=server_data_dir, stream_interval_ms=1, milvus_uri=uri) as srv:
+    with LocalServer(
+        data_dir=server_data_dir, stream_interval_ms=1, milvus_uri=uri, embedding_fallback=True
+    ) as srv:
         yield srv
 
 

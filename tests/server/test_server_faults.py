@@ -25,7 +25,9 @@ ADMIN_KEY = "admin-only-key"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     data_dir: Path = tmp_path_factory.mktemp("zb-faults")
-    with LocalServer(data_dir=data_dir, stream_interval_ms=1, admin_key=ADMIN_KEY) as srv:
+    with LocalServer(
+        data_dir=data_dir, stream_interval_ms=1, admin_key=ADMIN_KEY, embedding_fallback=True
+    ) as srv:
         yield srv
 
 

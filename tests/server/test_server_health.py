@@ -161,7 +161,7 @@ def test_usage_counts_survive_a_clean_shutdown(tmp_path: Path) -> None:
         headers = {"Authorization": f"Bearer {srv.api_key}"}
         return httpx.Client(base_url=srv.url, headers=headers, timeout=30)
 
-    with LocalServer(data_dir=tmp_path) as srv, client(srv) as http:
+    with LocalServer(data_dir=tmp_path, embedding_fallback=True) as srv, client(srv) as http:
         made = make_text_pipelines(http, "kept")
         data = {"text_list": ["one two three"], "year": 1, "source": "s"}
         ingested = ok(http.post(f"/v1/pipelines/{made['ingestion']}/run", json={"data": data}))

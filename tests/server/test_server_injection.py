@@ -63,7 +63,10 @@ def _client(srv: LocalServer) -> httpx.Client:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A fresh server holding two projects' pipelines, texts, a document and a secret session."""
     data_dir: Path = tmp_path_factory.mktemp("zb-injection")
-    with LocalServer(data_dir=data_dir, stream_interval_ms=0) as srv, _client(srv) as http:
+    with (
+        LocalServer(data_dir=data_dir, stream_interval_ms=0, embedding_fallback=True) as srv,
+        _client(srv) as http,
+    ):
         mine = make_text_pipelines(http, "mine")
         docs = make_doc_pipelines(http, "mine_docs")
         theirs = create(

@@ -23,7 +23,9 @@ APP = "/api/v1/apps/0123456789abcdef0123456789abcdef/completion"
 @pytest.fixture(scope="module")
 def remote(milvus_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     data_dir = tmp_path_factory.mktemp("zb-on-milvus")
-    with LocalServer(data_dir=data_dir, milvus_uri=milvus_uri, stream_interval_ms=1) as srv:
+    with LocalServer(
+        data_dir=data_dir, milvus_uri=milvus_uri, stream_interval_ms=1, embedding_fallback=True
+    ) as srv:
         yield srv
 
 

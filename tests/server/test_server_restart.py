@@ -22,7 +22,10 @@ def _client(srv: LocalServer) -> httpx.Client:
 
 
 def test_restart_keeps_pipelines_data_and_sessions(tmp_path: Path) -> None:
-    with LocalServer(data_dir=tmp_path, stream_interval_ms=0) as srv, _client(srv) as http:
+    with (
+        LocalServer(data_dir=tmp_path, stream_interval_ms=0, embedding_fallback=True) as srv,
+        _client(srv) as http,
+    ):
         pipes = make_text_pipelines(http, "persisted")
         ids = ok(
             http.post(

@@ -11,6 +11,7 @@ from langchain_zilliz_bailian.server import LexicalEmbedder, load_embedder
 from langchain_zilliz_bailian.server.answer import split_deltas
 from langchain_zilliz_bailian.server.chunking import chunk_document, split_text
 from langchain_zilliz_bailian.server.faults import FaultConfig, FaultInjector
+from langchain_zilliz_bailian.server.models import MiniLMEmbedder
 from langchain_zilliz_bailian.server.sse import frame
 from langchain_zilliz_bailian.server.storage import IdMinter
 from langchain_zilliz_bailian.server.text import count_tokens
@@ -53,7 +54,7 @@ def test_lexical_embedder_is_deterministic_normalised_and_lexical() -> None:
 
 
 def test_load_embedder_from_spec() -> None:
-    assert isinstance(load_embedder(None), LexicalEmbedder)
+    assert isinstance(load_embedder(None), MiniLMEmbedder)
     emb = load_embedder("langchain_zilliz_bailian.server.embeddings:LexicalEmbedder")
     assert emb.dim == 384
     with pytest.raises(ValueError, match="module:callable"):

@@ -102,6 +102,12 @@ class OnnxTextEmbedder:
             # Pad to the batch's longest; "[PAD]" is BERT's padding token, not a secret.
             tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106
             session = open_session(self._model_path, self._threads)
+            width = session.get_outputs()[0].shape[-1]
+            if isinstance(width, int) and width != self._dim:
+                raise ModelUnavailableError(
+                    f"{self.name}: {self._model_path} produces {width}-d states, expected "
+                    f"{self._dim}: not the expected model."
+                )
             self._input_names = {i.name for i in session.get_inputs()}
             self._tokenizer = tokenizer
             self._session = session
