@@ -66,8 +66,10 @@ class ImageDescriptor:
 
     name = "image-descriptor-v1"
     dim = LAYOUT_SIDE * LAYOUT_SIDE + COLOUR_BINS**3
+    #: The name image collections built by the descriptor record.
+    stored_name = f"{name}/{dim}"
 
-    def describe(self, raw: bytes) -> list[float]:
+    def embed_image(self, raw: bytes) -> list[float]:
         """The unit-length descriptor of encoded image bytes."""
         return self.describe_image(open_image(raw))
 
@@ -89,8 +91,3 @@ class ImageDescriptor:
         vector = np.concatenate([LAYOUT_WEIGHT * layout, COLOUR_WEIGHT * hist])
         vector = vector / float(np.linalg.norm(vector))
         return [float(v) for v in vector]
-
-
-def descriptor_name() -> str:
-    """The name stored with image collections built by :class:`ImageDescriptor`."""
-    return f"{ImageDescriptor.name}/{ImageDescriptor.dim}"

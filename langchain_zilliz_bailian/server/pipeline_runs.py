@@ -21,11 +21,13 @@ from langchain_zilliz_bailian.server.chunking import (
     decode_document,
     doc_format,
 )
+from langchain_zilliz_bailian.server.clip import ClipModel
 from langchain_zilliz_bailian.server.embeddings import Embedder
 from langchain_zilliz_bailian.server.errors import ZILLIZ_INTERNAL, ZillizError, bad_param
 from langchain_zilliz_bailian.server.expr import ExpressionError, all_of, field_equals, field_in
 from langchain_zilliz_bailian.server.fetch import FetchPolicy, fetch_document, fetch_url
-from langchain_zilliz_bailian.server.images import ImageDecodeError, descriptor_name
+from langchain_zilliz_bailian.server.image_models import CLIP_SOURCE, ImageEmbedder
+from langchain_zilliz_bailian.server.images import ImageDecodeError
 from langchain_zilliz_bailian.server.models.registry import ModelRegistry
 from langchain_zilliz_bailian.server.models.remote import RemoteEmbeddingError
 from langchain_zilliz_bailian.server.pipeline_specs import (
@@ -68,6 +70,14 @@ def _image_id(value: object) -> str:
     if len(value) > IMAGE_ID_MAX:
         raise bad_param(f"data.image_id exceeds {IMAGE_ID_MAX} characters.")
     return value
+
+
+def _embed_image(embedder: ImageEmbedder, raw: bytes, field: str) -> list[float]:
+    """``embedder.embed_image``; bytes that are not a usable image are a 400 naming ``field``."""
+    try:
+        return embedder.embed_image(raw)
+    except ImageDecodeError as exc:
+        raise bad_param(f"data.{field}: {exc}") from None
 
 
 class PipelineService(PipelineRegistry):
@@ -125,15 +135,12 @@ class PipelineService(PipelineRegistry):
             raw = await self._fetch_image(data, "image_url")
             return await to_thread.run_sync(self._ingest_image, pipeline, image_id, raw, meta)
         if action == "SEARCH_IMAGE_BY_TEXT":
-            raise bad_param(
-                f"SEARCH_IMAGE_BY_TEXT needs the image-text model {fn['embedding']} (CLIP), which "
-                "this server cannot load offline; its image pipelines embed with a near-duplicate "
-                "descriptor, so search by image (SEARCH_IMAGE_BY_IMAGE) instead."
-            )
+            checked = self._search_params(body.get("params"), 100)
+            return await to_thread.run_sync(self._search_image, pipeline, data, None, checked)
         if action == "SEARCH_IMAGE_BY_IMAGE":
             checked = self._search_params(body.get("params"), 500)
             raw = await self._fetch_image(data, "query_image_url")
-            return await to_thread.run_sync(self._search_image, pipeline, raw, checked)
+            return await to_thread.run_sync(self._search_image, pipeline, data, raw, checked)
         if action == "INDEX_DOC":
             url = data.get("doc_url")
             if not isinstance(url, str) or not url.strip():
@@ -283,33 +290,20 @@ class PipelineService(PipelineRegistry):
         """The embedder that built ``collection`` (a 400 when this server cannot produce it)."""
         return self.collection_embedder(collection, self.storage.get_meta("collection", collection))
 
-    def _check_image_collection(self, collection: str) -> None:
-        """A 400 unless ``collection`` was built by this server's image descriptor."""
-        info = self.storage.get_meta("collection", collection) or {}
-        built = info.get("embedder")
-        if built not in (None, descriptor_name()):
-            raise bad_param(
-                f"Collection {collection!r} was embedded with {built}, but this server embeds "
-                f"images with {descriptor_name()}; use a new collection."
-            )
+    def _image_embedder(self, collection: str) -> ImageEmbedder:
+        """The image embedder that built ``collection`` (a 400 when it is unavailable)."""
+        return self.image_embedder_of(collection, self.storage.get_meta("collection", collection))
 
     def _ingest_image(
         self, pipeline: dict[str, Any], image_id: str, raw: bytes, meta: dict[str, Any]
     ) -> dict[str, Any]:
         collection = pipeline["collectionName"]
-        self._check_image_collection(collection)
-        vector = self._describe_image(raw, "image_url")
+        vector = _embed_image(self._image_embedder(collection), raw, "image_url")
         self._insert(collection, [{"image_id": image_id, "embedding": vector, **meta}])
         self.usage_counters.add(pipeline["pipelineId"], 1)
         out: dict[str, Any] = {"num_entities": 1}
         self._usage(out, 1)
         return out
-
-    def _describe_image(self, raw: bytes, field: str) -> list[float]:
-        try:
-            return self.image_embedder.describe(raw)
-        except ImageDecodeError as exc:
-            raise bad_param(f"data.{field}: {exc}") from None
 
     def collection_fields(self, collection: str) -> dict[str, str]:
         """Cached field map of a data collection."""
@@ -380,12 +374,32 @@ class PipelineService(PipelineRegistry):
         return results, rerank_tokens
 
     def _search_image(
-        self, pipeline: dict[str, Any], raw: bytes, params: SearchParams
+        self,
+        pipeline: dict[str, Any],
+        data: dict[str, Any],
+        raw: bytes | None,
+        params: SearchParams,
     ) -> dict[str, Any]:
-        """SEARCH_IMAGE_BY_IMAGE: hits carry ``id`` = ``image_id`` (a string, Z17)."""
-        collection = pipeline["functions"][0]["collectionName"]
-        self._check_image_collection(collection)
-        vector = self._describe_image(raw, "query_image_url")
+        """SEARCH_IMAGE_BY_IMAGE (``raw`` image) or BY_TEXT (``data.query_text``, CLIP only);
+        hits carry ``id`` = ``image_id`` (a string, Z17)."""
+        fn = pipeline["functions"][0]
+        collection = fn["collectionName"]
+        embedder = self._image_embedder(collection)
+        if raw is not None:
+            vector = _embed_image(embedder, raw, "query_image_url")
+        elif isinstance(embedder, ClipModel):
+            query = data.get("query_text")
+            if not isinstance(query, str) or not query.strip():
+                raise bad_param("data.query_text is required and must be a non-empty string.")
+            vector = embedder.embed_text(query)
+        else:
+            raise bad_param(
+                f"SEARCH_IMAGE_BY_TEXT needs the image-text model {fn['embedding']} (CLIP); "
+                f"collection {collection!r} was built without it ({embedder.stored_name}, a "
+                "near-duplicate descriptor), so search it by image (SEARCH_IMAGE_BY_IMAGE), or "
+                "provide CLIP and ingest into a new collection: "
+                f"{self.models.store.how_to_provide(CLIP_SOURCE)}."
+            )
         hits, wanted = self._find(collection, vector, ["image_id"], params)
         results = [
             {"id": hit.fields.get("image_id"), "distance": hit.distance}

@@ -18,7 +18,7 @@ from langchain_zilliz_bailian.server.chunking import DEFAULT_CHUNK_SIZE, DEFAULT
 from langchain_zilliz_bailian.server.embeddings import Embedder, embedder_name
 from langchain_zilliz_bailian.server.errors import ZILLIZ_NOT_FOUND, ZillizError, bad_param
 from langchain_zilliz_bailian.server.ids import IdKind, InvalidIdError, check_id, new_pipeline_id
-from langchain_zilliz_bailian.server.images import ImageDescriptor, descriptor_name
+from langchain_zilliz_bailian.server.image_models import ImageEmbedder, ImageModels, is_clip
 from langchain_zilliz_bailian.server.models.files import ModelUnavailableError
 from langchain_zilliz_bailian.server.models.registry import LOCAL_MODELS, ModelRegistry
 from langchain_zilliz_bailian.server.rerank import Rerankers
@@ -161,7 +161,7 @@ class PipelineRegistry:
         self.storage = storage
         self.models = models
         self.rerankers = Rerankers(models.store)
-        self.image_embedder = ImageDescriptor()
+        self.image_models = ImageModels(models.store)
 
     @property
     def embedder(self) -> Embedder:
@@ -174,6 +174,17 @@ class PipelineRegistry:
         served = (info or {}).get("embedder") or embedder_name(self.models.default)
         try:
             return self.models.served(served)
+        except ModelUnavailableError as exc:
+            raise bad_param(
+                f"Collection {collection!r} was embedded with {served}, which this server cannot "
+                f"load: {exc}"
+            ) from None
+
+    def image_embedder_of(self, collection: str, info: dict[str, Any] | None) -> ImageEmbedder:
+        """The image embedder that built ``collection``, or a 400 saying why it is unavailable."""
+        served = (info or {}).get("embedder")
+        try:
+            return self.image_models.served(served)
         except ModelUnavailableError as exc:
             raise bad_param(
                 f"Collection {collection!r} was embedded with {served}, which this server cannot "
@@ -428,7 +439,12 @@ class PipelineRegistry:
         """Stored embedder name and dimension: of what built an existing collection (``info``),
         else of what serves ``model``; image collections use the offline image descriptor."""
         if kind == "image":
-            return descriptor_name(), self.image_embedder.dim
+            image = (
+                self.image_models.for_model(model)
+                if info is None
+                else self.image_embedder_of(collection, info)
+            )
+            return image.stored_name, image.dim
         if info is not None:
             embedder = self.collection_embedder(collection, info)
         else:
@@ -512,7 +528,7 @@ class PipelineRegistry:
                     f"SEARCH_IMAGE_BY_TEXT needs an image collection built with "
                     f"zilliz/clip-vit-base-patch32; {collection!r} was built with {model!r}."
                 )
-            served["servedEmbedding"] = info.get("embedder") or descriptor_name()
+            served["servedEmbedding"] = self.image_embedder_of(collection, info).stored_name
             query_input = "query_image_url" if action == "SEARCH_IMAGE_BY_IMAGE" else "query_text"
             out.update({"inputFields": [query_input], "embedding": model})
         if reranker is not None:
@@ -551,11 +567,6 @@ class PipelineRegistry:
                 "collectionName": collection,
             }
         )
-
-
-def is_clip(model: str) -> bool:
-    """Whether an image model embeds text too (quirk 33: both CLIP spellings are accepted)."""
-    return model.startswith("zilliz/clip-vit-base-patch32")
 
 
 def index_function(pipeline: dict[str, Any]) -> dict[str, Any]:

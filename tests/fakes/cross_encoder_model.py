@@ -21,6 +21,14 @@ VENDORED_TOKENIZER = (
 )
 
 
+def save_graph(graph: onnx.GraphProto, path: Path) -> None:
+    """Save ``graph`` as an opset-13 model readable by the oldest onnxruntime of the matrix."""
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
 def _const(name: str, values: list[int] | list[float], dtype: int) -> onnx.NodeProto:
     tensor = helper.make_tensor(name + "_value", dtype, [len(values)], values)
     return helper.make_node("Constant", [], [name], value=tensor)
@@ -82,10 +90,6 @@ def _length_graph() -> onnx.GraphProto:
 def write_cross_encoder(directory: Path, *, token_type_ids: bool = True) -> Path:
     """Write ``model.onnx`` and ``tokenizer.json`` into ``directory``; return it."""
     directory.mkdir(parents=True, exist_ok=True)
-    graph = _overlap_graph() if token_type_ids else _length_graph()
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8  # readable by the oldest onnxruntime of the test matrix
-    onnx.checker.check_model(model)
-    onnx.save(model, str(directory / "model.onnx"))
+    save_graph(_overlap_graph() if token_type_ids else _length_graph(), directory / "model.onnx")
     shutil.copyfile(VENDORED_TOKENIZER, directory / "tokenizer.json")
     return directory

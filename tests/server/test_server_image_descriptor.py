@@ -18,7 +18,7 @@ def cosine(a: list[float], b: list[float]) -> float:
 
 
 def test_resized_reencoded_copies_find_their_original_first() -> None:
-    originals = [DESCRIPTOR.describe(encoded(drawing(seed, (640, 480)))) for seed in range(20)]
+    originals = [DESCRIPTOR.embed_image(encoded(drawing(seed, (640, 480)))) for seed in range(20)]
     for seed in range(20):
         copy = drawing(seed, (640, 480))
         for query in (
@@ -26,20 +26,20 @@ def test_resized_reencoded_copies_find_their_original_first() -> None:
             encoded(copy.resize((200, 150)), "WEBP", quality=50),
             encoded(copy.convert("RGB").point(lambda v: min(255, v + 12)), "PNG"),  # brighter
         ):
-            vector = DESCRIPTOR.describe(query)
+            vector = DESCRIPTOR.embed_image(query)
             scores = [cosine(vector, o) for o in originals]
             assert max(range(20), key=scores.__getitem__) == seed
 
 
 def test_descriptor_is_a_unit_vector_of_its_dimension_even_for_a_flat_image() -> None:
     for image in (drawing(1), Image.new("RGB", (50, 50), (200, 10, 10))):
-        vector = DESCRIPTOR.describe(encoded(image))
+        vector = DESCRIPTOR.embed_image(encoded(image))
         assert len(vector) == DESCRIPTOR.dim == 320
         assert math.sqrt(sum(v * v for v in vector)) == pytest.approx(1.0)
 
 
 def test_different_pictures_are_not_near_duplicates() -> None:
-    a, b = (DESCRIPTOR.describe(encoded(drawing(seed))) for seed in (1, 2))
+    a, b = (DESCRIPTOR.embed_image(encoded(drawing(seed))) for seed in (1, 2))
     assert cosine(a, b) < 0.8
 
 
