@@ -154,6 +154,14 @@ def validate_preserved_value(field: str, field_type: str, value: Any) -> None:
         )
 
 
+def _cannot_load(collection: str, served: str | None, exc: Exception) -> ZillizError:
+    """The 400 for a collection whose embedder this server cannot produce."""
+    return bad_param(
+        f"Collection {collection!r} was embedded with {served}, which this server cannot load: "
+        f"{exc}"
+    )
+
+
 class PipelineRegistry:
     """Create, list, describe and drop pipelines on top of :class:`Storage`."""
 
@@ -175,10 +183,7 @@ class PipelineRegistry:
         try:
             return self.models.served(served)
         except ModelUnavailableError as exc:
-            raise bad_param(
-                f"Collection {collection!r} was embedded with {served}, which this server cannot "
-                f"load: {exc}"
-            ) from None
+            raise _cannot_load(collection, served, exc) from None
 
     def image_embedder_of(self, collection: str, info: dict[str, Any] | None) -> ImageEmbedder:
         """The image embedder that built ``collection``, or a 400 saying why it is unavailable."""
@@ -186,10 +191,7 @@ class PipelineRegistry:
         try:
             return self.image_models.served(served)
         except ModelUnavailableError as exc:
-            raise bad_param(
-                f"Collection {collection!r} was embedded with {served}, which this server cannot "
-                f"load: {exc}"
-            ) from None
+            raise _cannot_load(collection, served, exc) from None
 
     # -- records ----------------------------------------------------------------------------------
 

@@ -165,22 +165,10 @@ def make_text_pipelines(http: httpx.Client, collection: str) -> dict[str, str]:
             ],
         },
     )
-    deletion = create(
-        http,
-        {
-            "name": unique("text_del"),
-            "description": "purge",
-            "type": "DELETION",
-            "projectId": PROJECT,
-            "clusterId": CLUSTER,
-            "collectionName": collection,
-            "functions": [{"name": "purge_expr", "action": "PURGE_BY_EXPRESSION"}],
-        },
-    )
     return {
         "ingestion": ing["pipelineId"],
         "search": search["pipelineId"],
-        "deletion": deletion["pipelineId"],
+        "deletion": create_deletion(http, collection, "PURGE_BY_EXPRESSION"),
     }
 
 
@@ -230,22 +218,10 @@ def make_doc_pipelines(http: httpx.Client, collection: str, chunk_size: int = 40
             ],
         },
     )
-    deletion = create(
-        http,
-        {
-            "name": unique("doc_del"),
-            "description": "purge docs",
-            "type": "DELETION",
-            "projectId": PROJECT,
-            "clusterId": CLUSTER,
-            "collectionName": collection,
-            "functions": [{"name": "purge_doc", "action": "PURGE_DOC_INDEX"}],
-        },
-    )
     return {
         "ingestion": ing["pipelineId"],
         "search": search["pipelineId"],
-        "deletion": deletion["pipelineId"],
+        "deletion": create_deletion(http, collection, "PURGE_DOC_INDEX"),
     }
 
 
@@ -311,6 +287,20 @@ def create_search(
         "type": "SEARCH",
         "projectId": PROJECT,
         "functions": [function],
+    }
+    return str(create(http, body)["pipelineId"])
+
+
+def create_deletion(http: httpx.Client, collection: str, action: str) -> str:
+    """A DELETION pipeline with one ``action`` function over ``collection``; its id."""
+    body = {
+        "name": unique("deletion"),
+        "description": "purge",
+        "type": "DELETION",
+        "projectId": PROJECT,
+        "clusterId": CLUSTER,
+        "collectionName": collection,
+        "functions": [{"name": "purge_fn", "action": action}],
     }
     return str(create(http, body)["pipelineId"])
 

@@ -24,6 +24,7 @@ from tests.server.conftest import (
     CLUSTER,
     PROJECT,
     create,
+    create_deletion,
     create_search,
     ok,
     set_fetch_policy,
@@ -92,22 +93,11 @@ def image_pipelines(http: httpx.Client, model: str = CLIP) -> dict[str, str]:
             ],
         },
     )
-    deletion = create(
-        http,
-        {
-            "name": unique("img_del"),
-            "type": "DELETION",
-            "projectId": PROJECT,
-            "clusterId": CLUSTER,
-            "collectionName": collection,
-            "functions": [{"name": "purge_img", "action": "PURGE_IMAGE_INDEX"}],
-        },
-    )
     return {
         "collection": collection,
         "ingestion": ingestion["pipelineId"],
         "search": create_search(http, collection, "SEARCH_IMAGE_BY_IMAGE"),
-        "deletion": deletion["pipelineId"],
+        "deletion": create_deletion(http, collection, "PURGE_IMAGE_INDEX"),
     }
 
 
