@@ -21,7 +21,14 @@ from langchain_zilliz_bailian.server.models.files import ModelStore
 from langchain_zilliz_bailian.server.rerank import Rerankers, rerank_hits
 from langchain_zilliz_bailian.server.storage import Hit
 from tests.fakes.cross_encoder_model import VENDORED_TOKENIZER, write_cross_encoder
-from tests.server.conftest import PROJECT, create_search, create_text_ingestion, ok, unique
+from tests.server.conftest import (
+    PROJECT,
+    create_search,
+    create_text_ingestion,
+    make_doc_pipelines,
+    ok,
+    unique,
+)
 
 RERANKER = "zilliz/bge-reranker-base"
 QUERY = "cheap coffee"
@@ -169,3 +176,30 @@ def test_reranker_without_a_local_model_is_refused_at_create_time(
     message = r.json()["message"]
     assert RERANKER in message and "model.onnx" in message and "tokenizer.json" in message
     assert str(server_data_dir / "models" / "bge-reranker-base") in message
+
+
+def test_doc_chunk_search_reranks_chunk_texts(
+    http: httpx.Client, reranker_model: Path, server_data_dir: Path, encoder: CrossEncoder
+) -> None:
+    collection = unique("rerank_docs")
+    pipes = make_doc_pipelines(http, collection, chunk_size=20)
+    search_id = create_search(http, collection, "SEARCH_DOC_CHUNK", reranker=RERANKER)
+    doc = server_data_dir / "uploads" / unique("menu") / "menu.md"
+    doc.parent.mkdir(parents=True)
+    filler = (
+        "while the old town keeps its quiet streets, its grey stone walls and its small gardens"
+    )
+    doc.write_text("".join(f"{line} {filler}.\n\n" for line in (NONE, ONE, BOTH)))
+    data = {"doc_url": doc.as_uri(), "year": 2024}
+    assert ok(http.post(f"/v1/pipelines/{pipes['ingestion']}/run", json={"data": data}))
+    found = ok(
+        http.post(
+            f"/v1/pipelines/{search_id}/run",
+            json={"data": {"query_text": QUERY}, "params": {"limit": 3}},
+        )
+    )
+    chunks = [r["chunk_text"] for r in found["result"]]
+    assert BOTH in chunks[0] and len(chunks) > 1
+    expected = [round(s, 6) for s in encoder.score(QUERY, chunks).scores]
+    assert [r["distance"] for r in found["result"]] == expected == sorted(expected, reverse=True)
+    assert found["usage"]["rerank"] == encoder.score(QUERY, chunks).tokens
