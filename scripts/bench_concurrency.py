@@ -76,6 +76,7 @@ class ServeProcess:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         argv = [sys.executable, "-m", "langchain_zilliz_bailian", "serve"]
+        argv += ["--embedder", "lexical", "--embedding-fallback"]  # it re-embeds lexically
         path = [str(ROOT), os.environ.get("PYTHONPATH", "")]
         argv += ["--port", str(self.port), "--data-dir", str(data_dir), "--log-level", "warning"]
         if milvus_uri:

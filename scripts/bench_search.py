@@ -55,7 +55,14 @@ def measure(size: int, searches: int) -> dict[str, float]:
     collection = f"bench_{size}"
     embedder = LexicalEmbedder()
     vectors = embedder.embed(list(QUERIES))
-    with tempfile.TemporaryDirectory() as tmp, LocalServer(data_dir=Path(tmp)) as server:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalServer(
+            data_dir=Path(tmp),
+            embedder="lexical",
+            embedding_fallback=True,  # figures: lexical
+        ) as server,
+    ):
         headers = {"Authorization": f"Bearer {server.api_key}"}
         with httpx.Client(base_url=server.url, headers=headers, timeout=60) as http:
             ingestion_id, search_id = make_pipelines(http, collection)

@@ -1,23 +1,40 @@
-"""Recall@k of the search pipeline over the demo corpus, on the local server (offline).
+"""Retrieval quality, indexing throughput and query latency of each embedder (``make recall``).
 
-Each question below was written by hand and labelled with the corpus document that answers it
-(and the phrase that does). A question is a hit when that document holds one of the top ``k``
-chunks the SEARCH_DOC_CHUNK pipeline returns. Run: ``python scripts/recall.py [--k 4]``;
-``--embedder module:callable`` measures another embedder than the default lexical one.
+Two corpora, each searched through a SEARCH_DOC_CHUNK pipeline on a fresh local server (offline):
+
+* **demo**: the project's own demo corpus, with questions its author wrote;
+* **stdlib**: docstrings of 30 Python standard-library functions (PSF licence, they ship with
+  every Python), one document each, with 20 questions written here in other words than the
+  docstrings (e.g. "wipe out a folder and everything inside it" for ``shutil.rmtree``).
+
+A question is a hit at rank r when the labelled document holds the r-th chunk returned; the table
+gives recall@1, recall@k and MRR@k per embedder and corpus, plus indexing throughput (chunks per
+second through the server: upload, chunking, embedding, insert) and the median search latency
+(one HTTP search, embedding included, model already loaded). Run: ``python scripts/recall.py``
+(``--embedders lexical,minilm``, ``--k 4``, ``--verbose``).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
+import inspect
+import statistics
 import sys
 import tempfile
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from langchain_zilliz_bailian.demo.corpus import corpus_files, corpus_names
 from langchain_zilliz_bailian.demo.endpoints import local_endpoints
 from langchain_zilliz_bailian.demo.ingest import ensure_pipelines, ingest_corpus, zilliz_client
-from langchain_zilliz_bailian.server import LocalServer
+from langchain_zilliz_bailian.server import LocalServer, load_embedder
+from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
+from langchain_zilliz_bailian.zilliz.client import PipelineSet
+
+EMBEDDERS = ("lexical", "minilm", "hybrid")
 
 
 @dataclass(frozen=True)
@@ -29,7 +46,7 @@ class Labelled:
     phrase: str
 
 
-QUESTIONS = [
+DEMO_QUESTIONS = [
     Labelled(
         "What does the retriever put in a Document's metadata for each hit?",
         "retriever.md",
@@ -168,11 +185,92 @@ QUESTIONS = [
 ]
 
 
+#: Standard-library functions whose docstrings form the second corpus (10 are distractors).
+STDLIB_FUNCTIONS = (
+    "shutil.rmtree", "shutil.copytree", "shutil.which", "heapq.nlargest", "bisect.insort_right",
+    "textwrap.dedent", "textwrap.wrap", "json.dumps", "os.makedirs", "tempfile.mkdtemp",
+    "random.shuffle", "statistics.median", "itertools.groupby", "functools.lru_cache",
+    "zlib.crc32", "glob.glob", "fnmatch.fnmatch", "difflib.get_close_matches", "string.capwords",
+    "calendar.isleap", "math.isclose", "uuid.uuid4", "base64.b64encode", "os.path.expanduser",
+    "urllib.parse.quote", "time.sleep", "gzip.open", "shlex.split", "secrets.token_hex",
+    "getpass.getpass",
+)  # fmt: skip
+#: Questions in other words than the docstrings (no answering phrase: they paraphrase it).
+STDLIB_QUESTIONS = [
+    Labelled(q, f"{name}.txt", "")
+    for q, name in (
+        ("How can I wipe out a folder and everything inside it?", "shutil.rmtree"),
+        ("Which call duplicates a whole folder hierarchy somewhere else?", "shutil.copytree"),
+        ("How do I find where a program is installed on this machine?", "shutil.which"),
+        ("What gives me the biggest few items of a collection?", "heapq.nlargest"),
+        ("How do I add a value to an ordered list so it stays in order?", "bisect.insort_right"),
+        ("How can I strip the indentation shared by all lines of a string?", "textwrap.dedent"),
+        ("How do I turn a dictionary into text I can send to a web API?", "json.dumps"),
+        ("How do I get a private scratch folder that other users cannot open?", "tempfile.mkdtemp"),
+        ("How do I put the items of a list in an unpredictable order?", "random.shuffle"),
+        ("What is the central value of a list of measurements?", "statistics.median"),
+        ("How do I remember the results of a slow function so repeated calls are instant?",
+         "functools.lru_cache"),
+        ("How do I compute a quick integrity code to spot corrupted bytes?", "zlib.crc32"),
+        ("How do I list every file in a directory whose name ends in .txt?", "glob.glob"),
+        ("How can I suggest the right spelling when someone mistypes a command?",
+         "difflib.get_close_matches"),
+        ("How do I make the first letter of every word uppercase?", "string.capwords"),
+        ("Does February have 29 days in a given year?", "calendar.isleap"),
+        ("How do I compare two decimals while tolerating rounding errors?", "math.isclose"),
+        ("How can I ask the user for a secret without showing what they type?",
+         "getpass.getpass"),
+        ("How do I make my program wait for a while before continuing?", "time.sleep"),
+        ("How do I break a command line into arguments the way a terminal would?",
+         "shlex.split"),
+    )
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Documents (name, text) and the labelled questions over them."""
+
+    name: str
+    questions: list[Labelled]
+
+
+@dataclass
+class Measured:
+    """One embedder on one corpus: ranks of the questions and the timings."""
+
+    embedder: str
+    corpus: str
+    ranks: list[int | None]
+    chunks: int
+    ingest_s: float
+    latencies_ms: list[float]
+
+    def recall_at(self, k: int) -> float:
+        return sum(r is not None and r <= k for r in self.ranks) / len(self.ranks)
+
+    @property
+    def mrr(self) -> float:
+        return sum(1 / r for r in self.ranks if r is not None) / len(self.ranks)
+
+
+def stdlib_documents() -> list[tuple[str, str]]:
+    """``(file name, docstring)`` of each function in :data:`STDLIB_FUNCTIONS`."""
+    documents = []
+    for qualified in STDLIB_FUNCTIONS:
+        module, _, attr = qualified.rpartition(".")
+        doc = inspect.getdoc(getattr(importlib.import_module(module), attr)) or ""
+        documents.append((f"{qualified}.txt", doc))
+    return documents
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--k", type=int, default=4, help="hits per question (default 4)")
     parser.add_argument(
-        "--embedder", default=None, help="'module:callable' embedder (default: lexical)"
+        "--embedders",
+        default=",".join(EMBEDDERS),
+        help=f"comma-separated --embedder values (default {','.join(EMBEDDERS)})",
     )
     parser.add_argument("--verbose", action="store_true", help="print every question's hits")
     return parser.parse_args(argv)
@@ -183,47 +281,98 @@ def rank_of(item: Labelled, ranked: list[str]) -> int | None:
     return ranked.index(item.doc_name) + 1 if item.doc_name in ranked else None
 
 
-def search_all(k: int, embedder: str | None, verbose: bool) -> list[tuple[Labelled, list[str]]]:
-    """Ingest the corpus on a fresh local server; the top-k doc names of every question."""
+def ask(
+    client: ZillizPipelinesClient,
+    pipelines: PipelineSet,
+    questions: Sequence[Labelled],
+    k: int,
+    verbose: bool,
+) -> tuple[list[int | None], list[float]]:
+    """Ranks of the labelled documents and each search's latency in ms."""
+    ranks, latencies = [], []
+    for item in questions:
+        begin = time.perf_counter()
+        hits = client.search(pipelines.search.pipeline_id, item.question, limit=k).hits
+        latencies.append((time.perf_counter() - begin) * 1000)
+        ranked = [str(hit.fields.get("doc_name")) for hit in hits]
+        if verbose:
+            print(f"{item.question}\n    -> {ranked}")
+        ranks.append(rank_of(item, ranked))
+    return ranks, latencies
+
+
+def measure(embedder_spec: str, k: int, verbose: bool) -> list[Measured]:
+    """Both corpora on one fresh server whose default embedder is ``embedder_spec``."""
+    embedder = load_embedder(embedder_spec)
+    embedder.embed(["warm up"])  # load the model before anything is timed
     results = []
     with contextlib.ExitStack() as stack:
         data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="zb-recall-"))
-        server = stack.enter_context(LocalServer(data_dir=data_dir, embedder=embedder))
+        server = stack.enter_context(
+            LocalServer(data_dir=data_dir, embedder=embedder, embedding_fallback=True)
+        )
         endpoints = local_endpoints(server.url, server.bailian_base_url, server.api_key)
         client = stack.enter_context(zilliz_client(endpoints))
-        pipelines = ensure_pipelines(client, endpoints)
+        demo = ensure_pipelines(client, endpoints)
         with corpus_files() as files:
-            ingest_corpus(pipelines, files, endpoints, client.http.client)
-        for item in QUESTIONS:
-            hits = client.search(pipelines.search.pipeline_id, item.question, limit=k).hits
-            ranked = [str(hit.fields.get("doc_name")) for hit in hits]
-            if verbose:
-                print(f"{item.question}\n    -> {ranked}")
-            results.append((item, ranked))
+            begin = time.perf_counter()
+            report = ingest_corpus(demo, files, endpoints, client.http.client)
+            ingest_s = time.perf_counter() - begin
+        ranks, latencies = ask(client, demo, DEMO_QUESTIONS, k, verbose)
+        results.append(
+            Measured(embedder_spec, "demo", ranks, report.total_chunks, ingest_s, latencies)
+        )
+        stdlib = client.create_pipeline_set(
+            name="stdlib_docs",
+            project_id=endpoints.project_id,
+            cluster_id=endpoints.cluster_id,
+            collection_name="stdlib_docs",
+        )
+        begin = time.perf_counter()
+        chunks = sum(
+            client.ingest_file(
+                stdlib.ingestion.pipeline_id, text.encode(), filename=name
+            ).num_chunks
+            for name, text in stdlib_documents()
+        )
+        ingest_s = time.perf_counter() - begin
+        ranks, latencies = ask(client, stdlib, STDLIB_QUESTIONS, k, verbose)
+        results.append(Measured(embedder_spec, "stdlib", ranks, chunks, ingest_s, latencies))
     return results
+
+
+def table(results: list[Measured], k: int) -> str:
+    """The Markdown table the README shows."""
+    lines = [
+        f"| embedder | corpus | questions | recall@1 | recall@{k} | MRR@{k} | indexing "
+        "(chunks/s) | search p50 (ms) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for m in results:
+        lines.append(
+            f"| {m.embedder} | {m.corpus} | {len(m.ranks)} | {m.recall_at(1):.3f} | "
+            f"{m.recall_at(k):.3f} | {m.mrr:.3f} | {m.chunks / m.ingest_s:.0f} | "
+            f"{statistics.median(m.latencies_ms):.1f} |"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    names = set(corpus_names())
-    unknown = sorted({q.doc_name for q in QUESTIONS} - names)
+    unknown = sorted({q.doc_name for q in DEMO_QUESTIONS} - set(corpus_names()))
+    unknown += sorted({q.doc_name for q in STDLIB_QUESTIONS} - {n for n, _ in stdlib_documents()})
     if unknown:
-        print(f"labels name documents not in the corpus: {unknown}", file=sys.stderr)
+        print(f"labels name documents not in the corpora: {unknown}", file=sys.stderr)
         return 2
-    results = search_all(args.k, args.embedder, args.verbose)
-    ranks = [rank_of(item, ranked) for item, ranked in results]
-    n = len(QUESTIONS)
-    found = sum(rank is not None for rank in ranks)
-    first = sum(rank == 1 for rank in ranks)
-    mrr = sum(1 / rank for rank in ranks if rank is not None) / n
-    print(
-        f"recall@{args.k} = {found}/{n} = {found / n:.3f}  (recall@1 = {first}/{n} = "
-        f"{first / n:.3f}, MRR@{args.k} = {mrr:.3f}) over {len(names)} documents, "
-        f"embedder {args.embedder or 'lexical (default)'}"
-    )
-    for (item, ranked), rank in zip(results, ranks, strict=True):
-        if rank is None:
-            print(f"  miss: {item.question}\n        wanted {item.doc_name}, got {ranked}")
+    results: list[Measured] = []
+    for spec in [s.strip() for s in args.embedders.split(",") if s.strip()]:
+        results.extend(measure(spec, args.k, args.verbose))
+    print(table(results, args.k))
+    for m in results:
+        questions = DEMO_QUESTIONS if m.corpus == "demo" else STDLIB_QUESTIONS
+        for item, rank in zip(questions, m.ranks, strict=True):
+            if rank is None:
+                print(f"  {m.embedder}/{m.corpus} miss: {item.question} (wanted {item.doc_name})")
     return 0
 
 

@@ -16,7 +16,13 @@ from langchain_zilliz_bailian import cli
 from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
 
 #: Flags without a value: only their variables have one.
-SWITCHES = {"--legacy", "--allow-private-fetch", "--enable-admin"}
+SWITCHES = {
+    "--legacy",
+    "--allow-private-fetch",
+    "--enable-admin",
+    "--model-download",
+    "--embedding-fallback",
+}
 #: A bad value for every ``serve`` flag (a switch takes none: only its variable has a value).
 BAD_SERVE_VALUES = {
     "--host": " ",
@@ -26,6 +32,9 @@ BAD_SERVE_VALUES = {
     "--milvus-uri": " ",
     "--milvus-token": "",
     "--embedder": "no-colon",
+    "--model-dir": " ",
+    "--model-download": "maybe",
+    "--embedding-fallback": "maybe",
     "--default-pipeline-ids": "pipe-ok,../admin",
     "--legacy": "maybe",
     "--stream-interval-ms": "-1",
@@ -135,6 +144,9 @@ def test_variables_set_every_serve_flag_and_flags_win(
         "--milvus-uri": "http://milvus:19530",
         "--milvus-token": "root:Milvus",
         "--embedder": "mypkg.emb:Model",
+        "--model-dir": "/tmp/zb-models",
+        "--model-download": "on",
+        "--embedding-fallback": "yes",
         "--default-pipeline-ids": "pipe-a1,pipe-b2",
         "--legacy": "true",
         "--stream-interval-ms": "0",
@@ -170,6 +182,11 @@ def test_variables_set_every_serve_flag_and_flags_win(
     assert (args.embedder, cli._ids(args.default_pipeline_ids)) == (
         "mypkg.emb:Model",
         ["pipe-a1", "pipe-b2"],
+    )
+    assert (args.model_dir, args.model_download, args.embedding_fallback) == (
+        "/tmp/zb-models",
+        True,
+        True,
     )
     assert args.legacy is True and args.stream_interval_ms == 0 and args.log_level == "warning"
     assert args.workers == 3
@@ -209,6 +226,8 @@ def test_serve_defaults_are_the_servers_own() -> None:
     assert args.max_body_bytes == DEFAULT_MAX_BODY_BYTES
     assert args.fetch_deadline == DEFAULT_FETCH_DEADLINE_S
     assert args.allow_private_fetch is False
+    # Semantic by default; nothing downloaded, nothing silently substituted.
+    assert (args.embedder, args.model_download, args.embedding_fallback) == ("minilm", False, False)
 
 
 @pytest.mark.parametrize(
@@ -219,6 +238,10 @@ def test_serve_defaults_are_the_servers_own() -> None:
             "fault flags: rate_429 + rate_500",
         ),
         (["--embedder", "no_such_module_zb:Thing"], "argument --embedder: cannot load"),
+        (
+            ["--model-dir", "/nonexistent/zb-models"],
+            "argument --model-dir: '/nonexistent/zb-models'",
+        ),
         (["--milvus-token", "t"], "argument --milvus-token: only with --milvus-uri"),
         (["--default-pipeline-ids", "pipe-ABC"], "argument --default-pipeline-ids: 'pipe-ABC'"),
     ],

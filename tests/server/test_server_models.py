@@ -13,6 +13,7 @@ import re
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -378,3 +379,37 @@ def test_voyage_batches_and_reports_errors_without_the_key() -> None:
     with pytest.raises(RemoteEmbeddingError, match="HTTP 429") as caught:
         failing.embed(["a"])
     assert "pa-secret" not in str(caught.value)
+
+
+def test_a_slow_download_blocks_only_its_own_model(tmp_path: Path) -> None:
+    release, requested = threading.Event(), threading.Event()
+
+    def stalled(request: httpx.Request) -> httpx.Response:
+        requested.set()
+        release.wait(10)
+        return httpx.Response(404)
+
+    store = ModelStore(
+        tmp_path / "cache", allow_download=True, transport=httpx.MockTransport(stalled)
+    )
+    registry = ModelRegistry(LexicalEmbedder(), store)
+    errors: list[BaseException] = []
+
+    def fetch_bge() -> None:
+        try:
+            registry.load("zilliz/bge-base-en-v1.5")
+        except ModelUnavailableError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=fetch_bge)
+    thread.start()
+    try:
+        assert requested.wait(10)
+        begin = time.monotonic()
+        assert isinstance(registry.load("local/lexical"), LexicalEmbedder)
+        assert registry.served("lexical-hash-v1/384") is registry.load("local/lexical")
+        assert time.monotonic() - begin < 2  # the stalled download holds no shared lock
+    finally:
+        release.set()
+        thread.join()
+    assert "answered HTTP 404" in str(errors[0])

@@ -99,7 +99,7 @@ class ModelStore:
     only if allowed.
 
     ``transport`` replaces the network (tests serve files from a local stub). Thread-safe: two
-    requests for the same missing model download it once.
+    requests for the same missing model download it once; other models are not held up.
     """
 
     def __init__(
@@ -116,7 +116,8 @@ class ModelStore:
         self.allow_download = allow_download
         self._transport = transport
         self._timeout_s = timeout_s
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _gates only
+        self._gates: dict[str, threading.Lock] = {}
 
     def __repr__(self) -> str:
         return (
@@ -148,6 +149,8 @@ class ModelStore:
         :class:`ModelIntegrityError` (a file with the wrong hash).
         """
         with self._lock:
+            gate = self._gates.setdefault(source.directory, threading.Lock())
+        with gate:
             candidates = [self.model_dir / source.directory] if self.model_dir else []
             candidates.append(self.cache_dir / source.directory)
             for directory in candidates:
@@ -183,7 +186,7 @@ class ModelStore:
                         verify_sha256(target, expected)
                     continue
                 recorded[file.name] = self._fetch(client, file, target)
-        _write_manifest(directory, recorded)
+                _write_manifest(directory, recorded)  # after each file: a retry checks it too
 
     def _fetch(self, client: httpx.Client, file: ModelFile, target: Path) -> str:
         """Stream ``file.url`` into ``target`` (atomically, hash checked); its sha256."""

@@ -95,9 +95,10 @@ class ModelRegistry:
         self.fallback = fallback
         self._environ = dict(os.environ if environ is None else environ)
         self._transport = transport
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the dicts below, never held while loading
         self._loaded: dict[str, Embedder] = {embedder_name(default): default}
         self._by_model: dict[str, Embedder] = {}
+        self._loading: dict[str, threading.Lock] = {}  # one per model: a download blocks only it
 
     def __repr__(self) -> str:
         return (
@@ -124,17 +125,24 @@ class ModelRegistry:
         return Served(embedder, embedder_name(embedder))
 
     def load(self, model: str) -> Embedder:
-        """The embedder of ``model`` itself (no fallback); loaded on first use, then shared."""
+        """The embedder of ``model`` itself (no fallback); loaded on first use, then shared.
+
+        Loading one model (possibly a download) never blocks lookups of the others.
+        """
         with self._lock:
             if model in self._by_model:
                 return self._by_model[model]
-            embedder = self._shared(self._build(model))
-            self._by_model[model] = embedder
-            return embedder
-
-    def _shared(self, embedder: Embedder) -> Embedder:
-        """An already loaded embedder of the same stored name wins (one session per model)."""
-        return self._loaded.setdefault(embedder_name(embedder), embedder)
+            gate = self._loading.setdefault(model, threading.Lock())
+        with gate:
+            with self._lock:
+                if model in self._by_model:
+                    return self._by_model[model]
+            built = self._build(model)
+            with self._lock:
+                # An already loaded embedder of the same stored name wins (one session each).
+                embedder = self._loaded.setdefault(embedder_name(built), built)
+                self._by_model[model] = embedder
+                return embedder
 
     def _build(self, model: str) -> Embedder:
         if model in LOCAL_MODELS:
