@@ -11,6 +11,7 @@ collection records which one built it, and every later run uses that one again.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Protocol
 
@@ -18,6 +19,7 @@ from langchain_zilliz_bailian.server.clip import ClipError, ClipModel
 from langchain_zilliz_bailian.server.images import ImageDescriptor
 from langchain_zilliz_bailian.server.models.files import (
     ModelFile,
+    ModelIntegrityError,
     ModelSource,
     ModelStore,
     ModelUnavailableError,
@@ -76,17 +78,25 @@ class ImageModels:
                 directory = self.store.locate(CLIP_SOURCE)
                 try:
                     self._clip = ClipModel(directory)
-                except ClipError as exc:
-                    raise ModelUnavailableError(str(exc)) from None
+                except ClipError as exc:  # present but unusable: never silently replaced
+                    raise ModelIntegrityError(str(exc)) from None
             return self._clip
 
     def for_model(self, model: str) -> ImageEmbedder:
-        """What builds a new collection for ``model``: CLIP if it is a CLIP name and available."""
+        """What builds a new collection for ``model``: CLIP if it is a CLIP name and available.
+
+        CLIP files that are present but corrupt raise :class:`ModelIntegrityError`; missing ones
+        mean the descriptor (logged, with how to provide CLIP).
+        """
         if is_clip(model):
             try:
                 return self.clip()
-            except ModelUnavailableError:
-                pass
+            except ModelIntegrityError:
+                raise
+            except ModelUnavailableError as exc:
+                logging.getLogger(__name__).warning(
+                    "%s: the collection gets the offline image descriptor instead (%s)", model, exc
+                )
         return self.descriptor
 
     def served(self, stored_name: str | None) -> ImageEmbedder:

@@ -439,21 +439,20 @@ class PipelineRegistry:
         self, collection: str, kind: str, model: str, info: dict[str, Any] | None
     ) -> tuple[str, int]:
         """Stored embedder name and dimension: of what built an existing collection (``info``),
-        else of what serves ``model``; image collections use the offline image descriptor."""
-        if kind == "image":
-            image = (
-                self.image_models.for_model(model)
-                if info is None
-                else self.image_embedder_of(collection, info)
-            )
+        else of what serves ``model`` (for images: CLIP when available, else the descriptor)."""
+        if kind == "image" and info is not None:
+            image = self.image_embedder_of(collection, info)
             return image.stored_name, image.dim
         if info is not None:
             embedder = self.collection_embedder(collection, info)
-        else:
-            try:
-                embedder = self.models.resolve(model).embedder
-            except ModelUnavailableError as exc:
-                raise bad_param(str(exc)) from None
+            return embedder_name(embedder), embedder.dim
+        try:
+            if kind == "image":
+                image = self.image_models.for_model(model)
+                return image.stored_name, image.dim
+            embedder = self.models.resolve(model).embedder
+        except ModelUnavailableError as exc:
+            raise bad_param(str(exc)) from None
         return embedder_name(embedder), embedder.dim
 
     @staticmethod

@@ -19,7 +19,11 @@ from langchain_zilliz_bailian.server.clip import ClipModel, pixel_values
 from langchain_zilliz_bailian.server.errors import ZillizError
 from langchain_zilliz_bailian.server.image_models import CLIP_MODEL, ImageModels
 from langchain_zilliz_bailian.server.images import ImageDescriptor
-from langchain_zilliz_bailian.server.models.files import ModelStore, ModelUnavailableError
+from langchain_zilliz_bailian.server.models.files import (
+    ModelIntegrityError,
+    ModelStore,
+    ModelUnavailableError,
+)
 from langchain_zilliz_bailian.server.pipeline_specs import PipelineRegistry
 from tests.fakes.clip_model import write_clip
 from tests.server.conftest import create_search, ok
@@ -79,6 +83,15 @@ def test_clip_serves_clip_names_when_its_files_are_there(tmp_path: Path) -> None
     assert models.served(None) is models.served("image-descriptor-v1/320") is models.descriptor
     with pytest.raises(ModelUnavailableError, match="cannot produce other/9"):
         models.served("other/9")
+
+
+def test_corrupt_clip_files_are_refused_not_replaced(tmp_path: Path) -> None:
+    broken = write_clip(tmp_path / "cache" / "clip-vit-base-patch32")
+    (broken / "vision_model.onnx").write_bytes(b"truncated")
+    models = ImageModels(ModelStore(tmp_path / "cache"))
+    with pytest.raises(ModelIntegrityError, match="Cannot load CLIP"):
+        models.for_model(CLIP_MODEL)
+    assert isinstance(models.for_model("zilliz/vit-base-patch16-224"), ImageDescriptor)
 
 
 def test_a_collection_whose_image_model_is_gone_is_a_400(tmp_path: Path) -> None:
