@@ -1,12 +1,13 @@
-"""Pipeline runs: ingestion (texts, documents), search and deletion through a stored pipeline.
+"""Pipeline runs: ingestion (texts, documents, images), search and deletion through a pipeline.
 
 Everything here is blocking (Milvus and embedding calls) except :meth:`PipelineService.run` and
-:meth:`PipelineService.run_with_file`, which download ``doc_url`` asynchronously and then hand
-the work to a worker thread.
+:meth:`PipelineService.run_with_file`, which download ``doc_url``, ``image_url`` or
+``query_image_url`` asynchronously and then hand the work to a worker thread.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +19,23 @@ from langchain_zilliz_bailian.server.chunking import (
     DEFAULT_SPLIT_BY,
     chunk_sections,
 )
+from langchain_zilliz_bailian.server.clip import ClipModel
 from langchain_zilliz_bailian.server.documents import DocumentError, doc_format, parse_document
 from langchain_zilliz_bailian.server.embeddings import Embedder
 from langchain_zilliz_bailian.server.errors import ZILLIZ_INTERNAL, ZillizError, bad_param
 from langchain_zilliz_bailian.server.expr import ExpressionError, all_of, field_equals, field_in
-from langchain_zilliz_bailian.server.fetch import FetchPolicy, doc_name_from_url, fetch_document
+from langchain_zilliz_bailian.server.fetch import (
+    FetchPolicy,
+    doc_name_from_url,
+    fetch_document,
+    fetch_url,
+)
+from langchain_zilliz_bailian.server.image_models import CLIP_SOURCE, ImageEmbedder
+from langchain_zilliz_bailian.server.images import ImageDecodeError
 from langchain_zilliz_bailian.server.models.registry import ModelRegistry
 from langchain_zilliz_bailian.server.models.remote import RemoteEmbeddingError
 from langchain_zilliz_bailian.server.pipeline_specs import (
-    IMAGE_ACTIONS,
+    RERANKERS,
     RESERVED_FIELDS,
     SEARCH_ACTIONS,
     PipelineRegistry,
@@ -35,10 +44,44 @@ from langchain_zilliz_bailian.server.pipeline_specs import (
     validate_preserved_value,
 )
 from langchain_zilliz_bailian.server.rerank import rerank_hits
-from langchain_zilliz_bailian.server.storage import InvalidValueError, Storage, StorageError
+from langchain_zilliz_bailian.server.storage import (
+    IMAGE_ID_MAX,
+    Hit,
+    InvalidValueError,
+    Storage,
+    StorageError,
+)
 from langchain_zilliz_bailian.server.strict_json import loads as strict_loads
 from langchain_zilliz_bailian.server.text import count_tokens
 from langchain_zilliz_bailian.server.usage import DEFAULT_FLUSH_INTERVAL_S, UsageCounters
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Checked search ``params``; ``whole`` asks for the first ``limit + offset`` hits."""
+
+    limit: int
+    offset: int
+    output_fields: list[str]
+    filter: str
+    whole: bool = False
+
+
+def _image_id(value: object) -> str:
+    """``data.image_id``: a non-empty string (Z17), at most the collection's VarChar length."""
+    if not isinstance(value, str) or not value.strip():
+        raise bad_param("data.image_id is required and must be a non-empty string.")
+    if len(value) > IMAGE_ID_MAX:
+        raise bad_param(f"data.image_id exceeds {IMAGE_ID_MAX} characters.")
+    return value
+
+
+def _embed_image(embedder: ImageEmbedder, raw: bytes, field: str) -> list[float]:
+    """``embedder.embed_image``; bytes that are not a usable image are a 400 naming ``field``."""
+    try:
+        return embedder.embed_image(raw)
+    except ImageDecodeError as exc:
+        raise bad_param(f"data.{field}: {exc}") from None
 
 
 class PipelineService(PipelineRegistry):
@@ -91,11 +134,19 @@ class PipelineService(PipelineRegistry):
         pipeline = await to_thread.run_sync(self._load, pipeline_id)
         fn = index_function(pipeline)
         action = fn["action"]
-        if action in IMAGE_ACTIONS:
-            raise bad_param(
-                f"The local compatible server does not support image embedding ({action}); "
-                "image pipelines can be created but not run."
-            )
+        if action == "INDEX_IMAGE":
+            meta = {k: v for k, v in data.items() if k not in ("image_url", "image_id")}
+            self._check_preserved(pipeline, meta)
+            image_id = _image_id(data.get("image_id"))
+            raw = await self._fetch_image(data, "image_url")
+            return await to_thread.run_sync(self._ingest_image, pipeline, image_id, raw, meta)
+        if action == "SEARCH_IMAGE_BY_TEXT":
+            checked = self._search_params(body.get("params"), 100)
+            return await to_thread.run_sync(self._search_image, pipeline, data, None, checked)
+        if action == "SEARCH_IMAGE_BY_IMAGE":
+            checked = self._search_params(body.get("params"), 500)
+            raw = await self._fetch_image(data, "query_image_url")
+            return await to_thread.run_sync(self._search_image, pipeline, data, raw, checked)
         if action == "INDEX_DOC":
             url = data.get("doc_url")
             if not isinstance(url, str) or not url.strip():
@@ -134,6 +185,13 @@ class PipelineService(PipelineRegistry):
             raise bad_param("doc_url cannot be combined with an uploaded file.")
         self._check_preserved(pipeline, meta, self._filled_fields(pipeline))
         return await to_thread.run_sync(self._ingest_doc, pipeline, filename, raw, meta)
+
+    async def _fetch_image(self, data: dict[str, Any], field: str) -> bytes:
+        url = data.get(field)
+        if not isinstance(url, str) or not url.strip():
+            raise bad_param(f"data.{field} is required and must be a string.")
+        _, raw = await fetch_url(url.strip(), self.data_dir, self.fetch_policy, field)
+        return raw
 
     @staticmethod
     def _filled_fields(pipeline: dict[str, Any]) -> frozenset[str]:
@@ -271,6 +329,21 @@ class PipelineService(PipelineRegistry):
         """The embedder that built ``collection`` (a 400 when this server cannot produce it)."""
         return self.collection_embedder(collection, self.storage.get_meta("collection", collection))
 
+    def _image_embedder(self, collection: str) -> ImageEmbedder:
+        """The image embedder that built ``collection`` (a 400 when it is unavailable)."""
+        return self.image_embedder_of(collection, self.storage.get_meta("collection", collection))
+
+    def _ingest_image(
+        self, pipeline: dict[str, Any], image_id: str, raw: bytes, meta: dict[str, Any]
+    ) -> dict[str, Any]:
+        collection = pipeline["collectionName"]
+        vector = _embed_image(self._image_embedder(collection), raw, "image_url")
+        self._insert(collection, [{"image_id": image_id, "embedding": vector, **meta}])
+        self.usage_counters.add(pipeline["pipelineId"], 1)
+        out: dict[str, Any] = {"num_entities": 1}
+        self._usage(out, 1)
+        return out
+
     def collection_fields(self, collection: str) -> dict[str, str]:
         """Cached field map of a data collection."""
         if collection not in self._fields_cache:
@@ -279,6 +352,31 @@ class PipelineService(PipelineRegistry):
             except StorageError as exc:
                 raise bad_param(f"Collection {collection!r} is not available: {exc}") from None
         return self._fields_cache[collection]
+
+    def _find(
+        self, collection: str, vector: list[float], main: list[str], params: SearchParams
+    ) -> tuple[list[Hit], list[str]]:
+        """Hits of one vector search (``limit + offset`` of them when ``params.whole``)."""
+        fields = self.collection_fields(collection)
+        allowed = {"id", "distance", *(f for f in fields if f != "embedding")}
+        for name in params.output_fields:
+            if name not in allowed:
+                raise bad_param(
+                    f"Unknown output field {name!r}; available: {sorted(allowed - {'distance'})}."
+                )
+        wanted = list(
+            dict.fromkeys(
+                [*main, *(f for f in params.output_fields if f not in ("id", "distance"))]
+            )
+        )
+        limit, offset = params.limit, params.offset
+        if params.whole:
+            limit, offset = limit + offset, 0
+        try:
+            hits = self.storage.search(collection, vector, limit, offset, params.filter, wanted)
+        except StorageError as exc:
+            raise bad_param(f"Invalid search request (filter {params.filter!r}): {exc}") from None
+        return hits, wanted
 
     def search_collection(
         self,
@@ -289,34 +387,20 @@ class PipelineService(PipelineRegistry):
         offset: int,
         output_fields: list[str],
         filter_expr: str,
-        rerank: bool = False,
+        reranker: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        """Run one search; return result items and rerank usage (shared with the Bailian app)."""
+        """Run one search; return result items and rerank usage (shared with the Bailian app).
+
+        With a ``reranker`` the first ``limit + offset`` hits are reranked, then paged.
+        """
         embedder = self._embedder_of(collection)
-        fields = self.collection_fields(collection)
+        encoder = self.rerankers.get(reranker) if reranker else None
         main = ["text"] if kind == "text" else ["chunk_text", "chunk_id", "doc_name"]
-        allowed = {"id", "distance", *(f for f in fields if f != "embedding")}
-        for name in output_fields:
-            if name not in allowed:
-                raise bad_param(
-                    f"Unknown output field {name!r}; available: {sorted(allowed - {'distance'})}."
-                )
-        wanted = list(
-            dict.fromkeys([*main, *(f for f in output_fields if f not in ("id", "distance"))])
-        )
-        vector = self._embed(embedder, [query])[0]
-        try:
-            if rerank:
-                hits = self.storage.search(
-                    collection, vector, limit + offset, 0, filter_expr, wanted
-                )
-            else:
-                hits = self.storage.search(collection, vector, limit, offset, filter_expr, wanted)
-        except StorageError as exc:
-            raise bad_param(f"Invalid search request (filter {filter_expr!r}): {exc}") from None
+        params = SearchParams(limit, offset, output_fields, filter_expr, whole=bool(reranker))
+        hits, wanted = self._find(collection, self._embed(embedder, [query])[0], main, params)
         rerank_tokens = 0
-        if rerank:
-            reranked, rerank_tokens = rerank_hits(query, hits, main[0])
+        if encoder is not None:
+            reranked, rerank_tokens = rerank_hits(encoder, query, hits, main[0])
             hits = reranked[offset : offset + limit]
         results = []
         for hit in hits:
@@ -328,13 +412,47 @@ class PipelineService(PipelineRegistry):
             results.append(item)
         return results, rerank_tokens
 
-    def _search(
-        self, pipeline: dict[str, Any], data: dict[str, Any], params: Any
+    def _search_image(
+        self,
+        pipeline: dict[str, Any],
+        data: dict[str, Any],
+        raw: bytes | None,
+        params: SearchParams,
     ) -> dict[str, Any]:
+        """SEARCH_IMAGE_BY_IMAGE (``raw`` image) or BY_TEXT (``data.query_text``, CLIP only);
+        hits carry ``id`` = ``image_id`` (a string, Z17)."""
         fn = pipeline["functions"][0]
-        query = data.get("query_text")
-        if not isinstance(query, str) or not query.strip():
-            raise bad_param("data.query_text is required and must be a non-empty string.")
+        collection = fn["collectionName"]
+        embedder = self._image_embedder(collection)
+        if raw is not None:
+            vector = _embed_image(embedder, raw, "query_image_url")
+        elif isinstance(embedder, ClipModel):
+            query = data.get("query_text")
+            if not isinstance(query, str) or not query.strip():
+                raise bad_param("data.query_text is required and must be a non-empty string.")
+            vector = embedder.embed_text(query)
+        else:
+            raise bad_param(
+                f"SEARCH_IMAGE_BY_TEXT needs the image-text model {fn['embedding']} (CLIP); "
+                f"collection {collection!r} was built without it ({embedder.stored_name}, a "
+                "near-duplicate descriptor), so search it by image (SEARCH_IMAGE_BY_IMAGE), or "
+                "provide CLIP and ingest into a new collection: "
+                f"{self.models.store.how_to_provide(CLIP_SOURCE)}."
+            )
+        hits, wanted = self._find(collection, vector, ["image_id"], params)
+        results = [
+            {"id": hit.fields.get("image_id"), "distance": hit.distance}
+            | {k: hit.fields.get(k) for k in wanted}
+            for hit in hits
+        ]
+        self.usage_counters.add(pipeline["pipelineId"], 1)
+        out: dict[str, Any] = {"result": results}
+        self._usage(out, 1, 0)
+        return out
+
+    @staticmethod
+    def _search_params(params: Any, max_limit: int) -> SearchParams:
+        """``params`` of a search run, checked (Z21, Z22)."""
         if params is None:
             params = {}
         if not isinstance(params, dict):
@@ -344,8 +462,8 @@ class PipelineService(PipelineRegistry):
         for key, value in (("limit", limit), ("offset", offset)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise bad_param(f"params.{key} must be an integer.")
-        if not 1 <= limit <= 500:
-            raise bad_param("params.limit must be within [1, 500].")
+        if not 1 <= limit <= max_limit:
+            raise bad_param(f"params.limit must be within [1, {max_limit}].")
         if offset < 0:
             raise bad_param("params.offset must be >= 0.")
         if limit + offset > 1024:
@@ -362,16 +480,27 @@ class PipelineService(PipelineRegistry):
             filter_expr = all_of(filter_expr)
         except ExpressionError as exc:
             raise bad_param(f"Invalid params.filter {filter_expr!r}: {exc}.") from None
+        return SearchParams(limit, offset, output_fields, filter_expr)
+
+    def _search(
+        self, pipeline: dict[str, Any], data: dict[str, Any], params: Any
+    ) -> dict[str, Any]:
+        fn = pipeline["functions"][0]
+        query = data.get("query_text")
+        if not isinstance(query, str) or not query.strip():
+            raise bad_param("data.query_text is required and must be a non-empty string.")
+        checked = self._search_params(params, 500)
         kind = "text" if fn["action"] == "SEARCH_TEXT" else "doc"
+        reranker = fn.get("reranker")
         results, rerank_tokens = self.search_collection(
             fn["collectionName"],
             kind,
             query,
-            limit,
-            offset,
-            output_fields,
-            filter_expr,
-            rerank="reranker" in fn,
+            checked.limit,
+            checked.offset,
+            checked.output_fields,
+            checked.filter,
+            reranker=reranker if reranker in RERANKERS else None,
         )
         tokens = count_tokens(query)
         self.usage_counters.add(pipeline["pipelineId"], tokens, rerank_tokens)
@@ -383,14 +512,16 @@ class PipelineService(PipelineRegistry):
         action = pipeline["functions"][0]["action"]
         collection = pipeline["collectionName"]
         expression = data.get("expression")
-        if action == "PURGE_DOC_INDEX" and expression is None:
-            doc_name = data.get("doc_name")
-            if not isinstance(doc_name, str) or not doc_name:
-                raise bad_param("data.doc_name is required and must be a string.")
+        keyed = {"PURGE_DOC_INDEX": "doc_name", "PURGE_IMAGE_INDEX": "image_id"}
+        if action in keyed and expression is None:
+            field = keyed[action]
+            value = data.get(field)
+            if not isinstance(value, str) or not value:
+                raise bad_param(f"data.{field} is required and must be a string.")
             try:
-                expression = field_equals("doc_name", doc_name)
+                expression = field_equals(field, value)
             except ExpressionError as exc:
-                raise bad_param(f"Invalid data.doc_name: {exc}.") from None
+                raise bad_param(f"Invalid data.{field}: {exc}.") from None
         elif action == "PURGE_TEXT_INDEX" and expression is None and "id" in data:
             raw_ids = data["id"] if isinstance(data["id"], list) else [data["id"]]
             try:

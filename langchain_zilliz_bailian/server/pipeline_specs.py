@@ -18,8 +18,10 @@ from langchain_zilliz_bailian.server.chunking import DEFAULT_CHUNK_SIZE, DEFAULT
 from langchain_zilliz_bailian.server.embeddings import Embedder, embedder_name
 from langchain_zilliz_bailian.server.errors import ZILLIZ_NOT_FOUND, ZillizError, bad_param
 from langchain_zilliz_bailian.server.ids import IdKind, InvalidIdError, check_id, new_pipeline_id
+from langchain_zilliz_bailian.server.image_models import ImageEmbedder, ImageModels, is_clip
 from langchain_zilliz_bailian.server.models.files import ModelUnavailableError
 from langchain_zilliz_bailian.server.models.registry import LOCAL_MODELS, ModelRegistry
+from langchain_zilliz_bailian.server.rerank import Rerankers
 from langchain_zilliz_bailian.server.storage import (
     FIELD_TYPES,
     FLOAT32_MAX,
@@ -84,7 +86,6 @@ RESERVED_FIELDS = frozenset(
         "doc_url",
         "image_url",
         "image_id",
-        "image_title",
         "query_text",
         "query_image_url",
         "expression",
@@ -153,12 +154,22 @@ def validate_preserved_value(field: str, field_type: str, value: Any) -> None:
         )
 
 
+def _cannot_load(collection: str, served: str | None, exc: Exception) -> ZillizError:
+    """The 400 for a collection whose embedder this server cannot produce."""
+    return bad_param(
+        f"Collection {collection!r} was embedded with {served}, which this server cannot load: "
+        f"{exc}"
+    )
+
+
 class PipelineRegistry:
     """Create, list, describe and drop pipelines on top of :class:`Storage`."""
 
     def __init__(self, storage: Storage, models: ModelRegistry) -> None:
         self.storage = storage
         self.models = models
+        self.rerankers = Rerankers(models.store)
+        self.image_models = ImageModels(models.store)
 
     @property
     def embedder(self) -> Embedder:
@@ -172,10 +183,15 @@ class PipelineRegistry:
         try:
             return self.models.served(served)
         except ModelUnavailableError as exc:
-            raise bad_param(
-                f"Collection {collection!r} was embedded with {served}, which this server cannot "
-                f"load: {exc}"
-            ) from None
+            raise _cannot_load(collection, served, exc) from None
+
+    def image_embedder_of(self, collection: str, info: dict[str, Any] | None) -> ImageEmbedder:
+        """The image embedder that built ``collection``, or a 400 saying why it is unavailable."""
+        served = (info or {}).get("embedder")
+        try:
+            return self.image_models.served(served)
+        except ModelUnavailableError as exc:
+            raise _cannot_load(collection, served, exc) from None
 
     # -- records ----------------------------------------------------------------------------------
 
@@ -371,10 +387,8 @@ class PipelineRegistry:
                     "fieldType": field_type,
                 }
             )
-        served: dict[str, Any] = {}
-        if action != "INDEX_IMAGE":
-            kind = "text" if action == "INDEX_TEXT" else "doc"
-            served["servedEmbedding"] = self._ensure_collection(collection, kind, preserved, model)
+        kind = {"INDEX_TEXT": "text", "INDEX_DOC": "doc", "INDEX_IMAGE": "image"}[action]
+        served = {"servedEmbedding": self._ensure_collection(collection, kind, preserved, model)}
         pipeline.update(
             {
                 "totalUsage": {"embedding": 0},
@@ -397,8 +411,8 @@ class PipelineRegistry:
                     f"Collection {collection!r} was built with {info.get('embedding')}, "
                     f"not {model}."
                 )
-            embedder = self.collection_embedder(collection, info)
-            wanted = self._schema_fields(kind, preserved, embedder.dim)
+            served, dim = self._vector_space(collection, kind, model, info)
+            wanted = self._schema_fields(kind, preserved, dim)
             actual = self.storage.collection_fields(collection)
             if actual != wanted:
                 raise bad_param(
@@ -406,12 +420,8 @@ class PipelineRegistry:
                     f"{sorted(actual.items())}; expected {sorted(wanted.items())}."
                 )
         else:
-            try:
-                embedder = self.models.resolve(model).embedder
-            except ModelUnavailableError as exc:
-                raise bad_param(str(exc)) from None
-            self.storage.create_data_collection(collection, kind, preserved, embedder.dim)
-        served = embedder_name(embedder)
+            served, dim = self._vector_space(collection, kind, model, None)
+            self.storage.create_data_collection(collection, kind, preserved, dim)
         self.storage.put_meta(
             "collection",
             collection,
@@ -419,17 +429,39 @@ class PipelineRegistry:
                 "kind": kind,
                 "embedding": model,
                 "embedder": served,
-                "dim": embedder.dim,
+                "dim": dim,
                 "preserved": preserved,
             },
         )
         return served
+
+    def _vector_space(
+        self, collection: str, kind: str, model: str, info: dict[str, Any] | None
+    ) -> tuple[str, int]:
+        """Stored embedder name and dimension: of what built an existing collection (``info``),
+        else of what serves ``model`` (for images: CLIP when available, else the descriptor)."""
+        if kind == "image" and info is not None:
+            image = self.image_embedder_of(collection, info)
+            return image.stored_name, image.dim
+        if info is not None:
+            embedder = self.collection_embedder(collection, info)
+            return embedder_name(embedder), embedder.dim
+        try:
+            if kind == "image":
+                image = self.image_models.for_model(model)
+                return image.stored_name, image.dim
+            embedder = self.models.resolve(model).embedder
+        except ModelUnavailableError as exc:
+            raise bad_param(str(exc)) from None
+        return embedder_name(embedder), embedder.dim
 
     @staticmethod
     def _schema_fields(kind: str, preserved: dict[str, str], dim: int) -> dict[str, str]:
         fields = {"id": "Int64", "embedding": f"FloatVector({dim})"}
         if kind == "text":
             fields["text"] = "VarChar"
+        elif kind == "image":
+            fields["image_id"] = "VarChar"
         else:
             fields.update({"doc_name": "VarChar", "chunk_id": "Int64", "chunk_text": "VarChar"})
         fields.update(preserved)
@@ -461,13 +493,19 @@ class PipelineRegistry:
         reranker = fn.get("reranker")
         if reranker is not None and reranker not in RERANKERS:
             raise bad_param(f"Unsupported reranker {reranker!r}; only {RERANKERS[0]}.")
+        if reranker is not None and action not in ("SEARCH_TEXT", "SEARCH_DOC_CHUNK"):
+            raise bad_param(
+                f"A reranker applies to SEARCH_TEXT and SEARCH_DOC_CHUNK, not {action}."
+            )
+        info = self._collection_info(collection)
+        want_kind = {"SEARCH_TEXT": "text", "SEARCH_DOC_CHUNK": "doc"}.get(action, "image")
+        if info["kind"] != want_kind:
+            raise bad_param(
+                f"{action} needs a {want_kind} collection; {collection!r} holds {info['kind']}."
+            )
+        if reranker is not None:
+            self.rerankers.require(reranker)
         if action in ("SEARCH_TEXT", "SEARCH_DOC_CHUNK"):
-            info = self._collection_info(collection)
-            want_kind = "text" if action == "SEARCH_TEXT" else "doc"
-            if info["kind"] != want_kind:
-                raise bad_param(
-                    f"{action} needs a {want_kind} collection; {collection!r} holds {info['kind']}."
-                )
             model = fn.get("embedding") or info["embedding"]
             if model != info["embedding"]:
                 raise bad_param(
@@ -478,9 +516,20 @@ class PipelineRegistry:
             served["servedEmbedding"] = embedder_name(served_embedder)
             out.update({"inputFields": ["query_text"], "embedding": model})
         else:
-            model = fn.get("embedding") or "zilliz/clip-vit-base-patch32"
+            model = fn.get("embedding") or info["embedding"]
             if model not in IMAGE_MODELS:
                 raise bad_param(f"Unsupported image embedding model {model!r}.")
+            if model != info["embedding"]:
+                raise bad_param(
+                    f"The search embedding model {model!r} must equal the ingestion model "
+                    f"{info['embedding']!r}."
+                )
+            if action == "SEARCH_IMAGE_BY_TEXT" and not is_clip(model):
+                raise bad_param(
+                    f"SEARCH_IMAGE_BY_TEXT needs an image collection built with "
+                    f"zilliz/clip-vit-base-patch32; {collection!r} was built with {model!r}."
+                )
+            served["servedEmbedding"] = self.image_embedder_of(collection, info).stored_name
             query_input = "query_image_url" if action == "SEARCH_IMAGE_BY_IMAGE" else "query_text"
             out.update({"inputFields": [query_input], "embedding": model})
         if reranker is not None:
@@ -505,13 +554,12 @@ class PipelineRegistry:
             "PURGE_IMAGE_INDEX": ["image_id"],
             "PURGE_BY_EXPRESSION": ["expression"],
         }[action]
-        if action != "PURGE_IMAGE_INDEX":
-            info = self._collection_info(collection)
-            need = {"PURGE_TEXT_INDEX": "text", "PURGE_DOC_INDEX": "doc"}.get(action)
-            if need and info["kind"] != need:
-                raise bad_param(
-                    f"{action} needs a {need} collection; {collection!r} holds {info['kind']}."
-                )
+        info = self._collection_info(collection)
+        need = {"PURGE_TEXT_INDEX": "text", "PURGE_DOC_INDEX": "doc", "PURGE_IMAGE_INDEX": "image"}
+        if action in need and info["kind"] != need[action]:
+            raise bad_param(
+                f"{action} needs a {need[action]} collection; {collection!r} holds {info['kind']}."
+            )
         pipeline.update(
             {
                 "totalUsage": {"embedding": 0},

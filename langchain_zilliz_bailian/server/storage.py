@@ -51,6 +51,7 @@ META_COLLECTION = "zb_meta"
 FIELD_TYPES = ("Bool", "Int8", "Int16", "Int32", "Int64", "Float", "Double", "VarChar")
 VARCHAR_MAX = 4000
 TEXT_MAX = 65535
+IMAGE_ID_MAX = 1024
 _EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 META_KINDS = frozenset({"pipeline", "collection", "session", "node", "usage"})
 #: Metadata keys are ids and collection names: plain tokens only (checked on every access).
@@ -499,7 +500,7 @@ class Storage:
     def create_data_collection(
         self, name: str, kind: str, preserved: dict[str, str], dim: int
     ) -> None:
-        """Create a text or doc collection with the documented schema plus preserved fields."""
+        """Create a text, doc or image collection: the documented schema, preserved fields."""
         from pymilvus import DataType, MilvusClient
 
         self._check_name(name)
@@ -516,6 +517,8 @@ class Storage:
         schema.add_field("id", DataType.INT64, is_primary=True)
         if kind == "text":
             schema.add_field("text", DataType.VARCHAR, max_length=TEXT_MAX)
+        elif kind == "image":
+            schema.add_field("image_id", DataType.VARCHAR, max_length=IMAGE_ID_MAX)
         else:
             schema.add_field("doc_name", DataType.VARCHAR, max_length=1024)
             schema.add_field("chunk_id", DataType.INT64)

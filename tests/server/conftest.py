@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -163,22 +165,10 @@ def make_text_pipelines(http: httpx.Client, collection: str) -> dict[str, str]:
             ],
         },
     )
-    deletion = create(
-        http,
-        {
-            "name": unique("text_del"),
-            "description": "purge",
-            "type": "DELETION",
-            "projectId": PROJECT,
-            "clusterId": CLUSTER,
-            "collectionName": collection,
-            "functions": [{"name": "purge_expr", "action": "PURGE_BY_EXPRESSION"}],
-        },
-    )
     return {
         "ingestion": ing["pipelineId"],
         "search": search["pipelineId"],
-        "deletion": deletion["pipelineId"],
+        "deletion": create_deletion(http, collection, "PURGE_BY_EXPRESSION"),
     }
 
 
@@ -228,22 +218,10 @@ def make_doc_pipelines(http: httpx.Client, collection: str, chunk_size: int = 40
             ],
         },
     )
-    deletion = create(
-        http,
-        {
-            "name": unique("doc_del"),
-            "description": "purge docs",
-            "type": "DELETION",
-            "projectId": PROJECT,
-            "clusterId": CLUSTER,
-            "collectionName": collection,
-            "functions": [{"name": "purge_doc", "action": "PURGE_DOC_INDEX"}],
-        },
-    )
     return {
         "ingestion": ing["pipelineId"],
         "search": search["pipelineId"],
-        "deletion": deletion["pipelineId"],
+        "deletion": create_deletion(http, collection, "PURGE_DOC_INDEX"),
     }
 
 
@@ -313,6 +291,20 @@ def create_search(
     return str(create(http, body)["pipelineId"])
 
 
+def create_deletion(http: httpx.Client, collection: str, action: str) -> str:
+    """A DELETION pipeline with one ``action`` function over ``collection``; its id."""
+    body = {
+        "name": unique("deletion"),
+        "description": "purge",
+        "type": "DELETION",
+        "projectId": PROJECT,
+        "clusterId": CLUSTER,
+        "collectionName": collection,
+        "functions": [{"name": "purge_fn", "action": action}],
+    }
+    return str(create(http, body)["pipelineId"])
+
+
 def create_text_ingestion(http: httpx.Client, collection: str, **preserve: str) -> str:
     """An INDEX_TEXT ingestion pipeline preserving ``field=fieldType`` pairs; its id."""
     functions: list[dict[str, Any]] = [{"name": "index_text", "action": "INDEX_TEXT"}]
@@ -341,3 +333,23 @@ def set_fetch_policy(server: LocalServer, monkeypatch: pytest.MonkeyPatch, polic
     """Give the running server another ``doc_url`` policy for one test (e.g. one that allows
     the loopback file server the test starts: ``FetchPolicy(allow_private=True)``)."""
     monkeypatch.setattr(server.app.state.context.pipelines, "fetch_policy", policy)
+
+
+@pytest.fixture
+def static_http(tmp_path: Path) -> Iterator[str]:
+    """A loopback HTTP server for ``tmp_path`` (holding ``faq.md``); its base URL."""
+    (tmp_path / "faq.md").write_text("# FAQ\n\n## Limits\n\nSearch limit is at most 500 results.\n")
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *a: Any, **k: Any) -> None:
+            super().__init__(*a, directory=str(tmp_path), **k)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()

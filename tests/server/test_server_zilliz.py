@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +14,6 @@ from langchain_zilliz_bailian.server.fetch import FetchPolicy
 from tests.server.conftest import (
     CLUSTER,
     PROJECT,
-    create,
     make_doc_pipelines,
     make_text_pipelines,
     ok,
@@ -502,25 +498,6 @@ def test_doc_ingestion_multipart_and_delete_by_doc_name(
     assert hits["result"] == []
 
 
-@pytest.fixture
-def static_http(tmp_path: Path) -> Iterator[str]:
-    (tmp_path / "faq.md").write_text("# FAQ\n\n## Limits\n\nSearch limit is at most 500 results.\n")
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a: Any, **k: Any) -> None:
-            super().__init__(*a, directory=str(tmp_path), **k)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
-
-
 def test_doc_ingestion_downloads_http_doc_url(
     server: LocalServer,
     http: httpx.Client,
@@ -543,30 +520,3 @@ def test_doc_ingestion_downloads_http_doc_url(
         json={"data": {"doc_url": f"{static_http}/nope.md", "year": 1}},
     )
     assert missing.status_code == 400 and "404" in missing.json()["message"]
-
-
-def test_image_pipelines_can_be_created_but_not_run(http: httpx.Client) -> None:
-    ing = create(
-        http,
-        {
-            "name": unique("img"),
-            "type": "INGESTION",
-            "projectId": PROJECT,
-            "clusterId": CLUSTER,
-            "collectionName": unique("images"),
-            "functions": [
-                {
-                    "name": "index_img",
-                    "action": "INDEX_IMAGE",
-                    "embedding": "zilliz/clip-vit-base-patch32",
-                }
-            ],
-        },
-    )
-    assert ing["functions"][0]["inputFields"] == ["image_url", "image_id"]
-    r = http.post(
-        f"/v1/pipelines/{ing['pipelineId']}/run",
-        json={"data": {"image_url": "http://x/a.png", "image_id": "i1"}},
-    )
-    assert r.status_code == 400
-    assert r.json()["code"] == 80000 and "does not support image" in r.json()["message"]
