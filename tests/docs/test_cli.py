@@ -27,6 +27,8 @@ BAD_SERVE_VALUES = {
     "--milvus-token": "",
     "--embedder": "no-colon",
     "--default-pipeline-ids": "pipe-ok,../admin",
+    "--default-app-id": "bad id!",
+    "--default-system-prompt": "",
     "--legacy": "maybe",
     "--stream-interval-ms": "-1",
     "--log-level": "LOUD",
