@@ -110,8 +110,9 @@ def test_langchain_retriever_prompt_app_chain_answers_from_the_context(
         ),
     ]
     for prompt in prompts:
-        chain = {"context": docs, "question": RunnablePassthrough()} | prompt | app
-        chain = chain | StrOutputParser()
+        chain = (
+            {"context": docs, "question": RunnablePassthrough()} | prompt | app | StrOutputParser()
+        )
         for question, section, expected in QUESTIONS:
             assert_answers(chain.invoke(question), section, expected)
 
