@@ -79,6 +79,7 @@ def handbook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
 
         registry = AppRegistry(data_dir)  # the apps are defined, as `zilliz-bailian apps create`
         registry.create(AppSpec.build(app_id="chat", type="model"))
+        registry.create(AppSpec.build(app_id="forgetful", type="model", memory=False))
         registry.create(AppSpec.build(app_id="kb", type="rag", pipeline_ids=[search]))
         yield {"server": server, "search": search}
 
@@ -188,6 +189,9 @@ def test_memory_id_recalls_stated_facts_in_later_sessions(handbook: dict[str, An
     stranger = _turn(server, "chat", prompt="Where do I live?", memory_id="user_43")
     assert "Hangzhou" not in stranger["text"]
     assert json.loads(stranger["thoughts"][0]["observation"]) == []
+    # An app without long-term memory ignores memory_id, like a Bailian app with it switched off.
+    off = _turn(server, "forgetful", prompt="Where do I live?", memory_id="user_42")
+    assert "Hangzhou" not in off["text"] and "thoughts" not in off
 
 
 def test_doc_references_carry_preserved_doc_url_and_page(handbook: dict[str, Any]) -> None:
