@@ -13,12 +13,14 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from langchain_zilliz_bailian.server.app import DEFAULT_API_KEY, create_app
+from langchain_zilliz_bailian.server.apps import AppSpec
 from langchain_zilliz_bailian.server.context import check_exposure
 from langchain_zilliz_bailian.server.embeddings import Embedder
 from langchain_zilliz_bailian.server.faults import FaultConfig, FaultInjector
@@ -46,6 +48,9 @@ class LocalServer:
         model_download: bool = False,
         embedding_fallback: bool = False,
         default_pipeline_ids: list[str] | None = None,
+        default_app_id: str | None = None,
+        default_system_prompt: str = "",
+        apps: Sequence[AppSpec | dict[str, Any]] = (),
         legacy: bool = False,
         stream_interval_ms: int = 5,
         faults: FaultConfig | None = None,
@@ -71,6 +76,9 @@ class LocalServer:
             model_download=model_download,
             embedding_fallback=embedding_fallback,
             default_pipeline_ids=default_pipeline_ids,
+            default_app_id=default_app_id,
+            default_system_prompt=default_system_prompt,
+            apps=apps,
             legacy=legacy,
             stream_interval_ms=stream_interval_ms,
             faults=self.faults,
@@ -211,6 +219,10 @@ def run_workers(
     for key in ("data_dir", "model_dir"):
         if options.get(key) is not None:
             options[key] = str(options[key])
+    options["apps"] = [
+        spec.model_dump(mode="json") if isinstance(spec, AppSpec) else spec
+        for spec in options.get("apps", ())
+    ]
     os.environ[WORKER_CONFIG_VARIABLE] = json.dumps(options)
     uvicorn.run(
         f"{__name__}:worker_app",

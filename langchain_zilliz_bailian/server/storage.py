@@ -53,7 +53,7 @@ VARCHAR_MAX = 4000
 TEXT_MAX = 65535
 IMAGE_ID_MAX = 1024
 _EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
-META_KINDS = frozenset({"pipeline", "collection", "session", "node", "usage"})
+META_KINDS = frozenset({"pipeline", "collection", "session", "memory", "node", "usage"})
 #: Metadata keys are ids and collection names: plain tokens only (checked on every access).
 META_KEY = re.compile(r"[A-Za-z0-9_-]{1,256}")
 FLOAT32_MAX = 3.4028234663852886e38
