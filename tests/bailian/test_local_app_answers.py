@@ -79,7 +79,9 @@ def _pipeline_set(
 @pytest.fixture(scope="module")
 def handbook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     data_dir = tmp_path_factory.mktemp("handbook")
-    with LocalServer(data_dir=data_dir, stream_interval_ms=0, default_app_id="main") as server:
+    with LocalServer(
+        data_dir=data_dir, stream_interval_ms=0, default_app_id="main", embedding_fallback=True
+    ) as server:
         with ZillizPipelinesClient(api_key=server.api_key, base_url=server.url) as client:
             made = _pipeline_set(client, "handbook", "doc")
             path = Path(data_dir) / "handbook.md"
