@@ -37,6 +37,7 @@ def kb(http: httpx.Client) -> dict[str, str]:
         http.post(
             f"/v1/pipelines/{pipes['ingestion']}/run_ingestion_with_file",
             files={"file": ("milvus-lite.md", KB.encode(), "text/markdown")},
+            data={"data": json.dumps({"year": 2025})},
         )
     )
     return pipes
