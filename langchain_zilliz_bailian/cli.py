@@ -1,5 +1,6 @@
 """The ``zilliz-bailian`` command: ``serve`` runs the local compatible server; ``pipelines``
-creates and lists pipelines on a running server (or any Pipelines endpoint); ``demo`` runs the
+creates and lists pipelines on a running server (or any Pipelines endpoint); ``apps`` defines the
+server's Bailian apps (:mod:`langchain_zilliz_bailian.cli_apps`); ``demo`` runs the
 end-to-end demo (see :mod:`langchain_zilliz_bailian.demo`).
 
 Every ``serve`` flag also reads an environment variable (``ZILLIZ_BAILIAN_<FLAG>``), e.g.
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from langchain_zilliz_bailian.cli_apps import add_apps_arguments, apps
 from langchain_zilliz_bailian.demo.options import add_arguments as add_demo_arguments
 
 DEFAULT_PORT = 8765
@@ -219,6 +221,13 @@ def _pipeline_ids(value: str) -> str:
     return value
 
 
+def _app_id(value: str) -> str:
+    """An app id: 1-64 letters, digits, '_' or '-' (real ones are 32 hex characters)."""
+    if not re.fullmatch(r"[0-9A-Za-z_-]{1,64}", value):
+        raise ValueError("1-64 letters, digits, '_' or '-'")
+    return value
+
+
 def _base_url(value: str) -> str:
     """An http(s) base URL, checked as the clients check it."""
     from langchain_zilliz_bailian._http.checks import check_base_url
@@ -371,8 +380,25 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
         "--default-pipeline-ids",
         _pipeline_ids,
         "",
-        "comma-separated search pipeline ids used by apps without rag_options.pipeline_ids",
+        "comma-separated search pipeline ids: the knowledge bases of the default app",
         kind="pipeline ids",
+    )
+    _option(
+        serve,
+        "--default-app-id",
+        _app_id,
+        None,
+        "id of the default app (then an id neither registered nor this one is 404 NotFound); "
+        "without it the default app answers every id not in `zilliz-bailian apps list`",
+        kind="app id",
+    )
+    _option(
+        serve,
+        "--default-system-prompt",
+        _text,
+        None,
+        "system prompt of the default app",
+        kind="system prompt",
     )
     _switch_option(serve, "--legacy", "emit legacy quirk variants (bad token as HTTP 200)")
     _option(
@@ -534,6 +560,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pipelines_arguments(
         sub.add_parser("pipelines", help="create or list pipelines on a running server")
     )
+    add_apps_arguments(
+        sub.add_parser("apps", help="define, list, show or delete the local server's Bailian apps")
+    )
     add_demo_arguments(
         sub.add_parser(
             "demo",
@@ -647,6 +676,8 @@ def serve(args: argparse.Namespace) -> int:
         "milvus_token": args.milvus_token,
         "embedder": embedder,
         "default_pipeline_ids": _ids(args.default_pipeline_ids),
+        "default_app_id": args.default_app_id,
+        "default_system_prompt": args.default_system_prompt or "",
         "legacy": args.legacy,
         "stream_interval_ms": args.stream_interval_ms,
         "faults": faults,
@@ -738,6 +769,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args)
     if args.command == "pipelines":
         return pipelines(args)
+    if args.command == "apps":
+        return apps(args)
     from langchain_zilliz_bailian.demo.options import options_from_args
     from langchain_zilliz_bailian.demo.runner import run
 

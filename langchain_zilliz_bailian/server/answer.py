@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from langchain_zilliz_bailian.server.text import is_cjk, terms, words
 
@@ -27,6 +27,8 @@ class Passage:
     title: str
     doc_id: str
     score: float
+    doc_url: str = ""
+    page_number: list[int] = field(default_factory=list)
 
 
 def _is_chinese(text: str) -> bool:

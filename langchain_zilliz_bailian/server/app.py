@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from anyio import to_thread
 from starlette.applications import Starlette
@@ -23,6 +24,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from langchain_zilliz_bailian.server import bailian_routes, ops_routes, zilliz_routes
+from langchain_zilliz_bailian.server.apps import AppCatalog, AppRegistry, AppSpec, default_app
 from langchain_zilliz_bailian.server.bailian import AppService
 from langchain_zilliz_bailian.server.context import (
     DEFAULT_API_KEY,
@@ -88,7 +90,15 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         legacy=settings.legacy,
         fetch_policy=settings.fetch_policy,
     )
-    ctx.apps = AppService(ctx.pipelines, settings.default_pipeline_ids, settings.stream_interval_ms)
+    catalog = AppCatalog(
+        AppRegistry(settings.data_dir),
+        default_app(
+            settings.default_app_id, settings.default_pipeline_ids, settings.default_system_prompt
+        ),
+        settings.apps,
+        catch_all=settings.default_app_id is None,
+    )
+    ctx.apps = AppService(ctx.pipelines, catalog, settings.stream_interval_ms)
     ctx.readiness = Readiness(storage)
     flusher = asyncio.create_task(ctx.pipelines.usage_counters.flush_periodically())
     try:
@@ -111,6 +121,9 @@ def create_app(
     milvus_token: str | None = None,
     embedder: str | Embedder | None = None,
     default_pipeline_ids: list[str] | None = None,
+    default_app_id: str | None = None,
+    default_system_prompt: str = "",
+    apps: Sequence[AppSpec | dict[str, Any]] = (),
     legacy: bool = False,
     stream_interval_ms: int = 5,
     faults: FaultConfig | FaultInjector | None = None,
@@ -129,8 +142,15 @@ def create_app(
     framing); ``doc_url`` downloads end after ``fetch_deadline_s`` and may only reach public
     addresses unless ``allow_private_fetch`` (loopback, link-local and private networks).
     ``/_admin/faults`` exists only with an ``admin_key``, which must differ from ``api_key``.
+
+    Apps: ``apps`` (specs or their dicts) first, then the data dir's registry (``apps.json``,
+    managed by ``zilliz-bailian apps``), then the default app (``default_pipeline_ids``,
+    ``default_system_prompt``) under ``default_app_id``; without ``default_app_id`` the default
+    app answers every undefined id, with it an undefined id is 404 ``NotFound``.
     """
     check_keys(api_key, admin_key)
+    if default_app_id is not None:
+        default_app(default_app_id, list(default_pipeline_ids or []))  # AppSpecError if bad
     if max_body_bytes < 1 or fetch_deadline_s <= 0:
         raise ValueError("max_body_bytes and fetch_deadline_s must be positive")
     settings = ServerSettings(
@@ -140,6 +160,9 @@ def create_app(
         milvus_token=milvus_token,
         embedder=load_embedder(embedder),
         default_pipeline_ids=list(default_pipeline_ids or []),
+        default_app_id=default_app_id,
+        default_system_prompt=default_system_prompt,
+        apps=[spec if isinstance(spec, AppSpec) else AppSpec.build(**spec) for spec in apps],
         legacy=legacy,
         stream_interval_ms=stream_interval_ms,
         max_body_bytes=max_body_bytes,

@@ -1,15 +1,15 @@
 """Bailian (DashScope) app completion: ``POST /api/v1/apps/{app_id}/completion``, JSON and SSE.
 
-Every app id is served by one built-in RAG app: it searches the pipelines named in
-``parameters.rag_options.pipeline_ids`` (or the server's default list), answers extractively with
-``<ref>[n]</ref>`` markers matching ``doc_references``, and keeps ``session_id`` history in Milvus
-(metadata kind ``session``). Shapes and SSE bytes follow the recorded real exchanges.
+The app id is resolved through the :class:`~.apps.AppCatalog` (unknown ids: 404 ``NotFound``).
+A turn loads the conversation (``messages``, or the stored ``session_id`` history), retrieves from
+the app's knowledge bases (or ``rag_options.pipeline_ids``) with a conversation-aware query,
+recalls ``memory_id`` facts, then hands a :class:`~.responder.Turn` to the app's responder and
+renders its deltas as JSON or SSE; cited passages become ``doc_references``. Shapes and SSE bytes
+follow the recorded real exchanges.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -17,177 +17,110 @@ from typing import Any
 
 from anyio import to_thread
 
-from langchain_zilliz_bailian.server.answer import (
-    MARKER_RE,
-    Passage,
-    echo_answer,
-    rag_answer,
-    split_deltas,
-)
-from langchain_zilliz_bailian.server.errors import (
-    BailianError,
-    ZillizError,
-    invalid_parameter,
-    new_request_id,
-)
-from langchain_zilliz_bailian.server.expr import ExpressionError, all_of, field_equals
+from langchain_zilliz_bailian.server.answer import MARKER_RE, Passage
+from langchain_zilliz_bailian.server.apps import AppCatalog, AppSpec, AppSpecError, UnknownAppError
+from langchain_zilliz_bailian.server.bailian_request import ParsedRequest, checked_id, parse_request
+from langchain_zilliz_bailian.server.conversation import retrieval_query
+from langchain_zilliz_bailian.server.errors import BailianError, new_request_id
 from langchain_zilliz_bailian.server.faults import Decision
-from langchain_zilliz_bailian.server.ids import IdKind, InvalidIdError, check_id, new_session_id
+from langchain_zilliz_bailian.server.ids import check_id, new_session_id
+from langchain_zilliz_bailian.server.memory import LongTermMemory
+from langchain_zilliz_bailian.server.offline_responder import MODEL_ID, OfflineResponder
 from langchain_zilliz_bailian.server.pipeline_runs import PipelineService
+from langchain_zilliz_bailian.server.responder import (
+    Delta,
+    Responder,
+    Turn,
+    Usage,
+    choose_responder,
+)
+from langchain_zilliz_bailian.server.retrieval import KnowledgeSearch
 from langchain_zilliz_bailian.server.sse import DROP, _Drop, frame
-from langchain_zilliz_bailian.server.text import count_tokens
+from langchain_zilliz_bailian.server.thoughts import memory_thought, retrieval_thought
 
-MODEL_ID = "local-extractive-rag"
+__all__ = ["AppService", "Completion", "ParsedRequest", "cited_references", "doc_reference"]
+
 MAX_SESSION_TURNS = 20
-TOP_K = 5
-MIN_SCORE = 0.05
-ROLES = ("system", "user", "assistant")
 
 
 @dataclass
 class Completion:
-    """Everything needed to render one answer, as JSON or as a stream."""
+    """One prepared turn: the responder's input plus what the response carries besides text."""
 
     request_id: str
     session_id: str
-    text: str
-    input_tokens: int
-    references: list[dict[str, Any]] = field(default_factory=list)
+    turn: Turn
     thoughts: list[dict[str, Any]] | None = None
+    memory_id: str | None = None
+    #: The full answer, once the responder has finished.
+    text: str = ""
+    usage: Usage | None = None
+    references: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass
-class ParsedRequest:
-    """A validated completion request."""
-
-    prompt: str
-    history: list[dict[str, str]]
-    session_id: str | None
-    use_session_history: bool
-    incremental: bool
-    has_thoughts: bool
-    pipeline_ids: list[str]
-    filters: dict[str, Any]
-
-
-def _checked(kind: IdKind, value: object, where: str) -> str:
-    """:func:`.ids.check_id` answering a malformed id with 400 ``InvalidParameter``."""
-    try:
-        return check_id(kind, value)
-    except InvalidIdError as exc:
-        raise invalid_parameter(f"{where}: {exc.message}") from None
+def doc_reference(p: Passage) -> dict[str, Any]:
+    """A passage as a ``doc_references`` entry (the documented fields the server can fill)."""
+    ref: dict[str, Any] = {
+        "index_id": p.index_id,
+        "title": p.title,
+        "doc_id": p.doc_id,
+        "doc_name": p.doc_name,
+        "text": p.text,
+        "images": [],
+    }
+    if p.doc_url:
+        ref["doc_url"] = p.doc_url
+    if p.page_number:
+        ref["page_number"] = list(p.page_number)
+    return ref
 
 
-def _check_urls(value: object, where: str) -> None:
-    """``image_list``/``file_list``: absent, or an array of http(s) URLs. The built-in app has no
-    vision and reads neither; they are only checked, so clients can send them."""
-    if value is None:
-        return
-    if not isinstance(value, list) or not all(
-        isinstance(url, str) and url.startswith(("http://", "https://")) for url in value
-    ):
-        raise invalid_parameter(f"{where} must be an array of http(s) URLs.")
+def cited_references(text: str, passages: list[Passage]) -> list[dict[str, Any]]:
+    """The passages cited by complete ``<ref>[n]</ref>`` markers in ``text``, by index."""
+    cited = {m.group(0)[6:-7] for m in MARKER_RE.finditer(text)}
+    return [doc_reference(p) for p in passages if p.index_id in cited]
 
 
 class AppService:
-    """The built-in RAG app behind every app id."""
+    """Answers completion requests for the apps of the catalog."""
 
     def __init__(
         self,
         pipelines: PipelineService,
-        default_pipeline_ids: list[str] | None = None,
+        catalog: AppCatalog,
         stream_interval_ms: int = 5,
+        offline: Responder | None = None,
     ) -> None:
         self.pipelines = pipelines
         self.storage = pipelines.storage
-        self.default_pipeline_ids = list(default_pipeline_ids or [])
-        self.stream_interval_ms = stream_interval_ms
+        self.catalog = catalog
+        self.knowledge = KnowledgeSearch(pipelines)
+        self.memory = LongTermMemory(self.storage)
+        self.offline: Responder = offline or OfflineResponder(stream_interval_ms)
 
     # -- parsing -----------------------------------------------------------------------------------
 
+    def app(self, app_id: str) -> AppSpec:
+        """The app answering ``app_id``: 400 for a malformed id, 404 ``NotFound`` if undefined."""
+        checked_id("app", app_id, "app id")
+        try:
+            return self.catalog.resolve(app_id)
+        except UnknownAppError as exc:
+            raise BailianError(
+                "NotFound",
+                f"{exc} Define it with `zilliz-bailian apps create` or the server's "
+                "--default-app-id.",
+                404,
+            ) from None
+        except AppSpecError as exc:
+            raise BailianError("InternalError", exc.message, 500) from None
+
     def parse(self, app_id: str, body: Any, streaming: bool) -> ParsedRequest:
         """Validate the request like the real service (B6, B19, B20, B23, B25)."""
-        _checked("app", app_id, "app id")
-        if not isinstance(body, dict):
-            raise invalid_parameter("The request body must be a JSON object.")
-        inp = body.get("input")
-        params = body.get("parameters") or {}
-        if inp is not None and not isinstance(inp, dict):
-            raise invalid_parameter("input must be an object.")
-        if not isinstance(params, dict):
-            raise invalid_parameter("parameters must be an object.")
-        inp = inp or {}
-        prompt = inp.get("prompt")
-        messages = inp.get("messages")
-        if prompt is not None and not isinstance(prompt, str):
-            raise invalid_parameter("input.prompt must be a string.")
-        if (not prompt) and not messages:
-            raise invalid_parameter('Either "prompt" or "messages" must exist')
-        history: list[dict[str, str]] = []
-        if messages is not None:
-            if not isinstance(messages, list):
-                raise invalid_parameter("input.messages must be an array.")
-            for msg in messages:
-                if (
-                    not isinstance(msg, dict)
-                    or msg.get("role") not in ROLES
-                    or not isinstance(msg.get("content"), str)
-                ):
-                    raise invalid_parameter(
-                        "Every message needs a role (system, user or assistant) and string content."
-                    )
-                history.append({"role": msg["role"], "content": msg["content"]})
-        if prompt:
-            history.append({"role": "user", "content": prompt})
-        if not history or history[-1]["role"] != "user":
-            raise invalid_parameter("The last message must come from the user.")
-        query = history.pop()["content"]
-        session_id = inp.get("session_id")
-        if session_id is not None and session_id != "":
-            # A plain token, looked up exactly; anything else is refused before it reaches Milvus.
-            _checked("session", session_id, "input.session_id")
-        if inp.get("memory_id") is not None:
-            _checked("memory", inp["memory_id"], "input.memory_id")
-        for key in ("image_list", "file_list"):
-            _check_urls(inp.get(key), f"input.{key}")
-        incremental = params.get("incremental_output", False)
-        if not isinstance(incremental, bool):
-            raise invalid_parameter("parameters.incremental_output must be a boolean.")
-        if incremental and not streaming:
-            raise invalid_parameter("parameter incremental_output only support stream call")
-        has_thoughts = params.get("has_thoughts", False)
-        if not isinstance(has_thoughts, bool):
-            raise invalid_parameter("parameters.has_thoughts must be a boolean.")
-        rag = params.get("rag_options") or {}
-        if not isinstance(rag, dict):
-            raise invalid_parameter("parameters.rag_options must be an object.")
-        pipeline_ids = rag.get("pipeline_ids")
-        if pipeline_ids is None:
-            pipeline_ids = self.default_pipeline_ids
-        if not isinstance(pipeline_ids, list) or not all(isinstance(p, str) for p in pipeline_ids):
-            raise invalid_parameter("rag_options.pipeline_ids must be an array of strings.")
-        for pid in pipeline_ids:
-            _checked("pipeline", pid, "rag_options.pipeline_ids")
-        filters: dict[str, Any] = {}
-        for key in ("metadata_filter", "structured_filter"):
-            value = rag.get(key)
-            if value is None:
-                continue
-            if not isinstance(value, dict):
-                raise invalid_parameter(f"rag_options.{key} must be an object.")
-            filters.update(value)
-        return ParsedRequest(
-            prompt=query,
-            history=history,
-            session_id=session_id or None,
-            use_session_history=messages is None,
-            incremental=incremental,
-            has_thoughts=has_thoughts,
-            pipeline_ids=pipeline_ids,
-            filters=filters,
-        )
+        self.app(app_id)
+        return parse_request(app_id, body, streaming)
 
-    # -- answering ---------------------------------------------------------------------------------
+    # -- preparing ---------------------------------------------------------------------------------
 
     def _session_history(self, session_id: str) -> list[dict[str, str]]:
         record = self.storage.get_meta("session", session_id)
@@ -208,144 +141,67 @@ class AppService:
 
         self.storage.update_meta("session", check_id("session", session_id), append)
 
-    def _filter_expression(self, collection: str, filters: dict[str, Any]) -> str:
-        """``rag_options`` filters become ``field == value`` terms (only for existing fields)."""
-        fields = self.pipelines.collection_fields(collection)
-        clauses = []
-        for key, value in filters.items():
-            if key not in fields or isinstance(value, dict | list) or value is None:
-                continue
-            try:
-                clauses.append(field_equals(key, value))
-            except ExpressionError as exc:
-                raise invalid_parameter(f"rag_options filter {key!r}: {exc}.") from None
-        return all_of(*clauses)
-
-    def _targets(self, pipeline_ids: list[str]) -> list[tuple[str, str, str]]:
-        """(pipeline_id, collection, kind) for each SEARCH or INGESTION text/doc pipeline."""
-        targets = []
-        for pid in pipeline_ids:
-            try:
-                pipeline = self.pipelines.describe(pid)
-            except ZillizError:
-                raise invalid_parameter(f"Unknown knowledge base pipeline id {pid!r}.") from None
-            fn = next(f for f in pipeline["functions"] if f["action"] != "PRESERVE")
-            kinds = {
-                "SEARCH_TEXT": "text",
-                "INDEX_TEXT": "text",
-                "SEARCH_DOC_CHUNK": "doc",
-                "INDEX_DOC": "doc",
-            }
-            if fn["action"] not in kinds:
-                raise invalid_parameter(
-                    f"Pipeline {pid} ({fn['action']}) cannot be used for retrieval; pass a "
-                    "SEARCH_TEXT or SEARCH_DOC_CHUNK pipeline."
-                )
-            collection = fn.get("collectionName") or pipeline["collectionName"]
-            targets.append((pid, collection, kinds[fn["action"]]))
-        return targets
-
-    def _retrieve(self, query: str, req: ParsedRequest) -> list[Passage]:
-        found: list[tuple[float, dict[str, Any], str]] = []
-        for pid, collection, kind in self._targets(req.pipeline_ids):
-            expr = self._filter_expression(collection, req.filters)
-            try:
-                results, _ = self.pipelines.search_collection(
-                    collection, kind, query, TOP_K, 0, [], expr
-                )
-            except ZillizError as exc:
-                raise BailianError("InvalidParameter", f"Retrieval failed: {exc.message}") from None
-            for item in results:
-                item["_kind"] = kind
-                found.append((float(item["distance"]), item, pid))
-        found.sort(key=lambda f: -f[0])
-        passages = []
-        for rank, (score, item, pid) in enumerate(found[:TOP_K], start=1):
-            if score < MIN_SCORE:
-                continue
-            if item["_kind"] == "doc":
-                text = item.get("chunk_text") or ""
-                doc_name = item.get("doc_name") or ""
-                headers = [ln.lstrip("# ") for ln in text.splitlines() if ln.startswith("#")]
-                title = headers[-1] if headers else doc_name
-                doc_id = f"{pid}/{doc_name}"
-            else:
-                text = item.get("text") or ""
-                doc_name = title = text.split("\n", 1)[0][:64]
-                doc_id = f"{pid}/{item['id']}"
-            passages.append(Passage(str(rank), text, doc_name, title, doc_id, score))
-        return passages
-
-    def answer(self, req: ParsedRequest) -> Completion:
-        """Blocking: load history, retrieve, compose the answer (called in a worker thread)."""
-        request_id = new_request_id()
+    def prepare(self, req: ParsedRequest) -> Completion:
+        """Blocking: load history, retrieve, recall memories (called in a worker thread)."""
+        app = self.app(req.app_id)
         session_id = req.session_id or new_session_id()
         history = list(req.history)
         if req.use_session_history and req.session_id:
             history = self._session_history(req.session_id)
-        context_tokens = sum(count_tokens(m["content"]) for m in history) + count_tokens(req.prompt)
-        thoughts: list[dict[str, Any]] | None = None
-        references: list[dict[str, Any]] = []
-        if req.pipeline_ids:
-            passages = self._retrieve(req.prompt, req)
-            text, cited = rag_answer(req.prompt, passages)
-            context_tokens += sum(count_tokens(p.text) for p in passages)
-            by_id = {p.index_id: p for p in passages}
-            for index_id in sorted(cited, key=int):
-                p = by_id[index_id]
-                references.append(
-                    {
-                        "index_id": p.index_id,
-                        "title": p.title,
-                        "doc_id": p.doc_id,
-                        "doc_name": p.doc_name,
-                        "text": p.text,
-                        "images": [],
-                    }
-                )
-            if req.has_thoughts:
-                observation = [
-                    {
-                        "content": p.text,
-                        "dataId": p.doc_id,
-                        "dataName": p.doc_name,
-                        "display": True,
-                        "id": p.doc_id,
-                        "images": [],
-                        "referenceIndex": int(p.index_id),
-                        "score": p.score,
-                        "title": p.title,
-                        "webSearch": False,
-                    }
-                    for p in passages
-                ]
-                thoughts = [
-                    {
-                        "action_input_stream": "{}",
-                        "action_type": "agentRag",
-                        "observation": json.dumps(
-                            observation, ensure_ascii=False, separators=(",", ":")
-                        ),
-                        "action_name": "知识检索",
-                        "action": "rag",
-                        "arguments": "{}",
-                    }
-                ]
-        else:
-            previous = next((m["content"] for m in reversed(history) if m["role"] == "user"), None)
-            text = echo_answer(req.prompt, previous)
-        return Completion(request_id, session_id, text, context_tokens, references, thoughts)
+        pipeline_ids = req.pipeline_ids if req.pipeline_ids is not None else app.pipeline_ids
+        query = retrieval_query(req.prompt, history)
+        passages: list[Passage] = []
+        thoughts: list[dict[str, Any]] = []
+        if pipeline_ids:
+            passages = self.knowledge.search(query, pipeline_ids, req.filters, app.retrieval)
+            thoughts.append(retrieval_thought(passages))
+        memories: list[str] = []
+        memory_id = req.memory_id if app.memory else None
+        if memory_id:
+            memories = self.memory.recall(memory_id, req.prompt)
+            thoughts.append(memory_thought(memory_id, req.prompt, memories))
+        turn = Turn(app, req.prompt, history, passages, memories, query)
+        return Completion(
+            new_request_id(),
+            session_id,
+            turn,
+            thoughts if req.has_thoughts and thoughts else None,
+            memory_id,
+        )
+
+    def finish(self, c: Completion) -> None:
+        """Blocking: store the exchange in the session and the user's facts in long-term memory."""
+        self.save_turn(c.session_id, c.turn.query, c.text)
+        if c.memory_id:
+            self.memory.remember(c.memory_id, c.turn.query)
+
+    # -- answering ---------------------------------------------------------------------------------
+
+    def deltas(self, c: Completion) -> AsyncIterator[Delta]:
+        """The app's responder answering the prepared turn."""
+        return choose_responder(c.turn.app, self.offline).respond(c.turn)
+
+    async def collect(self, c: Completion) -> Completion:
+        """Run the responder to the end (JSON responses) and store the turn."""
+        async for delta in self.deltas(c):
+            c.text += delta.text
+            c.usage = delta.usage or c.usage
+        c.references = cited_references(c.text, c.turn.passages)
+        await to_thread.run_sync(self.finish, c)
+        return c
 
     # -- rendering ---------------------------------------------------------------------------------
 
     @staticmethod
-    def _usage(completion: Completion, text: str) -> dict[str, Any]:
+    def _usage(usage: Usage | None) -> dict[str, Any]:
+        if usage is None:
+            usage = Usage(MODEL_ID, 0, 0)
         return {
             "models": [
                 {
-                    "input_tokens": completion.input_tokens,
-                    "output_tokens": count_tokens(text),
-                    "model_id": MODEL_ID,
+                    "input_tokens": usage.input_tokens,
+                    "output_tokens": usage.output_tokens,
+                    "model_id": usage.model_id,
                 }
             ]
         }
@@ -359,49 +215,60 @@ class AppService:
         if c.references:
             output["doc_references"] = c.references
         output["text"] = c.text
-        return {"output": output, "usage": self._usage(c, c.text), "request_id": c.request_id}
+        return {"output": output, "usage": self._usage(c.usage), "request_id": c.request_id}
 
     async def events(
-        self, c: Completion, incremental: bool, decision: Decision, user_turn: str
+        self,
+        c: Completion,
+        deltas: AsyncIterator[Delta],
+        incremental: bool,
+        decision: Decision,
+        first: Delta | None = None,
     ) -> AsyncIterator[bytes | _Drop]:
-        """SSE events: deltas with ``finish_reason`` "null", then a "stop" event; faults applied."""
-        deltas = split_deltas(c.text)
-        emitted = ""
-        refs_visible = False
-        interval = self.stream_interval_ms / 1000
-        for event_id, delta in enumerate([*deltas, None], start=1):
-            if decision.drop_after is not None and event_id > decision.drop_after:
-                yield DROP
-                return
-            if decision.stream_error_after is not None and event_id > decision.stream_error_after:
-                yield frame(
-                    event_id,
-                    {
-                        "request_id": c.request_id,
-                        "code": "DataInspectionFailed",
-                        "message": "Output data may contain inappropriate content.",
-                    },
-                    event="error",
-                    status=400,
-                )
-                return
-            finished = delta is None
-            emitted += delta or ""
-            refs_visible = refs_visible or "</ref>" in emitted or finished
-            output: dict[str, Any] = {
-                "session_id": c.session_id,
-                "finish_reason": "stop" if finished else "null",
-                "text": ("" if finished else delta) if incremental else emitted,
-            }
-            if c.thoughts is not None:
-                output["thoughts"] = c.thoughts
-            if c.references and refs_visible:
-                output["doc_references"] = c.references
-            body = {"output": output, "usage": self._usage(c, emitted), "request_id": c.request_id}
-            if finished:
-                # Saved before the stop event goes out, so an immediate follow-up turn sees it.
-                await to_thread.run_sync(self.save_turn, c.session_id, user_turn, c.text)
+        """SSE events: deltas with ``finish_reason`` "null", then a "stop" event; faults applied.
+        ``first`` is a delta already taken from ``deltas`` (to answer early errors as envelopes)."""
+        event_id = 0
+
+        async def source() -> AsyncIterator[Delta | None]:
+            if first is not None:
+                yield first
+            async for delta in deltas:
+                yield delta
+            yield None
+
+        try:
+            async for delta in source():
+                event_id += 1
+                if decision.drop_after is not None and event_id > decision.drop_after:
+                    yield DROP
+                    return
+                if (
+                    decision.stream_error_after is not None
+                    and event_id > decision.stream_error_after
+                ):
+                    err = BailianError(
+                        "DataInspectionFailed", "Output data may contain inappropriate content."
+                    )
+                    yield frame(event_id, err.body(c.request_id), event="error", status=400)
+                    return
+                finished = delta is None
+                if delta is not None:
+                    c.text += delta.text
+                    c.usage = delta.usage or c.usage
+                output: dict[str, Any] = {
+                    "session_id": c.session_id,
+                    "finish_reason": "stop" if finished else "null",
+                    "text": ("" if delta is None else delta.text) if incremental else c.text,
+                }
+                if c.thoughts is not None:
+                    output["thoughts"] = c.thoughts
+                refs = cited_references(c.text, c.turn.passages)
+                if refs:
+                    output["doc_references"] = refs
+                body = {"output": output, "usage": self._usage(c.usage), "request_id": c.request_id}
+                if finished:
+                    # Saved before the stop event goes out, so an immediate follow-up turn sees it.
+                    await to_thread.run_sync(self.finish, c)
                 yield frame(event_id, body)
-                return
-            yield frame(event_id, body)
-            await asyncio.sleep(interval)
+        except BailianError as exc:
+            yield frame(event_id + 1, exc.body(c.request_id), event="error", status=exc.status)

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from langchain_zilliz_bailian.server.context import ServerContext, bearer, context_of
 from langchain_zilliz_bailian.server.errors import BailianError, invalid_parameter, new_request_id
 from langchain_zilliz_bailian.server.limits import RequestTooLargeError
+from langchain_zilliz_bailian.server.responder import Delta
 from langchain_zilliz_bailian.server.sse import EventStreamResponse, frame
 from langchain_zilliz_bailian.server.strict_json import loads as strict_loads
 
@@ -24,6 +25,14 @@ logger = logging.getLogger("langchain_zilliz_bailian.server")
 
 async def _single(item: bytes) -> AsyncIterator[bytes]:
     yield item
+
+
+async def anext_or_none(deltas: AsyncIterator[Delta]) -> Delta | None:
+    """The next delta, or None when the iterator is done (``anext`` is Python 3.10+ only as a
+    builtin with a default; this works everywhere)."""
+    async for delta in deltas:
+        return delta
+    return None
 
 
 def bailian_error(
@@ -56,7 +65,7 @@ def _unauthorized(request: Request, request_id: str) -> Response:
 
 
 async def completion(request: Request) -> Response:
-    """Answer one completion request with the built-in RAG app."""
+    """Answer one completion request with the app its id names."""
     ctx: ServerContext = context_of(request)
     request_id = new_request_id()
     if not ctx.authorized(request):
@@ -82,12 +91,14 @@ async def completion(request: Request) -> Response:
         except ValueError as exc:  # also NaN/Infinity literals and numbers beyond a double
             raise invalid_parameter(f"The request body is not valid JSON: {exc}") from None
         parsed = ctx.apps.parse(request.path_params["app_id"], body, streaming)
-        result = await to_thread.run_sync(ctx.apps.answer, parsed)
+        result = await to_thread.run_sync(ctx.apps.prepare, parsed)
         result.request_id = request_id
-        if not streaming:
-            await to_thread.run_sync(
-                ctx.apps.save_turn, result.session_id, parsed.prompt, result.text
-            )
+        if streaming:
+            # The first delta is awaited here, so a responder failing at once gets an envelope.
+            deltas = ctx.apps.deltas(result)
+            first = await anext_or_none(deltas)
+        else:
+            await ctx.apps.collect(result)
     except BailianError as exc:
         return bailian_error(exc, request_id, streaming, retry_after)
     except RequestTooLargeError:
@@ -97,7 +108,7 @@ async def completion(request: Request) -> Response:
         err = BailianError("InternalError", "An internal error has occured.", 500)
         return bailian_error(err, request_id, streaming)
     if streaming:
-        events = ctx.apps.events(result, parsed.incremental, decision, parsed.prompt)
+        events = ctx.apps.events(result, deltas, parsed.incremental, decision, first)
         return EventStreamResponse(
             events, headers={"x-request-id": request_id, "x-dashscope-finished": "false"}
         )

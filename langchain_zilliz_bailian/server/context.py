@@ -20,6 +20,7 @@ from langchain_zilliz_bailian.server.fetch import FetchPolicy
 from langchain_zilliz_bailian.server.limits import DEFAULT_MAX_BODY_BYTES
 
 if TYPE_CHECKING:
+    from langchain_zilliz_bailian.server.apps import AppSpec
     from langchain_zilliz_bailian.server.bailian import AppService
     from langchain_zilliz_bailian.server.pipeline_runs import PipelineService
     from langchain_zilliz_bailian.server.readiness import Readiness
@@ -38,6 +39,11 @@ class ServerSettings:
     milvus_token: str | None = None
     embedder: Embedder | None = None
     default_pipeline_ids: list[str] = field(default_factory=list)
+    #: The default app's id; None: it answers every app id that is not defined.
+    default_app_id: str | None = None
+    default_system_prompt: str = ""
+    #: Apps defined in Python (:class:`~.runner.LocalServer` ``apps=``), before the registry.
+    apps: list[AppSpec] = field(default_factory=list)
     legacy: bool = False
     stream_interval_ms: int = 5
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES

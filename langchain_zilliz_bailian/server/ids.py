@@ -6,7 +6,8 @@ from the contracts where they give one: pipeline ids are ``pipe-`` + 22 hex char
 :func:`new_pipeline_id`), project ids ``proj-…``, cluster ids ``in03-…`` (``inxx-xxxx`` in the
 describe seed). Bailian session ids are minted here (32 hex characters, :func:`new_session_id`)
 or brought by the client as plain tokens.
-App and memory ids only have to be plain tokens: the server never stores them.
+App ids are plain tokens (real ones are 32 hex characters, as :func:`new_app_id` mints); memory
+ids are plain tokens looked up exactly, like client-chosen session ids.
 """
 
 from __future__ import annotations
@@ -66,4 +67,9 @@ def new_pipeline_id() -> str:
 
 def new_session_id() -> str:
     """A fresh Bailian session id (128 random bits: knowing one is the only key to a session)."""
+    return secrets.token_hex(16)
+
+
+def new_app_id() -> str:
+    """A fresh app id: 32 hex characters, the format of real Bailian app ids."""
     return secrets.token_hex(16)

@@ -13,12 +13,14 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from langchain_zilliz_bailian.server.app import DEFAULT_API_KEY, create_app
+from langchain_zilliz_bailian.server.apps import AppSpec
 from langchain_zilliz_bailian.server.context import check_exposure
 from langchain_zilliz_bailian.server.embeddings import Embedder
 from langchain_zilliz_bailian.server.faults import FaultConfig, FaultInjector
@@ -43,6 +45,9 @@ class LocalServer:
         milvus_token: str | None = None,
         embedder: str | Embedder | None = None,
         default_pipeline_ids: list[str] | None = None,
+        default_app_id: str | None = None,
+        default_system_prompt: str = "",
+        apps: Sequence[AppSpec | dict[str, Any]] = (),
         legacy: bool = False,
         stream_interval_ms: int = 5,
         faults: FaultConfig | None = None,
@@ -65,6 +70,9 @@ class LocalServer:
             milvus_token=milvus_token,
             embedder=embedder,
             default_pipeline_ids=default_pipeline_ids,
+            default_app_id=default_app_id,
+            default_system_prompt=default_system_prompt,
+            apps=apps,
             legacy=legacy,
             stream_interval_ms=stream_interval_ms,
             faults=self.faults,
@@ -195,6 +203,10 @@ def run_workers(
         options["fault_config"] = asdict(faults)
     if options.get("data_dir") is not None:
         options["data_dir"] = str(options["data_dir"])
+    options["apps"] = [
+        spec.model_dump(mode="json") if isinstance(spec, AppSpec) else spec
+        for spec in options.get("apps", ())
+    ]
     os.environ[WORKER_CONFIG_VARIABLE] = json.dumps(options)
     uvicorn.run(
         f"{__name__}:worker_app",

@@ -51,7 +51,7 @@ FIELD_TYPES = ("Bool", "Int8", "Int16", "Int32", "Int64", "Float", "Double", "Va
 VARCHAR_MAX = 4000
 TEXT_MAX = 65535
 _EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
-META_KINDS = frozenset({"pipeline", "collection", "session", "node"})
+META_KINDS = frozenset({"pipeline", "collection", "session", "memory", "node"})
 #: Metadata keys are ids and collection names: plain tokens only (checked on every access).
 META_KEY = re.compile(r"[A-Za-z0-9_-]{1,256}")
 FLOAT32_MAX = 3.4028234663852886e38

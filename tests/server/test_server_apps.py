@@ -1,0 +1,158 @@
+"""The app registry: definitions checked, stored in the data dir, managed by the CLI, and resolved
+by the server (an undefined id is 404 ``NotFound`` once the server names its default app)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from langchain_zilliz_bailian.cli import main
+from langchain_zilliz_bailian.server import LocalServer
+from langchain_zilliz_bailian.server.apps import (
+    AppCatalog,
+    AppRegistry,
+    AppSpec,
+    AppSpecError,
+    UnknownAppError,
+    default_app,
+)
+from tests.server.conftest import parse_sse
+
+PIPE = "pipe-" + "ab" * 11
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"app_id": "bad id!"}, "app_id"),
+        ({"pipeline_ids": ["pipe-x"]}, "pipeline_ids"),
+        ({"type": "agent"}, "type"),
+        ({"retrieval": {"top_k": 0}}, "top_k"),
+        ({"model": {"base_url": "ftp://x", "model": "m"}}, "base_url"),
+        ({"model": {"base_url": "http://x", "model": "m", "api_key_env": "A B"}}, "api_key_env"),
+        ({"parameters": [{"name": "1city"}]}, "name"),
+        ({"api_key": "sk-123"}, "api_key"),  # keys never go into the registry
+    ],
+)
+def test_bad_definitions_are_refused_with_the_field(
+    fields: dict[str, object], problem: str
+) -> None:
+    with pytest.raises(AppSpecError, match=problem) as caught:
+        AppSpec.build(**fields)
+    assert "sk-123" not in caught.value.message
+
+
+def test_an_app_id_is_minted_in_the_real_format() -> None:
+    spec = AppSpec.build(type="model")
+    assert len(spec.app_id) == 32 and int(spec.app_id, 16) >= 0
+
+
+def test_registry_round_trip_and_duplicates(tmp_path: Path) -> None:
+    registry = AppRegistry(tmp_path)
+    spec = AppSpec.build(
+        app_id="handbook",
+        pipeline_ids=[PIPE],
+        system_prompt="Answer from the handbook.",
+        model={"base_url": "http://127.0.0.1:11434/v1/", "model": "qwen", "api_key_env": "K"},
+        parameters=[{"name": "city", "required": True}],
+    )
+    registry.create(spec)
+    assert AppRegistry(tmp_path).get("handbook") == spec  # another process reads the file
+    assert spec.model is not None and spec.model.base_url == "http://127.0.0.1:11434/v1"
+    with pytest.raises(AppSpecError, match="already exists"):
+        registry.create(spec)
+    registry.create(spec.model_copy(update={"description": "v2"}), replace=True)
+    assert [s.description for s in registry.list()] == ["v2"]
+    assert registry.delete("handbook") and not registry.delete("handbook")
+    assert json.loads((tmp_path / "apps.json").read_text())["apps"] == []
+
+
+def test_concurrent_creates_all_survive(tmp_path: Path) -> None:
+    def create(n: int) -> None:
+        AppRegistry(tmp_path).create(AppSpec.build(app_id=f"app{n}"))
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(s.app_id for s in AppRegistry(tmp_path).list()) == sorted(
+        f"app{n}" for n in range(16)
+    )
+
+
+def test_catalog_order_and_catch_all(tmp_path: Path) -> None:
+    registry = AppRegistry(tmp_path)
+    registry.create(AppSpec.build(app_id="shared", description="registry"))
+    given = AppSpec.build(app_id="shared", description="given")
+    strict = AppCatalog(registry, default_app("main", [PIPE]), [given])
+    assert strict.resolve("shared").description == "given"
+    assert strict.resolve("main").pipeline_ids == [PIPE] and strict.resolve("main").type == "rag"
+    with pytest.raises(UnknownAppError):
+        strict.resolve("other")
+    loose = AppCatalog(registry, default_app(None, []), catch_all=True)
+    assert loose.resolve("other").type == "model"
+
+
+def test_cli_apps_create_list_show_delete(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = str(tmp_path)
+    argv = ["apps", "create", "--data-dir", d, "--app-id", "hb", "--pipeline-ids", PIPE]
+    assert main([*argv, "--parameter", "city:required:The city", "--top-k", "3"]) == 0
+    assert capsys.readouterr().out.strip() == "hb"
+    assert main(["apps", "list", "--data-dir", d]) == 0
+    assert capsys.readouterr().out.startswith("hb  rag")
+    assert main(["apps", "show", "hb", "--data-dir", d]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["retrieval"]["top_k"] == 3
+    assert shown["parameters"] == [{"name": "city", "required": True, "description": "The city"}]
+    assert main(["apps", "create", "--data-dir", d, "--app-id", "hb"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["apps", "create", "--data-dir", d, "--pipeline-ids", "nope"]) == 2
+    assert main(["apps", "delete", "hb", "--data-dir", d]) == 0
+    assert main(["apps", "show", "hb", "--data-dir", d]) == 1
+
+
+@pytest.fixture(scope="module")
+def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    with LocalServer(
+        data_dir=tmp_path_factory.mktemp("apps-server"),
+        default_app_id="main",
+        apps=[{"app_id": "given", "type": "model", "system_prompt": "Be brief."}],
+        stream_interval_ms=0,
+    ) as server:
+        yield server
+
+
+def _ask(server: LocalServer, app_id: str, **headers: str) -> httpx.Response:
+    return httpx.post(
+        f"{server.bailian_base_url}/apps/{app_id}/completion",
+        json={"input": {"prompt": "Hello there."}},
+        headers={"Authorization": f"Bearer {server.api_key}", **headers},
+    )
+
+
+def test_unknown_app_is_404_not_found_envelope(strict_server: LocalServer) -> None:
+    r = _ask(strict_server, "0123456789abcdef0123456789abcdef")
+    assert r.status_code == 404
+    body = r.json()
+    assert body["code"] == "NotFound" and "0123456789abcdef" in body["message"]
+    assert body["request_id"] == r.headers["x-request-id"]
+    sse = _ask(strict_server, "nope", **{"X-DashScope-SSE": "enable"})
+    assert sse.status_code == 404
+    (event,) = parse_sse(sse.content)
+    assert event["lines"][:3] == ["id:1", "event:error", ":HTTP_STATUS/404"]
+
+
+def test_defined_apps_answer(strict_server: LocalServer) -> None:
+    assert _ask(strict_server, "main").status_code == 200
+    assert _ask(strict_server, "given").status_code == 200
+    assert _ask(strict_server, "later").status_code == 404
+    AppRegistry(strict_server.data_dir).create(AppSpec.build(app_id="later", type="model"))
+    assert _ask(strict_server, "later").status_code == 200  # seen without a restart
