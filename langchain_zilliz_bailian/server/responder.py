@@ -64,7 +64,7 @@ class Responder(Protocol):
         ...
 
 
-def choose_responder(app: AppSpec, offline: Responder) -> Responder:
-    """The responder for ``app``: ``offline`` unless the app names a model endpoint."""
-    # The OpenAI-compatible responder (apps with ``model``) plugs in here.
-    return offline
+def choose_responder(app: AppSpec, offline: Responder, model: Responder) -> Responder:
+    """The responder for ``app``: ``model`` (OpenAI-compatible) when the app names a model
+    endpoint, else ``offline``."""
+    return model if app.model is not None else offline

@@ -31,7 +31,6 @@ __all__ = [
 
 MESSAGE_FORMAT_PLUS = "message_format_plus"
 AGENT_FORMAT = "agent_format"
-DOCUMENTED_MODES = ("full_thoughts", AGENT_FORMAT, "message_format", MESSAGE_FORMAT_PLUS)
 SUPPORTED_MODES = (AGENT_FORMAT, MESSAGE_FORMAT_PLUS)
 #: The start node's built-in parameter, filled from ``input.prompt`` (the user turn).
 QUERY = "query"
@@ -48,16 +47,10 @@ class StartParameter(Protocol):
     def required(self) -> bool: ...
 
 
-def flow_mode(parameters: Mapping[str, Any]) -> str | None:
-    """``parameters.flow_stream_mode`` checked: None, or one of :data:`SUPPORTED_MODES`."""
-    mode = parameters.get("flow_stream_mode")
-    if mode is None:
-        return None
-    if not isinstance(mode, str) or mode not in DOCUMENTED_MODES:
-        raise invalid_parameter(
-            "parameters.flow_stream_mode must be one of " + ", ".join(DOCUMENTED_MODES) + "."
-        )
-    if mode not in SUPPORTED_MODES:
+def flow_mode(mode: str | None) -> str | None:
+    """A workflow's ``flow_stream_mode`` (already one of the documented values, or None): the
+    modes the local server streams pass; ``full_thoughts`` and ``message_format`` are 400."""
+    if mode is not None and mode not in SUPPORTED_MODES:
         raise invalid_parameter(
             f"flow_stream_mode {mode} is not supported by the local server; use "
             f"{MESSAGE_FORMAT_PLUS} (node messages) or {AGENT_FORMAT} (text)."
@@ -66,16 +59,12 @@ def flow_mode(parameters: Mapping[str, Any]) -> str | None:
 
 
 def start_values(
-    declared: Sequence[StartParameter], biz_params: object, query: str
+    declared: Sequence[StartParameter], biz_params: Mapping[str, Any], query: str
 ) -> dict[str, Any]:
     """The start node's values: ``query`` and each declared parameter ``biz_params`` gives."""
-    if biz_params is None:
-        biz_params = {}
-    if not isinstance(biz_params, dict):
-        raise invalid_parameter("input.biz_params must be an object.")
     values: dict[str, Any] = {QUERY: query}
     for param in declared:
-        if param.name in biz_params and biz_params[param.name] is not None:
+        if biz_params.get(param.name) is not None:
             values[param.name] = biz_params[param.name]
         elif param.required:
             raise invalid_parameter(
@@ -155,3 +144,47 @@ class WorkflowTrace:
     def end(self, text: str) -> dict[str, Any]:
         """The End node, completed, with the workflow's output."""
         return self._message("end", text, True)
+
+
+@dataclass
+class WorkflowRun:
+    """One run of a workflow app: its start values and, with ``message_format_plus``, the node
+    messages each stream event carries (None for the other modes)."""
+
+    values: dict[str, Any]
+    mode: str | None
+    trace: WorkflowTrace
+
+    @classmethod
+    def begin(
+        cls,
+        declared: Sequence[StartParameter],
+        biz_params: Mapping[str, Any],
+        query: str,
+        mode: str | None,
+        incremental: bool,
+    ) -> WorkflowRun:
+        """Check the mode and fill the start node (400 ``InvalidParameter`` on either)."""
+        checked = flow_mode(mode)
+        return cls(start_values(declared, biz_params, query), checked, WorkflowTrace(incremental))
+
+    @property
+    def node_messages(self) -> bool:
+        """Whether events carry ``workflow_message`` (``message_format_plus``)."""
+        return self.mode == MESSAGE_FORMAT_PLUS
+
+    def opening(self, passages: Sequence[Any]) -> list[dict[str, Any]]:
+        """The messages of the nodes that finish before the model speaks (Start, retrieval)."""
+        if not self.node_messages:
+            return []
+        return [self.trace.start(self.values), self.trace.retrieved(passages)]
+
+    def generating(self, delta: str, so_far: str) -> dict[str, Any] | None:
+        """The model node's message for one delta."""
+        return self.trace.generating(delta, so_far) if self.node_messages else None
+
+    def closing(self, text: str) -> list[dict[str, Any]]:
+        """The model node completed, then the End node (the last one goes on the stop event)."""
+        if not self.node_messages:
+            return []
+        return [self.trace.generated(text), self.trace.end(text)]
