@@ -16,8 +16,9 @@ import httpx
 import pytest
 
 from tests.fakes.bailian import read_recording
-from tests.server.conftest import make_doc_pipelines, ok, parse_sse, unique
-from tests.server.test_server_bailian import APP, KB, rag_body
+from tests.server.conftest import parse_sse
+from tests.server.kb import doc_kb
+from tests.server.test_server_bailian import APP, rag_body
 
 JSON_RECORDINGS = (
     "application-single-generation-text-nosse",
@@ -32,15 +33,7 @@ JSON_STRING_FIELDS = ("observation",)
 @pytest.fixture(scope="module")
 def kb(http: httpx.Client) -> dict[str, str]:
     """A document knowledge base (the recordings' apps searched documents)."""
-    pipes = make_doc_pipelines(http, unique("fidelity"), chunk_size=60)
-    ok(
-        http.post(
-            f"/v1/pipelines/{pipes['ingestion']}/run_ingestion_with_file",
-            files={"file": ("milvus-lite.md", KB.encode(), "text/markdown")},
-            data={"data": json.dumps({"year": 2025})},
-        )
-    )
-    return pipes
+    return doc_kb(http)
 
 
 def shape(value: Any) -> Any:
