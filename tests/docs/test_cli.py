@@ -27,6 +27,8 @@ BAD_SERVE_VALUES = {
     "--milvus-token": "",
     "--embedder": "no-colon",
     "--default-pipeline-ids": "pipe-ok,../admin",
+    "--default-app-id": "bad id!",
+    "--default-system-prompt": "",
     "--legacy": "maybe",
     "--stream-interval-ms": "-1",
     "--log-level": "LOUD",
@@ -136,6 +138,8 @@ def test_variables_set_every_serve_flag_and_flags_win(
         "--milvus-token": "root:Milvus",
         "--embedder": "mypkg.emb:Model",
         "--default-pipeline-ids": "pipe-a1,pipe-b2",
+        "--default-app-id": "handbook",
+        "--default-system-prompt": "Answer briefly.",
         "--legacy": "true",
         "--stream-interval-ms": "0",
         "--log-level": "WARNING",
@@ -171,6 +175,7 @@ def test_variables_set_every_serve_flag_and_flags_win(
         "mypkg.emb:Model",
         ["pipe-a1", "pipe-b2"],
     )
+    assert (args.default_app_id, args.default_system_prompt) == ("handbook", "Answer briefly.")
     assert args.legacy is True and args.stream_interval_ms == 0 and args.log_level == "warning"
     assert args.workers == 3
     assert (args.fault_latency_ms, args.fault_rate_429, args.fault_rate_500) == (10, 0.25, 0.5)
