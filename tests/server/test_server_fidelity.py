@@ -10,15 +10,20 @@ are compared per ``action_type`` (the recordings hold ``agentRag``, ``api``/memo
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from langchain_zilliz_bailian.bailian.models import WorkflowMessage
+from langchain_zilliz_bailian.server import LocalServer
+from langchain_zilliz_bailian.server.apps import AppRegistry, AppSpec
 from tests.fakes.bailian import read_recording
-from tests.server.conftest import parse_sse
+from tests.fakes.openai_stub import Script, StubModel
+from tests.server.conftest import parse_sse, unique
 from tests.server.kb import doc_kb
-from tests.server.test_server_bailian import APP, rag_body
+from tests.server.test_server_bailian import APP, QUESTION, rag_body
 
 JSON_RECORDINGS = (
     "application-single-generation-text-nosse",
@@ -182,3 +187,82 @@ def test_error_envelope_has_the_recorded_fields(http: httpx.Client) -> None:
     )
     assert response.status_code == 401
     assert conforms(shape(response.json()), shape(real))
+
+
+# -- apps answering through a model, and workflows -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model_app(server: LocalServer, kb: dict[str, str]) -> Iterator[tuple[str, StubModel]]:
+    """A RAG app whose answers come from the scripted OpenAI-compatible stub."""
+    with StubModel() as stub:
+        spec = AppSpec.build(
+            app_id=unique("fidelity_model"),
+            pipeline_ids=[kb["search"]],
+            model={"base_url": stub.base_url, "model": "qwen-stub"},
+        )
+        AppRegistry(server.data_dir).create(spec)
+        yield f"/api/v1/apps/{spec.app_id}/completion", stub
+
+
+def test_model_app_json_has_the_recorded_fields(
+    http: httpx.Client, model_app: tuple[str, StubModel]
+) -> None:
+    path, stub = model_app
+    stub.reset(Script(deltas=["It keeps data ", "in a local folder [1]."]))
+    body = http.post(
+        path, json={"input": {"prompt": QUESTION}, "parameters": {"has_thoughts": True}}
+    )
+    real = recorded(JSON_RECORDINGS[0])
+    assert "doc_references" in body.json()["output"]
+    assert conforms(without_thoughts(body.json()), without_thoughts(real))
+    known = recorded_thought_shapes()
+    for kind, found in thought_shapes(body.json()).items():
+        assert any(conforms(found, seen) for seen in known[kind]), kind
+
+
+@pytest.mark.parametrize("incremental", [True, False])
+def test_model_app_stream_has_the_recorded_fields(
+    http: httpx.Client, model_app: tuple[str, StubModel], incremental: bool
+) -> None:
+    """The recorded stream is incremental; a cumulative stream differs only in its values."""
+    path, stub = model_app
+    stub.reset(Script(deltas=["It keeps data ", "in a local folder [1]", "."]))
+    real = [shape(e) for e in recorded_events(SSE_RECORDING)]
+    request = {"input": {"prompt": QUESTION}, "parameters": {"incremental_output": incremental}}
+    response = http.post(path, json=request, headers={"Accept": "text/event-stream"})
+    ours = [shape(e["data"]) for e in parse_sse(response.content)]
+    for event in ours:
+        assert any(conforms(event, seen) for seen in real), event
+    assert {"doc_references" in e["output"] for e in ours} == {True, False}
+
+
+def test_workflow_events_have_the_documented_fields(
+    http: httpx.Client, server: LocalServer, kb: dict[str, str]
+) -> None:
+    """No workflow stream was recorded: ``workflow_message`` is checked against the documented
+    fields (the SDKs' model; ``parent_node_id`` exists only in the Java one), the rest of each
+    event against the recorded stream, with ``usage`` ``{}`` as the recorded workflow app."""
+    spec = AppSpec.build(
+        app_id=unique("fidelity_flow"), type="workflow", pipeline_ids=[kb["search"]]
+    )
+    AppRegistry(server.data_dir).create(spec)
+    request = {
+        "input": {"prompt": QUESTION},
+        "parameters": {"incremental_output": True, "flow_stream_mode": "message_format_plus"},
+    }
+    response = http.post(
+        f"/api/v1/apps/{spec.app_id}/completion",
+        json=request,
+        headers={"Accept": "text/event-stream"},
+    )
+    real = [shape(e) for e in recorded_events(SSE_RECORDING)]
+    documented = set(WorkflowMessage.model_fields) - {"parent_node_id"}
+    for event in (e["data"] for e in parse_sse(response.content)):
+        node = event["output"].pop("workflow_message")
+        assert set(node) == documented
+        assert shape(node["message"]) == {"role": "str", "content": "str"}
+        assert event.pop("usage") == {}
+        assert any(
+            conforms(shape(event), {k: v for k, v in seen.items() if k != "usage"}) for seen in real
+        )
