@@ -1,8 +1,9 @@
 """The built-in app's "model": extractive answers with ``<ref>[n]</ref>`` citations; deltas.
 
-No language model runs here. A RAG answer quotes the retrieved sentences that share most terms
-with the question, each followed by the marker of its reference; without a knowledge base the
-app echoes the prompt (mentioning the previous user turn, which makes session memory observable).
+No language model runs here. An answer quotes the whole sentences (see :mod:`.sentences`) that
+hold enough of the question's terms (:data:`RELEVANCE_FLOOR`), knowledge-base quotes each followed
+by the marker of its reference; with nothing to quote from, the echo shows what the app received
+(and the previous user turn, which makes session memory observable).
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from langchain_zilliz_bailian.server.sentences import split_sentences
 from langchain_zilliz_bailian.server.text import is_cjk, terms, words
 
 MARKER_RE = re.compile(r"<ref>\[\d+\]</ref>")
-_SENTENCE_RE = re.compile(r"[^.!?。！？\n]+(?:[.!?。！？]+|$)", re.MULTILINE)  # noqa: RUF001
 
 
 @dataclass
@@ -31,6 +32,13 @@ class Passage:
     page_number: list[int] = field(default_factory=list)
 
 
+#: A quoted sentence must hold this share of the question's (rarity-weighted) terms.
+RELEVANCE_FLOOR = 0.3
+#: Further quotes must score at least this fraction of the best one.
+FOLLOWING_QUOTE_RATIO = 0.6
+MAX_QUOTES = 3
+
+
 def _is_chinese(text: str) -> bool:
     toks = words(text)
     return bool(toks) and sum(1 for t in toks if is_cjk(t)) * 2 >= len(toks)
@@ -41,44 +49,86 @@ def _body_lines(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
 
 
-def best_sentences(
-    query: str, passages: list[Passage], max_sentences: int = 3
-) -> list[tuple[str, str]]:
-    """Pick up to ``max_sentences`` (sentence, index_id) pairs sharing the most query terms."""
-    query_terms = set(terms(query))
-    candidates: list[tuple[float, int, str, str]] = []
+@dataclass
+class _Candidate:
+    sentence: str
+    index_id: str
+    rank: int
+    terms: set[str]
+    passage_score: float
+
+
+def _candidates(passages: list[Passage]) -> list[_Candidate]:
+    found = []
     for rank, passage in enumerate(passages):
-        for match in _SENTENCE_RE.finditer(_body_lines(passage.text)):
-            sentence = " ".join(match.group(0).split())
-            sentence_terms = terms(sentence)
-            if len(sentence_terms) < 2:
-                continue
-            overlap = len(query_terms & set(sentence_terms))
-            if overlap == 0:
-                continue
-            score = overlap / math.sqrt(len(sentence_terms)) + passage.score - 0.01 * rank
-            candidates.append((score, rank, sentence, passage.index_id))
-    candidates.sort(key=lambda c: -c[0])
+        for sentence in split_sentences(_body_lines(passage.text)):
+            sentence_terms = set(terms(sentence))
+            if len(sentence_terms) >= 2:
+                found.append(
+                    _Candidate(sentence, passage.index_id, rank, sentence_terms, passage.score)
+                )
+    return found
+
+
+def _ranked(
+    question_terms: set[str], candidates: list[_Candidate]
+) -> list[tuple[float, _Candidate]]:
+    """Candidates above the relevance floor, best first. A term weighs more the fewer
+    sentences hold it, so words every passage repeats ("Milvus") decide little."""
+    if not question_terms or not candidates:
+        return []
+    n = len(candidates)
+    weight = {
+        t: math.log(1 + (n + 1) / (1 + sum(1 for c in candidates if t in c.terms)))
+        for t in question_terms
+    }
+    total = sum(weight.values())
+    ranked = []
+    for c in candidates:
+        coverage = sum(weight[t] for t in question_terms & c.terms) / total
+        if coverage < RELEVANCE_FLOOR:
+            continue
+        score = coverage - 0.004 * len(c.terms) + 0.05 * c.passage_score - 0.002 * c.rank
+        ranked.append((score, c))
+    ranked.sort(key=lambda item: -item[0])
+    return ranked
+
+
+def best_sentences(
+    question: str,
+    passages: list[Passage],
+    max_sentences: int = MAX_QUOTES,
+    fallback: str = "",
+) -> list[tuple[str, str]]:
+    """Up to ``max_sentences`` (sentence, index_id) pairs that answer ``question``: the best
+    sentence above the relevance floor and those scoring close to it. When none does (a
+    follow-up such as "And where?"), ``fallback`` (the conversation's query) is tried."""
+    candidates = _candidates(passages)
+    ranked = _ranked(set(terms(question)), candidates)
+    if not ranked and fallback:
+        ranked = _ranked(set(terms(fallback)), candidates)
     chosen: list[tuple[str, str]] = []
     seen: set[str] = set()
-    for _, _, sentence, index_id in candidates:
-        if sentence in seen:
+    for score, c in ranked:
+        if chosen and score < FOLLOWING_QUOTE_RATIO * ranked[0][0]:
+            break
+        if c.sentence in seen:
             continue
-        seen.add(sentence)
-        chosen.append((sentence[:600], index_id))
+        seen.add(c.sentence)
+        chosen.append((c.sentence[:600], c.index_id))
         if len(chosen) == max_sentences:
             break
     return chosen
 
 
-def rag_answer(query: str, passages: list[Passage]) -> tuple[str, list[str]]:
+def rag_answer(question: str, passages: list[Passage], fallback: str = "") -> tuple[str, list[str]]:
     """Return the answer text and the index ids it cites (in citation order)."""
-    chinese = _is_chinese(query)
-    chosen = best_sentences(query, passages)
+    chinese = _is_chinese(question)
+    chosen = best_sentences(question, passages, fallback=fallback)
     if not chosen:
         if chinese:
-            return f"抱歉，知识库中没有找到与“{query}”相关的内容。", []  # noqa: RUF001
-        return f'Sorry, I could not find anything about "{query}" in the knowledge base.', []
+            return f"抱歉，知识库中没有找到与“{question}”相关的内容。", []  # noqa: RUF001
+        return f'Sorry, I could not find anything about "{question}" in the knowledge base.', []
     cited: list[str] = []
     parts: list[str] = []
     for sentence, index_id in chosen:
@@ -87,6 +137,16 @@ def rag_answer(query: str, passages: list[Passage]) -> tuple[str, list[str]]:
         parts.append(f"{sentence}<ref>[{index_id}]</ref>")
     lead = "根据知识库：" if chinese else "According to the knowledge base: "  # noqa: RUF001
     return lead + ("" if chinese else " ").join(parts), cited
+
+
+def context_answer(question: str, context: list[str], fallback: str = "") -> str | None:
+    """The sentences of a prompt's own context that answer ``question`` (no citation markers:
+    the caller numbered nothing), or None when none clears the relevance floor."""
+    passages = [Passage(str(n), text, "", "", "", 0.0) for n, text in enumerate(context, 1)]
+    chosen = best_sentences(question, passages, fallback=fallback)
+    if not chosen:
+        return None
+    return ("" if _is_chinese(question) else " ").join(sentence for sentence, _ in chosen)
 
 
 def echo_answer(prompt: str, previous_user_turn: str | None) -> str:

@@ -29,6 +29,7 @@ from langchain_zilliz_bailian.server.memory import LongTermMemory
 from langchain_zilliz_bailian.server.model_responder import ModelResponder
 from langchain_zilliz_bailian.server.offline_responder import MODEL_ID, OfflineResponder
 from langchain_zilliz_bailian.server.pipeline_runs import PipelineService
+from langchain_zilliz_bailian.server.prompt_context import read_prompt
 from langchain_zilliz_bailian.server.responder import (
     Delta,
     Responder,
@@ -169,7 +170,8 @@ class AppService:
         if req.use_session_history and req.session_id:
             history = self._session_history(req.session_id)
         pipeline_ids = req.pipeline_ids if req.pipeline_ids is not None else app.pipeline_ids
-        query = retrieval_query(req.prompt, history)
+        # A RAG prompt's own context is not searched with: only its question is.
+        query = retrieval_query(read_prompt(req.prompt, history).question, history)
         passages: list[Passage] = []
         thoughts: list[dict[str, Any]] = []
         if pipeline_ids:

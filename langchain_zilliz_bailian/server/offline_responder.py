@@ -1,8 +1,10 @@
 """The built-in responder: extractive answers, no language model (the default of every app).
 
-It quotes the sentences of the passages it is given that answer the question (above a relevance
-floor), citing knowledge-base passages with ``<ref>[n]</ref>``; without knowledge-base passages
-it reads the context a RAG prompt put in the conversation; with neither it echoes the turn.
+It quotes the sentences that answer the question (above a relevance floor) from the passages it
+is given: the app's knowledge-base passages (cited with ``<ref>[n]</ref>``) when retrieval found
+any, otherwise the context a RAG prompt put in the conversation (LlamaIndex's default template,
+LangChain system- or user-turn context; see :mod:`.prompt_context`). Recalled long-term memories
+come first. With nothing to quote from it echoes the turn, saying what it is.
 """
 
 from __future__ import annotations
@@ -10,18 +12,45 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from langchain_zilliz_bailian.server.answer import echo_answer, rag_answer, split_deltas
+from langchain_zilliz_bailian.server.answer import (
+    context_answer,
+    echo_answer,
+    rag_answer,
+    split_deltas,
+)
+from langchain_zilliz_bailian.server.prompt_context import read_prompt
 from langchain_zilliz_bailian.server.responder import Delta, Turn, Usage
 from langchain_zilliz_bailian.server.text import count_tokens
 
 MODEL_ID = "local-extractive-rag"
 
 
+def _memory_part(turn: Turn) -> str:
+    if not turn.memories:
+        return ""
+    quoted = " ".join(f'"{fact}"' for fact in turn.memories)
+    return f"You told me earlier: {quoted} "
+
+
 def offline_text(turn: Turn) -> str:
     """The whole answer to ``turn`` (deterministic)."""
+    prompt = read_prompt(turn.query, turn.history)
+    follow = turn.retrieval_query if turn.retrieval_query != turn.query else ""
+    memory = _memory_part(turn)
     if turn.passages:
-        text, _ = rag_answer(turn.query, turn.passages)
-        return text
+        text, _ = rag_answer(prompt.question, turn.passages, fallback=follow)
+        return memory + text
+    answer = context_answer(prompt.question, prompt.passages, fallback=follow)
+    if answer is not None:
+        return memory + answer
+    if memory:
+        return memory.rstrip()
+    if prompt.has_block:
+        return (
+            f'The context I was given does not answer "{prompt.question}". (Local offline '
+            "responder: it quotes sentences of the context; configure a model for the app to "
+            "generate answers.)"
+        )
     previous = next((m["content"] for m in reversed(turn.history) if m["role"] == "user"), None)
     return echo_answer(turn.query, previous)
 
