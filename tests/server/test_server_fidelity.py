@@ -132,10 +132,12 @@ def test_json_rag_answer_has_the_recorded_fields(
     http: httpx.Client, kb: dict[str, str], name: str
 ) -> None:
     real = recorded(name)
-    body = http.post(APP, json=rag_body(kb, has_thoughts=True)).json()
+    request = rag_body(kb, has_thoughts=True)
+    request["input"]["memory_id"] = unique("memory")  # nothing recalled yet, as recorded
+    body = http.post(APP, json=request).json()
     assert conforms(without_thoughts(body), without_thoughts(real))
     ours = thought_shapes(body)
-    assert "agentRag" in ours
+    assert set(ours) == {"agentRag", "api"}  # retrieval and memory, as in the recording
     known = recorded_thought_shapes()
     for kind, found in ours.items():
         assert any(conforms(found, seen) for seen in known[kind]), kind
