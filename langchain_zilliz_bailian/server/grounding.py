@@ -99,6 +99,8 @@ class CitationMarkers:
 
     def feed(self, delta: str) -> str:
         """The part of ``delta`` (with what was held back) that can be emitted now."""
+        if not self._numbers:  # nothing to cite: every delta passes at once
+            return delta
         text = self._pending + delta
         cut = text.rfind("[")
         if cut != -1 and re.fullmatch(r"\[\d{0,4}", text[cut:]) and len(text) - cut < _MAX_PENDING:

@@ -246,3 +246,10 @@ def test_text_without_brackets_is_never_held_back() -> None:
     assert markers.feed("Hello ") == "Hello "
     assert markers.feed("[") == ""
     assert markers.feed("1] ok") == "<ref>[1]</ref> ok"
+
+
+def test_without_passages_brackets_pass_at_once() -> None:
+    markers = CitationMarkers([])
+    assert markers.feed("a [") == "a ["
+    assert markers.feed("1]") == "1]"
+    assert markers.cited == []
