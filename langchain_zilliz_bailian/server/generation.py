@@ -15,17 +15,17 @@ import json
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
 from langchain_zilliz_bailian._http.pools import new_async_client
 from langchain_zilliz_bailian._http.sse import aiter_events
+from langchain_zilliz_bailian.server.apps import ModelEndpoint
 from langchain_zilliz_bailian.server.errors import BailianError
 
 __all__ = [
     "ChatModelClient",
-    "EndpointLike",
     "ModelUsage",
     "model_error",
 ]
@@ -33,19 +33,6 @@ __all__ = [
 #: Connect quickly or fail; a model may think a while before its first token (idle-read limit).
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=120.0, write=30.0, pool=10.0)
 _MAX_UPSTREAM_MESSAGE = 300
-
-
-class EndpointLike(Protocol):
-    """What an app's ``model`` configuration provides (the registry's model config fits)."""
-
-    @property
-    def base_url(self) -> str: ...
-
-    @property
-    def model(self) -> str: ...
-
-    @property
-    def api_key_env(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -113,7 +100,7 @@ def malformed(detail: str) -> BailianError:
     return model_error("ModelServiceFailed", f"malformed model stream: {detail}", 500)
 
 
-def _api_key(endpoint: EndpointLike) -> str | None:
+def _api_key(endpoint: ModelEndpoint) -> str | None:
     """The key from the endpoint's environment variable; a named but unset variable is an error."""
     name = endpoint.api_key_env
     if not name:
@@ -193,7 +180,7 @@ class ChatModelClient:
 
     async def stream(
         self,
-        endpoint: EndpointLike,
+        endpoint: ModelEndpoint,
         messages: Sequence[Mapping[str, str]],
         options: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[str | ModelUsage]:

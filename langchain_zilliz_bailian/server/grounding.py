@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
-from typing import Protocol
+
+from langchain_zilliz_bailian.server.answer import Passage
 
 __all__ = ["CitationMarkers", "model_messages"]
 
@@ -23,20 +24,7 @@ _MAX_PENDING = 8  # "<ref>[123" is the longest prefix worth holding back
 _CITATION_RE = re.compile(r"\[(\d{1,4})\]")
 
 
-class NumberedPassage(Protocol):
-    """A retrieved passage as the app numbers it (``index_id`` is the ``n`` of ``[n]``)."""
-
-    @property
-    def index_id(self) -> str: ...
-
-    @property
-    def title(self) -> str: ...
-
-    @property
-    def text(self) -> str: ...
-
-
-def _passages_block(passages: Sequence[NumberedPassage]) -> str:
+def _passages_block(passages: Sequence[Passage]) -> str:
     parts = []
     for p in passages:
         head = f"[{p.index_id}]" + (f" {p.title}" if p.title else "")
@@ -46,7 +34,7 @@ def _passages_block(passages: Sequence[NumberedPassage]) -> str:
 
 def model_messages(
     system_prompt: str | None,
-    passages: Sequence[NumberedPassage],
+    passages: Sequence[Passage],
     conversation: Sequence[Mapping[str, str]],
     memories: Sequence[str] = (),
 ) -> list[dict[str, str]]:

@@ -17,8 +17,10 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from langchain_zilliz_bailian.server.answer import Passage
+from langchain_zilliz_bailian.server.apps import WorkflowParameter
 from langchain_zilliz_bailian.server.errors import invalid_parameter
 
 __all__ = [
@@ -37,16 +39,6 @@ QUERY = "query"
 _PLACEHOLDER_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-class StartParameter(Protocol):
-    """A declared start-node parameter (the registry's ``WorkflowParameter`` fits)."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def required(self) -> bool: ...
-
-
 def flow_mode(mode: str | None) -> str | None:
     """A workflow's ``flow_stream_mode`` (already one of the documented values, or None): the
     modes the local server streams pass; ``full_thoughts`` and ``message_format`` are 400."""
@@ -59,7 +51,7 @@ def flow_mode(mode: str | None) -> str | None:
 
 
 def start_values(
-    declared: Sequence[StartParameter], biz_params: Mapping[str, Any], query: str
+    declared: Sequence[WorkflowParameter], biz_params: Mapping[str, Any], query: str
 ) -> dict[str, Any]:
     """The start node's values: ``query`` and each declared parameter ``biz_params`` gives."""
     values: dict[str, Any] = {QUERY: query}
@@ -125,7 +117,7 @@ class WorkflowTrace:
         """The Start node, completed, with its values as JSON."""
         return self._message("start", json.dumps(values, ensure_ascii=False), True)
 
-    def retrieved(self, passages: Sequence[Any]) -> dict[str, Any]:
+    def retrieved(self, passages: Sequence[Passage]) -> dict[str, Any]:
         """The retrieval node, completed, listing what it found."""
         found = [
             {"index_id": p.index_id, "title": p.title, "doc_name": p.doc_name, "score": p.score}
@@ -158,7 +150,7 @@ class WorkflowRun:
     @classmethod
     def begin(
         cls,
-        declared: Sequence[StartParameter],
+        declared: Sequence[WorkflowParameter],
         biz_params: Mapping[str, Any],
         query: str,
         mode: str | None,
@@ -173,7 +165,7 @@ class WorkflowRun:
         """Whether events carry ``workflow_message`` (``message_format_plus``)."""
         return self.mode == MESSAGE_FORMAT_PLUS
 
-    def opening(self, passages: Sequence[Any]) -> list[dict[str, Any]]:
+    def opening(self, passages: Sequence[Passage]) -> list[dict[str, Any]]:
         """The messages of the nodes that finish before the model speaks (Start, retrieval)."""
         if not self.node_messages:
             return []

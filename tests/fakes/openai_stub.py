@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import uvicorn
@@ -23,6 +22,18 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+#: The variable the tests' model apps read their key from, and the key it holds.
+KEY_VARIABLE = "ZB_TEST_MODEL_KEY"
+SECRET = "sk-stub-secret-0123456789"
+#: An HTTP status of the endpoint → the Bailian code and status the app answers with.
+ENDPOINT_STATUSES = [
+    (401, "ModelServiceFailed", 500),
+    (404, "ModelServiceFailed", 500),
+    (429, "Throttling.RateQuota", 429),
+    (500, "ModelServiceFailed", 500),
+    (503, "ModelUnavailable", 503),
+]
 
 
 @dataclass
@@ -144,12 +155,7 @@ class StubModel:
             time.sleep(0.005)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from langchain_zilliz_bailian.server import LocalServer
+from tests.fakes.openai_stub import KEY_VARIABLE, SECRET, StubModel
 from tests.server.milvus_server import EXECUTABLE_VARIABLE, MilvusServer, find_executable
 
 PROJECT = "proj-0123456789abcdef"
@@ -339,3 +340,18 @@ def set_fetch_policy(server: LocalServer, monkeypatch: pytest.MonkeyPatch, polic
     """Give the running server another ``doc_url`` policy for one test (e.g. one that allows
     the loopback file server the test starts: ``FetchPolicy(allow_private=True)``)."""
     monkeypatch.setattr(server.app.state.context.pipelines, "fetch_policy", policy)
+
+
+@pytest.fixture(scope="session")
+def stub_server() -> Iterator[StubModel]:
+    """The scripted OpenAI-compatible endpoint (tests/fakes/openai_stub.py), once per session."""
+    with StubModel() as model:
+        yield model
+
+
+@pytest.fixture
+def stub(stub_server: StubModel, monkeypatch: pytest.MonkeyPatch) -> StubModel:
+    """The stub with its default script and nothing received; its key in ``KEY_VARIABLE``."""
+    stub_server.reset()
+    monkeypatch.setenv(KEY_VARIABLE, SECRET)
+    return stub_server

@@ -3,153 +3,123 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from langchain_zilliz_bailian.server.answer import Passage
+from langchain_zilliz_bailian.server.apps import ModelEndpoint
 from langchain_zilliz_bailian.server.errors import BailianError
 from langchain_zilliz_bailian.server.generation import ChatModelClient, ModelUsage
 from langchain_zilliz_bailian.server.grounding import CitationMarkers, model_messages
-from tests.fakes.openai_stub import Script, StubModel, free_port
-
-KEY_VARIABLE = "ZB_TEST_MODEL_KEY"
-SECRET = "sk-stub-secret-0123456789"
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    base_url: str
-    model: str = "stub-model"
-    api_key_env: str | None = KEY_VARIABLE
+from tests.fakes.openai_stub import (
+    ENDPOINT_STATUSES,
+    KEY_VARIABLE,
+    SECRET,
+    Script,
+    StubModel,
+    free_port,
+)
 
 
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StubModel]:
-    with StubModel() as model:
-        yield model
+def Endpoint(base_url: str, api_key_env: str | None = KEY_VARIABLE) -> ModelEndpoint:  # noqa: N802
+    return ModelEndpoint(base_url=base_url, model="stub-model", api_key_env=api_key_env)
 
 
-@pytest.fixture(autouse=True)
-def _fresh(stub: StubModel, monkeypatch: pytest.MonkeyPatch) -> None:
-    stub.reset()
-    monkeypatch.setenv(KEY_VARIABLE, SECRET)
+@pytest.fixture
+async def client() -> AsyncIterator[ChatModelClient]:
+    model_client = ChatModelClient()
+    yield model_client
+    await model_client.aclose()
 
 
 async def collect(
-    client: ChatModelClient, endpoint: Endpoint, question: str = "Hi?"
+    client: ChatModelClient, endpoint: ModelEndpoint, got: list[str | ModelUsage] | None = None
 ) -> list[str | ModelUsage]:
-    items = []
-    async for item in client.stream(endpoint, [{"role": "user", "content": question}]):
+    """Everything the stream yields (into ``got`` as it comes, when given)."""
+    items = [] if got is None else got
+    async for item in client.stream(endpoint, [{"role": "user", "content": "Hi?"}]):
         items.append(item)
     return items
 
 
-async def test_streams_deltas_then_the_usage(stub: StubModel) -> None:
-    client = ChatModelClient()
-    try:
-        items = await collect(client, Endpoint(stub.base_url))
-    finally:
-        await client.aclose()
+async def failure(client: ChatModelClient, endpoint: ModelEndpoint) -> BailianError:
+    """The error the stream raises."""
+    with pytest.raises(BailianError) as caught:
+        await collect(client, endpoint)
+    return caught.value
+
+
+async def test_streams_deltas_then_the_usage(stub: StubModel, client: ChatModelClient) -> None:
+    items = await collect(client, Endpoint(stub.base_url))
     assert items == ["Hello", " world", ".", ModelUsage("stub-model", 42, 7)]
     sent = stub.requests[0]
     assert sent["stream"] is True
     assert sent["stream_options"] == {"include_usage": True}
     assert sent["model"] == "stub-model"
+    assert sent["messages"] == [{"role": "user", "content": "Hi?"}]
     assert stub.headers[0]["authorization"] == f"Bearer {SECRET}"
 
 
-async def test_each_delta_is_yielded_when_it_arrives(stub: StubModel) -> None:
+async def test_each_delta_is_yielded_when_it_arrives(
+    stub: StubModel, client: ChatModelClient
+) -> None:
     stub.reset(Script(deltas=["a", "b", "c"], delay_s=0.2))
-    client = ChatModelClient()
     seen: list[float] = []
-    try:
-        async for item in client.stream(
-            Endpoint(stub.base_url), [{"role": "user", "content": "x"}]
-        ):
-            if isinstance(item, str):
-                seen.append(time.perf_counter())
-    finally:
-        await client.aclose()
+    async for item in client.stream(Endpoint(stub.base_url), [{"role": "user", "content": "x"}]):
+        if isinstance(item, str):
+            seen.append(time.perf_counter())
     assert len(seen) == 3
     # Each delta is read within 100 ms of being sent, not after the whole stream (0.4 s later).
     for sent, got in zip(stub.sent_at, seen, strict=True):
         assert 0 <= got - sent < 0.1
 
 
-async def test_no_key_variable_sends_no_authorization(stub: StubModel) -> None:
-    client = ChatModelClient()
-    try:
-        await collect(client, Endpoint(stub.base_url, api_key_env=None))
-    finally:
-        await client.aclose()
+async def test_no_key_variable_sends_no_authorization(
+    stub: StubModel, client: ChatModelClient
+) -> None:
+    await collect(client, Endpoint(stub.base_url, api_key_env=None))
     assert "authorization" not in stub.headers[0]
 
 
 async def test_an_unset_key_variable_fails_before_any_request(
-    stub: StubModel, monkeypatch: pytest.MonkeyPatch
+    stub: StubModel, client: ChatModelClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(KEY_VARIABLE)
-    client = ChatModelClient()
-    try:
-        with pytest.raises(BailianError) as caught:
-            await collect(client, Endpoint(stub.base_url))
-    finally:
-        await client.aclose()
-    assert caught.value.code == "ModelServiceFailed"
-    assert KEY_VARIABLE in caught.value.message
+    error = await failure(client, Endpoint(stub.base_url))
+    assert error.code == "ModelServiceFailed"
+    assert KEY_VARIABLE in error.message
     assert stub.requests == []
 
 
-@pytest.mark.parametrize(
-    ("status", "code", "bailian_status"),
-    [
-        (401, "ModelServiceFailed", 500),
-        (404, "ModelServiceFailed", 500),
-        (429, "Throttling.RateQuota", 429),
-        (500, "ModelServiceFailed", 500),
-        (503, "ModelUnavailable", 503),
-    ],
-)
+@pytest.mark.parametrize(("status", "code", "bailian_status"), ENDPOINT_STATUSES)
 async def test_http_statuses_map_to_bailian_codes(
-    stub: StubModel, status: int, code: str, bailian_status: int
+    stub: StubModel, client: ChatModelClient, status: int, code: str, bailian_status: int
 ) -> None:
     stub.reset(
         Script(status=status, error_body=f'{{"error":{{"message":"bad key {SECRET} given"}}}}')
     )
-    client = ChatModelClient()
-    try:
-        with pytest.raises(BailianError) as caught:
-            await collect(client, Endpoint(stub.base_url))
-    finally:
-        await client.aclose()
-    assert (caught.value.code, caught.value.status) == (code, bailian_status)
-    assert f"HTTP {status}" in caught.value.message
-    assert SECRET not in caught.value.message  # an echoed key is scrubbed
-    assert "bad key *** given" in caught.value.message
+    error = await failure(client, Endpoint(stub.base_url))
+    assert (error.code, error.status) == (code, bailian_status)
+    assert f"HTTP {status}" in error.message
+    assert SECRET not in error.message  # an echoed key is scrubbed
+    assert "bad key *** given" in error.message
 
 
-async def test_connection_refused() -> None:
-    client = ChatModelClient()
-    try:
-        with pytest.raises(BailianError) as caught:
-            await collect(client, Endpoint(f"http://127.0.0.1:{free_port()}/v1"))
-    finally:
-        await client.aclose()
-    assert (caught.value.code, caught.value.status) == ("ModelUnavailable", 503)
+async def test_connection_refused(client: ChatModelClient) -> None:
+    error = await failure(client, Endpoint(f"http://127.0.0.1:{free_port()}/v1", None))
+    assert (error.code, error.status) == ("ModelUnavailable", 503)
 
 
 async def test_an_idle_stream_times_out(stub: StubModel) -> None:
     stub.reset(Script(first_delay_s=1.0))
-    client = ChatModelClient(timeout=httpx.Timeout(0.2))
+    impatient = ChatModelClient(timeout=httpx.Timeout(0.2))
     try:
-        with pytest.raises(BailianError) as caught:
-            await collect(client, Endpoint(stub.base_url))
+        error = await failure(impatient, Endpoint(stub.base_url))
     finally:
-        await client.aclose()
-    assert (caught.value.code, caught.value.status) == ("InternalError.Timeout", 500)
+        await impatient.aclose()
+    assert (error.code, error.status) == ("InternalError.Timeout", 500)
 
 
 @pytest.mark.parametrize(
@@ -158,32 +128,22 @@ async def test_an_idle_stream_times_out(stub: StubModel) -> None:
     ids=["not-json", "truncated"],
 )
 async def test_a_malformed_stream_fails_after_its_good_deltas(
-    stub: StubModel, script: Script
+    stub: StubModel, client: ChatModelClient, script: Script
 ) -> None:
     stub.reset(script)
-    client = ChatModelClient()
     got: list[str | ModelUsage] = []
-    try:
-        with pytest.raises(BailianError) as caught:
-            async for item in client.stream(
-                Endpoint(stub.base_url), [{"role": "user", "content": "x"}]
-            ):
-                got.append(item)
-    finally:
-        await client.aclose()
+    with pytest.raises(BailianError) as caught:
+        await collect(client, Endpoint(stub.base_url), got)
     assert got == script.deltas[: script.malformed_after or script.truncate_after]
     assert (caught.value.code, caught.value.status) == ("ModelServiceFailed", 500)
     assert "malformed model stream" in caught.value.message
 
 
-async def test_a_stream_without_usage_or_done_still_ends(stub: StubModel) -> None:
+async def test_a_stream_without_usage_or_done_still_ends(
+    stub: StubModel, client: ChatModelClient
+) -> None:
     stub.reset(Script(usage=None, send_done=False))
-    client = ChatModelClient()
-    try:
-        items = await collect(client, Endpoint(stub.base_url))
-    finally:
-        await client.aclose()
-    assert items == ["Hello", " world", "."]
+    assert await collect(client, Endpoint(stub.base_url)) == ["Hello", " world", "."]
 
 
 def test_the_client_repr_shows_no_key() -> None:

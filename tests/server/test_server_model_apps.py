@@ -16,27 +16,20 @@ from langchain_zilliz_bailian.server import LocalServer
 from langchain_zilliz_bailian.server.apps import AppRegistry, AppSpec
 from langchain_zilliz_bailian.server.generation import ChatModelClient
 from langchain_zilliz_bailian.server.model_responder import ModelResponder
-from tests.fakes.openai_stub import Script, StubModel, free_port
+from tests.fakes.openai_stub import (
+    ENDPOINT_STATUSES,
+    KEY_VARIABLE,
+    SECRET,
+    Script,
+    StubModel,
+    free_port,
+)
 from tests.server.conftest import parse_sse, unique
 from tests.server.kb import doc_kb
 from tests.server.test_server_bailian import QUESTION
 
-KEY_VARIABLE = "ZB_TEST_APP_MODEL_KEY"
-SECRET = "sk-app-model-secret-9876543210"
 SSE = {"Accept": "text/event-stream"}
 CITED = ["Milvus Lite keeps", " its data in a local folder [", "1]", "."]
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StubModel]:
-    with StubModel() as model:
-        yield model
-
-
-@pytest.fixture(autouse=True)
-def _fresh(stub: StubModel, monkeypatch: pytest.MonkeyPatch) -> None:
-    stub.reset()
-    monkeypatch.setenv(KEY_VARIABLE, SECRET)
 
 
 @pytest.fixture(scope="module")
@@ -160,15 +153,7 @@ def test_each_delta_leaves_the_server_when_the_model_sends_it(
     assert all(0 <= lag < 0.1 for lag in lags), lags
 
 
-@pytest.mark.parametrize(
-    ("status", "code", "answered"),
-    [
-        (401, "ModelServiceFailed", 500),
-        (429, "Throttling.RateQuota", 429),
-        (500, "ModelServiceFailed", 500),
-        (503, "ModelUnavailable", 503),
-    ],
-)
+@pytest.mark.parametrize(("status", "code", "answered"), ENDPOINT_STATUSES)
 @pytest.mark.parametrize("streaming", [False, True])
 def test_an_endpoint_status_becomes_an_envelope(
     http: httpx.Client,
@@ -198,8 +183,9 @@ def test_an_endpoint_status_becomes_an_envelope(
 
 
 def test_connection_refused_is_503_model_unavailable(
-    http: httpx.Client, server: LocalServer
+    http: httpx.Client, server: LocalServer, stub: StubModel
 ) -> None:
+    """(``stub`` only sets the key variable; nothing listens at the app's address.)"""
     path = define(server, f"http://127.0.0.1:{free_port()}/v1", type="model")
     response = http.post(path, json={"input": {"prompt": "Hi"}})
     assert response.status_code == 503

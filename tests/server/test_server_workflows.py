@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -12,7 +10,7 @@ import pytest
 
 from langchain_zilliz_bailian.server import LocalServer
 from langchain_zilliz_bailian.server.answer import Passage
-from langchain_zilliz_bailian.server.apps import AppRegistry, AppSpec
+from langchain_zilliz_bailian.server.apps import AppRegistry, AppSpec, WorkflowParameter
 from langchain_zilliz_bailian.server.errors import BailianError
 from langchain_zilliz_bailian.server.workflows import (
     WorkflowTrace,
@@ -28,13 +26,7 @@ from tests.server.test_server_bailian import QUESTION
 SSE = {"Accept": "text/event-stream"}
 
 
-@dataclass(frozen=True)
-class Param:
-    name: str
-    required: bool = False
-
-
-DECLARED = [Param("city", required=True), Param("date")]
+DECLARED = [WorkflowParameter(name="city", required=True), WorkflowParameter(name="date")]
 
 
 def test_biz_params_fill_the_declared_parameters_and_query() -> None:
@@ -129,12 +121,6 @@ def test_node_messages_follow_the_text_mode(incremental: bool) -> None:
 
 
 # -- workflow apps over HTTP -----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def stub() -> Iterator[StubModel]:
-    with StubModel() as model:
-        yield model
 
 
 @pytest.fixture(scope="module")
