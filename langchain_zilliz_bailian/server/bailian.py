@@ -39,7 +39,11 @@ from langchain_zilliz_bailian.server.responder import (
 )
 from langchain_zilliz_bailian.server.retrieval import KnowledgeSearch
 from langchain_zilliz_bailian.server.sse import DROP, _Drop, frame
-from langchain_zilliz_bailian.server.thoughts import memory_thought, retrieval_thought
+from langchain_zilliz_bailian.server.thoughts import (
+    memory_thought,
+    reasoning_thought,
+    retrieval_thought,
+)
 from langchain_zilliz_bailian.server.workflows import WorkflowRun, fill_prompt
 
 __all__ = ["AppService", "Completion", "ParsedRequest", "cited_references", "doc_reference"]
@@ -62,6 +66,15 @@ class Completion:
     references: list[dict[str, Any]] = field(default_factory=list)
     #: A workflow app's run (start values, node messages); None for other apps.
     workflow: WorkflowRun | None = None
+    #: ``has_thoughts`` was asked for, and a thinking model's reasoning so far.
+    has_thoughts: bool = False
+    reasoning: str = ""
+
+    def all_thoughts(self) -> list[dict[str, Any]] | None:
+        """The thoughts to send: retrieval and memory, then the model's reasoning if any."""
+        if not (self.has_thoughts and self.reasoning):
+            return self.thoughts
+        return [*(self.thoughts or []), reasoning_thought(self.reasoning)]
 
 
 def doc_reference(p: Passage) -> dict[str, Any]:
@@ -190,6 +203,7 @@ class AppService:
             thoughts if req.has_thoughts and thoughts else None,
             memory_id,
             workflow=workflow,
+            has_thoughts=req.has_thoughts,
         )
 
     def finish(self, c: Completion) -> None:
@@ -208,6 +222,7 @@ class AppService:
         """Run the responder to the end (JSON responses) and store the turn."""
         async for delta in self.deltas(c):
             c.text += delta.text
+            c.reasoning += delta.reasoning
             c.usage = delta.usage or c.usage
         c.references = cited_references(c.text, c.turn.passages)
         await to_thread.run_sync(self.finish, c)
@@ -235,8 +250,9 @@ class AppService:
     def json_body(self, c: Completion) -> dict[str, Any]:
         """Non-stream response body (key order as in the recordings)."""
         output: dict[str, Any] = {}
-        if c.thoughts is not None:
-            output["thoughts"] = c.thoughts
+        thoughts = c.all_thoughts()
+        if thoughts is not None:
+            output["thoughts"] = thoughts
         output.update({"finish_reason": "stop", "session_id": c.session_id})
         if c.references:
             output["doc_references"] = c.references
@@ -252,8 +268,9 @@ class AppService:
             "finish_reason": "stop" if finished else "null",
             "text": text,
         }
-        if c.thoughts is not None:
-            output["thoughts"] = c.thoughts
+        thoughts = c.all_thoughts()
+        if thoughts is not None:
+            output["thoughts"] = thoughts
         refs = cited_references(c.text, c.turn.passages)
         if refs:
             output["doc_references"] = refs
@@ -265,7 +282,9 @@ class AppService:
         self, c: Completion, deltas: AsyncIterator[Delta], incremental: bool, first: Delta | None
     ) -> AsyncIterator[tuple[dict[str, Any], bool]]:
         """(event data, is the stop event): a workflow's opening nodes, one event per text delta
-        (a text-less delta only updates usage), a workflow's closing nodes, the stop event."""
+        (a text-less delta only updates usage; reasoning, asked for with ``has_thoughts``, gets
+        a text-less event with the reasoning thought so far), a workflow's closing nodes, the stop
+        event."""
         run = c.workflow
         for opening in run.opening(c.turn.passages) if run else []:
             yield self._event_body(c, "", False, opening), False
@@ -278,6 +297,9 @@ class AppService:
 
         async for delta in source():
             c.usage = delta.usage or c.usage
+            if delta.reasoning and c.has_thoughts:
+                c.reasoning += delta.reasoning
+                yield self._event_body(c, "" if incremental else c.text, False), False
             if not delta.text:
                 continue
             c.text += delta.text

@@ -26,6 +26,7 @@ from langchain_zilliz_bailian.server.errors import BailianError
 
 __all__ = [
     "ChatModelClient",
+    "Reasoning",
     "ModelUsage",
     "model_error",
 ]
@@ -50,6 +51,14 @@ class ModelUsage:
             "output_tokens": self.output_tokens,
             "model_id": self.model_id,
         }
+
+
+@dataclass(frozen=True)
+class Reasoning:
+    """A piece of a thinking model's reasoning (``reasoning_content``, or Ollama's
+    ``reasoning``), streamed before or beside its answer."""
+
+    text: str
 
 
 def model_error(code: str, message: str, status: int) -> BailianError:
@@ -117,8 +126,19 @@ def _completions_url(base_url: str) -> str:
     return base_url.rstrip("/") + "/chat/completions"
 
 
-def _chunk_parts(data: Any) -> tuple[str, bool, dict[str, Any] | None, str | None]:
-    """(content delta, finished, usage, model) of one ``chat.completion.chunk``."""
+def _text_field(delta: dict[str, Any], *names: str) -> str:
+    """The first of ``names`` ``delta`` holds, which must be a string (or null)."""
+    for name in names:
+        value = delta.get(name)
+        if value is not None:
+            if not isinstance(value, str):
+                raise malformed(f"a delta's {name} is not a string")
+            return value
+    return ""
+
+
+def _chunk_parts(data: Any) -> tuple[str, str, bool, dict[str, Any] | None, str | None]:
+    """(content delta, reasoning delta, finished, usage, model) of one ``chat.completion.chunk``."""
     if not isinstance(data, dict):
         raise malformed("an event is not a JSON object")
     if "error" in data:
@@ -128,21 +148,22 @@ def _chunk_parts(data: Any) -> tuple[str, bool, dict[str, Any] | None, str | Non
     choices = data.get("choices")
     if not isinstance(choices, list):
         raise malformed("a chunk has no choices")
-    text = ""
+    text = reasoning = ""
     finished = False
     for choice in choices:
         if not isinstance(choice, dict):
             raise malformed("a choice is not an object")
         delta = choice.get("delta") or {}
-        content = delta.get("content") if isinstance(delta, dict) else None
-        if content is not None and not isinstance(content, str):
-            raise malformed("a delta's content is not a string")
-        text += content or ""
+        if not isinstance(delta, dict):
+            raise malformed("a delta is not an object")
+        text += _text_field(delta, "content")
+        reasoning += _text_field(delta, "reasoning_content", "reasoning")
         finished = finished or bool(choice.get("finish_reason"))
     usage = data.get("usage")
     model = data.get("model")
     return (
         text,
+        reasoning,
         finished,
         usage if isinstance(usage, dict) else None,
         model if isinstance(model, str) and model else None,
@@ -183,9 +204,10 @@ class ChatModelClient:
         endpoint: ModelEndpoint,
         messages: Sequence[Mapping[str, str]],
         options: Mapping[str, Any] | None = None,
-    ) -> AsyncIterator[str | ModelUsage]:
-        """Yield content deltas (``str``) as they arrive, then one :class:`ModelUsage` when the
-        endpoint reported usage (servers that ignore ``include_usage`` send none)."""
+    ) -> AsyncIterator[str | Reasoning | ModelUsage]:
+        """Yield content deltas (``str``) and reasoning (:class:`Reasoning`) as they arrive, then
+        one :class:`ModelUsage` when the endpoint reported usage (servers that ignore
+        ``include_usage`` send none)."""
         key = _api_key(endpoint)
         headers = {"Accept": "text/event-stream"}
         if key:
@@ -215,11 +237,13 @@ class ChatModelClient:
                         data = json.loads(event.data)
                     except ValueError:
                         raise malformed("an event's data is not JSON") from None
-                    text, chunk_finished, raw_usage, model = _chunk_parts(data)
+                    text, reasoning, chunk_finished, raw_usage, model = _chunk_parts(data)
                     finished = finished or chunk_finished
                     model_id = model or model_id
                     if raw_usage is not None:
                         usage = _usage_of(raw_usage, model_id)
+                    if reasoning:
+                        yield Reasoning(reasoning)
                     if text:
                         yield text
                 if not (done or finished):

@@ -4,13 +4,14 @@ Each turn sends the app's system prompt, recalled memories, the passages numbere
 conversation (:func:`.grounding.model_messages`); each model delta is passed on as it arrives, its
 ``[n]`` citations rewritten to ``<ref>[n]</ref>``. Usage grows with a local estimate while the text
 streams and ends with the model's own counts (its last chunk), as ``usage.models`` reports them.
+A thinking model's reasoning is passed on beside the text (``Delta.reasoning``).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from langchain_zilliz_bailian.server.generation import ChatModelClient, ModelUsage
+from langchain_zilliz_bailian.server.generation import ChatModelClient, ModelUsage, Reasoning
 from langchain_zilliz_bailian.server.grounding import CitationMarkers, model_messages
 from langchain_zilliz_bailian.server.responder import Delta, Turn, Usage
 from langchain_zilliz_bailian.server.text import count_tokens
@@ -40,6 +41,9 @@ class ModelResponder:
         markers = CitationMarkers([p.index_id for p in turn.passages])
         written = ""
         async for item in self.client.stream(endpoint, messages):
+            if isinstance(item, Reasoning):
+                yield Delta("", reasoning=item.text)
+                continue
             if isinstance(item, ModelUsage):
                 tail = markers.flush()
                 yield Delta(tail, Usage(item.model_id, item.input_tokens, item.output_tokens))

@@ -32,10 +32,12 @@ class Usage:
 
 @dataclass(frozen=True)
 class Delta:
-    """A piece of answer text and the usage so far (None: unchanged since the last delta)."""
+    """A piece of answer text and the usage so far (None: unchanged since the last delta);
+    ``reasoning`` is a piece of a thinking model's reasoning (shown as a ``reasoning`` thought)."""
 
     text: str
     usage: Usage | None = None
+    reasoning: str = ""
 
 
 @dataclass(frozen=True)

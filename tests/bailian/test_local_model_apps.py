@@ -102,3 +102,25 @@ def test_workflow_node_messages_reach_the_client(local_server: LocalServer) -> N
     with client(local_server, app_id) as app, pytest.raises(BadRequestError) as caught:
         app.call("Will it rain?")
     assert (caught.value.code, caught.value.status_code) == ("InvalidParameter", 400)
+
+
+def test_a_thinking_models_reasoning_is_a_reasoning_block(
+    local_server: LocalServer, stub: StubModel
+) -> None:
+    app_id = register(
+        local_server,
+        "client-thinking-model",
+        type="model",
+        model={"base_url": stub.base_url, "model": "stub-chat"},
+    )
+    stub.reset(Script(reasoning=["First, ", "recall it."], deltas=["Paris."]))
+    chat = ChatBailianApp(
+        app_id=app_id,
+        base_url=local_server.bailian_base_url,
+        api_key=local_server.api_key,
+        has_thoughts=True,
+    )
+    message = chat.invoke("Capital of France?")
+    assert message.content == "Paris."
+    blocks = [b for b in message.content_blocks if b["type"] == "reasoning"]
+    assert [b.get("reasoning") for b in blocks] == ["First, recall it."]

@@ -41,6 +41,8 @@ class Script:
     """What the stub answers to the next requests."""
 
     deltas: list[str] = field(default_factory=lambda: ["Hello", " world", "."])
+    #: ``reasoning_content`` deltas sent before the content (a thinking model).
+    reasoning: list[str] = field(default_factory=list)
     model: str = "stub-model"
     #: Seconds before the first delta and between deltas.
     first_delay_s: float = 0.0
@@ -106,6 +108,8 @@ class StubModel:
 
     async def _events(self, script: Script) -> AsyncIterator[bytes]:
         yield _chunk(script.model, {"role": "assistant", "content": ""})
+        for thought in script.reasoning:
+            yield _chunk(script.model, {"reasoning_content": thought, "content": None})
         for n, delta in enumerate(script.deltas):
             await asyncio.sleep(script.first_delay_s if n == 0 else script.delay_s)
             if script.malformed_after is not None and n >= script.malformed_after:

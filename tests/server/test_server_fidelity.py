@@ -268,3 +268,18 @@ def test_workflow_events_have_the_documented_fields(
         assert any(
             conforms(shape(event), {k: v for k, v in seen.items() if k != "usage"}) for seen in real
         )
+
+
+def test_a_thinking_models_reasoning_thought_has_the_recorded_fields(
+    http: httpx.Client, model_app: tuple[str, StubModel]
+) -> None:
+    """The recorded deepseek-r1 app returned its thinking as a ``reasoning`` thought."""
+    path, stub = model_app
+    stub.reset(Script(reasoning=["Let me look at the passages."], deltas=["A folder [1]."]))
+    request = {"input": {"prompt": QUESTION}, "parameters": {"has_thoughts": True}}
+    body = http.post(path, json=request).json()
+    ours = thought_shapes(body)
+    assert set(ours) == {"agentRag", "reasoning"}
+    known = recorded_thought_shapes()
+    for kind, found in ours.items():
+        assert any(conforms(found, seen) for seen in known[kind]), kind

@@ -11,7 +11,7 @@ import pytest
 from langchain_zilliz_bailian.server.answer import Passage
 from langchain_zilliz_bailian.server.apps import ModelEndpoint
 from langchain_zilliz_bailian.server.errors import BailianError
-from langchain_zilliz_bailian.server.generation import ChatModelClient, ModelUsage
+from langchain_zilliz_bailian.server.generation import ChatModelClient, ModelUsage, Reasoning
 from langchain_zilliz_bailian.server.grounding import CitationMarkers, model_messages
 from tests.fakes.openai_stub import (
     ENDPOINT_STATUSES,
@@ -34,9 +34,12 @@ async def client() -> AsyncIterator[ChatModelClient]:
     await model_client.aclose()
 
 
+Item = str | Reasoning | ModelUsage
+
+
 async def collect(
-    client: ChatModelClient, endpoint: ModelEndpoint, got: list[str | ModelUsage] | None = None
-) -> list[str | ModelUsage]:
+    client: ChatModelClient, endpoint: ModelEndpoint, got: list[Item] | None = None
+) -> list[Item]:
     """Everything the stream yields (into ``got`` as it comes, when given)."""
     items = [] if got is None else got
     async for item in client.stream(endpoint, [{"role": "user", "content": "Hi?"}]):
@@ -60,6 +63,17 @@ async def test_streams_deltas_then_the_usage(stub: StubModel, client: ChatModelC
     assert sent["model"] == "stub-model"
     assert sent["messages"] == [{"role": "user", "content": "Hi?"}]
     assert stub.headers[0]["authorization"] == f"Bearer {SECRET}"
+
+
+async def test_reasoning_comes_before_the_answer(stub: StubModel, client: ChatModelClient) -> None:
+    stub.reset(Script(reasoning=["Think", "ing."], deltas=["Done."]))
+    items = await collect(client, Endpoint(stub.base_url))
+    assert items == [
+        Reasoning("Think"),
+        Reasoning("ing."),
+        "Done.",
+        ModelUsage("stub-model", 42, 7),
+    ]
 
 
 async def test_each_delta_is_yielded_when_it_arrives(
@@ -131,7 +145,7 @@ async def test_a_malformed_stream_fails_after_its_good_deltas(
     stub: StubModel, client: ChatModelClient, script: Script
 ) -> None:
     stub.reset(script)
-    got: list[str | ModelUsage] = []
+    got: list[Item] = []
     with pytest.raises(BailianError) as caught:
         await collect(client, Endpoint(stub.base_url), got)
     assert got == script.deltas[: script.malformed_after or script.truncate_after]

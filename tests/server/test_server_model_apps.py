@@ -252,3 +252,56 @@ def test_an_unset_key_variable_is_named_not_guessed(
     assert response.json()["code"] == "ModelServiceFailed"
     assert KEY_VARIABLE in response.json()["message"]
     assert stub.requests == []
+
+
+THINKING = Script(reasoning=["The folder", " is named in the handbook."], deltas=["In a folder."])
+
+
+def test_a_thinking_models_reasoning_is_a_reasoning_thought(
+    http: httpx.Client, stub: StubModel, server: LocalServer
+) -> None:
+    path = define(server, stub.base_url, type="model")
+    stub.reset(THINKING)
+    body = {"input": {"prompt": "Where?"}, "parameters": {"has_thoughts": True}}
+    out = http.post(path, json=body).json()["output"]
+    assert out["text"] == "In a folder."
+    assert out["thoughts"] == [
+        {
+            "thought": "The folder is named in the handbook.",
+            "action_type": "reasoning",
+            "response": "The folder is named in the handbook.",
+            "action_name": "思考过程",
+            "action": "reasoning",
+        }
+    ]
+
+
+def test_reasoning_streams_in_text_less_events_before_the_answer(
+    http: httpx.Client, stub: StubModel, server: LocalServer
+) -> None:
+    path = define(server, stub.base_url, type="model")
+    stub.reset(THINKING)
+    body = {
+        "input": {"prompt": "Where?"},
+        "parameters": {"has_thoughts": True, "incremental_output": True},
+    }
+    events = [
+        e["data"]["output"] for e in parse_sse(http.post(path, json=body, headers=SSE).content)
+    ]
+    assert [e["text"] for e in events] == ["", "", "In a folder.", ""]
+    reasoning = [e["thoughts"][-1]["thought"] for e in events]
+    assert reasoning[:2] == ["The folder", "The folder is named in the handbook."]
+    assert reasoning[-1] == "The folder is named in the handbook."
+
+
+def test_without_has_thoughts_reasoning_stays_out(
+    http: httpx.Client, stub: StubModel, server: LocalServer
+) -> None:
+    path = define(server, stub.base_url, type="model")
+    stub.reset(THINKING)
+    body = {"input": {"prompt": "Where?"}, "parameters": {"incremental_output": True}}
+    events = [
+        e["data"]["output"] for e in parse_sse(http.post(path, json=body, headers=SSE).content)
+    ]
+    assert [e["text"] for e in events] == ["In a folder.", ""]
+    assert all("thoughts" not in e for e in events)
