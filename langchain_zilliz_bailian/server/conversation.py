@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from langchain_zilliz_bailian.server.prompt_context import read_prompt
 from langchain_zilliz_bailian.server.text import terms
 
 #: A turn that leans on an earlier one: it opens with a connective or refers back with a pronoun.
@@ -30,8 +31,10 @@ def previous_user_turn(history: list[dict[str, str]]) -> str | None:
 
 
 def retrieval_query(query: str, history: list[dict[str, str]]) -> str:
-    """The text to search with: ``query``, preceded by the previous user turn for a follow-up."""
+    """The text to search with: ``query``, preceded by the previous user turn's question (not the
+    context a RAG prompt sent with it) for a follow-up."""
     previous = previous_user_turn(history)
     if not previous or not is_follow_up(query):
         return query
-    return f"{previous[-PREVIOUS_TURN_CHARS:]}\n{query}"
+    asked = read_prompt(previous, []).question
+    return f"{asked[-PREVIOUS_TURN_CHARS:]}\n{query}"

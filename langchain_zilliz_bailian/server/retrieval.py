@@ -15,6 +15,9 @@ from langchain_zilliz_bailian.server.errors import BailianError, ZillizError, in
 from langchain_zilliz_bailian.server.expr import ExpressionError, all_of, field_equals
 from langchain_zilliz_bailian.server.pipeline_runs import PipelineService
 
+#: Preserved fields that fill a reference's ``doc_url`` and ``page_number`` when present.
+_URL_FIELDS = ("doc_url", "url", "source")
+_PAGE_FIELDS = ("page_number", "page", "page_numbers")
 _KINDS = {
     "SEARCH_TEXT": "text",
     "INDEX_TEXT": "text",
@@ -71,9 +74,11 @@ class KnowledgeSearch:
         found: list[tuple[float, dict[str, Any], str, str]] = []
         for pid, collection, kind in self._targets(pipeline_ids):
             expr = self._filter_expression(collection, filters)
+            fields = self.pipelines.collection_fields(collection)
+            extra = [f for f in (*_URL_FIELDS, *_PAGE_FIELDS) if f in fields]
             try:
                 results, _ = self.pipelines.search_collection(
-                    collection, kind, query, settings.top_k, 0, [], expr
+                    collection, kind, query, settings.top_k, 0, extra, expr
                 )
             except ZillizError as exc:
                 raise BailianError("InvalidParameter", f"Retrieval failed: {exc.message}") from None
@@ -105,12 +110,21 @@ def _passage(index_id: str, score: float, item: dict[str, Any], pid: str, kind: 
         )
     text = item.get("text") or ""
     title = text.split("\n", 1)[0][:64]
-    return Passage(index_id, text, title, title, f"{pid}/{item['id']}", score)
+    return Passage(
+        index_id,
+        text,
+        title,
+        title,
+        f"{pid}/{item['id']}",
+        score,
+        doc_url=_doc_url(item),
+        page_number=_pages(item),
+    )
 
 
 def _doc_url(item: dict[str, Any]) -> str:
     """The document's URL when it was ingested from one (``doc_url``/``url`` preserved)."""
-    for key in ("doc_url", "url", "source"):
+    for key in _URL_FIELDS:
         value = item.get(key)
         if isinstance(value, str) and value.startswith(("http://", "https://", "file://")):
             return value
@@ -119,7 +133,7 @@ def _doc_url(item: dict[str, Any]) -> str:
 
 def _pages(item: dict[str, Any]) -> list[int]:
     """Page numbers of the chunk when the ingestion recorded them."""
-    for key in ("page_number", "page", "page_numbers"):
+    for key in _PAGE_FIELDS:
         value = item.get(key)
         if isinstance(value, int) and not isinstance(value, bool):
             return [value]

@@ -188,3 +188,34 @@ def test_memory_id_recalls_stated_facts_in_later_sessions(handbook: dict[str, An
     stranger = _turn(server, "chat", prompt="Where do I live?", memory_id="user_43")
     assert "Hangzhou" not in stranger["text"]
     assert json.loads(stranger["thoughts"][0]["observation"]) == []
+
+
+def test_doc_references_carry_preserved_doc_url_and_page(handbook: dict[str, Any]) -> None:
+    server: LocalServer = handbook["server"]
+    with ZillizPipelinesClient(api_key=server.api_key, base_url=server.url) as client:
+        made = client.create_pipeline_set(
+            name="manual",
+            project_id=PROJECT,
+            cluster_id=CLUSTER,
+            collection_name="manual",
+            kind="text",
+            preserve={"url": "VarChar", "page_number": "Int64"},
+        )
+        client.ingest_texts(
+            made.ingestion.pipeline_id,
+            ["The torque wrench must be calibrated every 90 days."],
+            metadata={"url": "https://manuals.example.com/wrench.pdf", "page_number": 7},
+        )
+    r = httpx.post(  # "chat" has no knowledge base of its own: rag_options names one
+        f"{server.bailian_base_url}/apps/chat/completion",
+        json={
+            "input": {"prompt": "How often must the torque wrench be calibrated?"},
+            "parameters": {"rag_options": {"pipeline_ids": [made.search.pipeline_id]}},
+        },
+        headers={"Authorization": f"Bearer {server.api_key}"},
+        timeout=30,
+    )
+    (ref,) = r.json()["output"]["doc_references"]
+    assert ref["doc_url"] == "https://manuals.example.com/wrench.pdf"
+    assert ref["page_number"] == [7]
+    assert "calibrated every 90 days" in ref["text"]

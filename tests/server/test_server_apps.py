@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from langchain_zilliz_bailian.cli import main
-from langchain_zilliz_bailian.server import LocalServer
+from langchain_zilliz_bailian.server import LocalServer, bailian
 from langchain_zilliz_bailian.server.apps import (
     AppCatalog,
     AppRegistry,
@@ -21,6 +21,8 @@ from langchain_zilliz_bailian.server.apps import (
     UnknownAppError,
     default_app,
 )
+from langchain_zilliz_bailian.server.errors import BailianError
+from langchain_zilliz_bailian.server.responder import Delta, Turn, Usage
 from tests.server.conftest import parse_sse
 
 PIPE = "pipe-" + "ab" * 11
@@ -156,3 +158,60 @@ def test_defined_apps_answer(strict_server: LocalServer) -> None:
     assert _ask(strict_server, "later").status_code == 404
     AppRegistry(strict_server.data_dir).create(AppSpec.build(app_id="later", type="model"))
     assert _ask(strict_server, "later").status_code == 200  # seen without a restart
+
+
+class _Scripted:
+    """A responder that yields two deltas, failing before or after the first when told to."""
+
+    def __init__(self, fail_at: int | None) -> None:
+        self.fail_at = fail_at
+        self.turns: list[Turn] = []
+
+    async def respond(self, turn: Turn) -> AsyncIterator[Delta]:
+        self.turns.append(turn)
+        for n, piece in enumerate(["Hello", " world<ref>[1]</ref>"]):
+            if n == self.fail_at:
+                raise BailianError("ModelServiceFailed", "The model endpoint failed.", 500)
+            yield Delta(piece, Usage("scripted", 7, n + 1))
+
+
+def _use(monkeypatch: pytest.MonkeyPatch, responder: _Scripted) -> None:
+    monkeypatch.setattr(bailian, "choose_responder", lambda app, offline: responder)
+
+
+def test_responder_seam_deltas_usage_and_turn(
+    strict_server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    responder = _Scripted(fail_at=None)
+    _use(monkeypatch, responder)
+    body = _ask(strict_server, "given").json()
+    assert body["output"]["text"] == "Hello world<ref>[1]</ref>"
+    assert body["usage"] == {
+        "models": [{"input_tokens": 7, "output_tokens": 2, "model_id": "scripted"}]
+    }
+    (turn,) = responder.turns
+    assert turn.app.system_prompt == "Be brief." and turn.query == "Hello there."
+    assert "doc_references" not in body["output"]  # no passage 1: nothing to cite
+    events = parse_sse(_ask(strict_server, "given", **{"X-DashScope-SSE": "enable"}).content)
+    assert [e["data"]["output"]["text"] for e in events] == [
+        "Hello",
+        "Hello world<ref>[1]</ref>",
+    ] + ["Hello world<ref>[1]</ref>"]
+    assert events[-1]["data"]["output"]["finish_reason"] == "stop"
+
+
+def test_responder_errors_become_envelopes_or_error_events(
+    strict_server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _use(monkeypatch, _Scripted(fail_at=0))
+    early = _ask(strict_server, "given")
+    assert early.status_code == 500 and early.json()["code"] == "ModelServiceFailed"
+    early_sse = _ask(strict_server, "given", **{"X-DashScope-SSE": "enable"})
+    assert early_sse.status_code == 500
+    _use(monkeypatch, _Scripted(fail_at=1))
+    late = _ask(strict_server, "given", **{"X-DashScope-SSE": "enable"})
+    assert late.status_code == 200
+    first, error = parse_sse(late.content)
+    assert first["data"]["output"]["text"] == "Hello"
+    assert error["lines"][:3] == ["id:2", "event:error", ":HTTP_STATUS/500"]
+    assert error["data"]["code"] == "ModelServiceFailed"

@@ -114,3 +114,9 @@ def test_stated_facts_are_first_person_statements() -> None:
         "My name is Ada.",
         "I like tea.",
     ]
+
+
+def test_a_follow_up_after_a_rag_prompt_carries_its_question_only() -> None:
+    previous = "Context information is below.\n---\nLong context here.\n---\nQuery: What is Milvus Lite?\nAnswer: "
+    history = [{"role": "user", "content": previous}, {"role": "assistant", "content": "A DB."}]
+    assert retrieval_query("And where?", history) == "What is Milvus Lite?\nAnd where?"
