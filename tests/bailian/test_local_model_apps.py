@@ -31,6 +31,12 @@ def register(server: LocalServer, app_id: str, **fields: Any) -> str:
     return app_id
 
 
+def model_app(server: LocalServer, app_id: str, stub: StubModel) -> str:
+    """A plain model app answering through the stub."""
+    model = {"base_url": stub.base_url, "model": "stub-chat"}
+    return register(server, app_id, type="model", model=model)
+
+
 def client(server: LocalServer, app_id: str) -> BailianAppClient:
     return BailianAppClient(
         app_id, base_url=server.bailian_base_url, api_key=server.api_key, max_retries=0
@@ -40,12 +46,7 @@ def client(server: LocalServer, app_id: str) -> BailianAppClient:
 def test_chat_model_streams_the_models_deltas_with_its_usage(
     local_server: LocalServer, stub: StubModel
 ) -> None:
-    app_id = register(
-        local_server,
-        "client-model-app",
-        type="model",
-        model={"base_url": stub.base_url, "model": "stub-chat"},
-    )
+    app_id = model_app(local_server, "client-model-app", stub)
     stub.reset(
         Script(deltas=["Milvus", " Lite", " is", " embedded."], delay_s=0.2, model="stub-chat")
     )
@@ -67,12 +68,7 @@ def test_chat_model_streams_the_models_deltas_with_its_usage(
 
 
 def test_a_failing_model_is_a_typed_error(local_server: LocalServer, stub: StubModel) -> None:
-    app_id = register(
-        local_server,
-        "client-failing-model",
-        type="model",
-        model={"base_url": stub.base_url, "model": "stub-chat"},
-    )
+    app_id = model_app(local_server, "client-failing-model", stub)
     stub.reset(Script(status=500))
     with client(local_server, app_id) as app, pytest.raises(InternalServerError) as caught:
         app.call("Hi")
@@ -107,12 +103,7 @@ def test_workflow_node_messages_reach_the_client(local_server: LocalServer) -> N
 def test_a_thinking_models_reasoning_is_a_reasoning_block(
     local_server: LocalServer, stub: StubModel
 ) -> None:
-    app_id = register(
-        local_server,
-        "client-thinking-model",
-        type="model",
-        model={"base_url": stub.base_url, "model": "stub-chat"},
-    )
+    app_id = model_app(local_server, "client-thinking-model", stub)
     stub.reset(Script(reasoning=["First, ", "recall it."], deltas=["Paris."]))
     chat = ChatBailianApp(
         app_id=app_id,

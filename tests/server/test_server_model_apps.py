@@ -257,13 +257,25 @@ def test_an_unset_key_variable_is_named_not_guessed(
 THINKING = Script(reasoning=["The folder", " is named in the handbook."], deltas=["In a folder."])
 
 
-def test_a_thinking_models_reasoning_is_a_reasoning_thought(
-    http: httpx.Client, stub: StubModel, server: LocalServer
-) -> None:
-    path = define(server, stub.base_url, type="model")
+@pytest.fixture
+def thinking(server: LocalServer, stub: StubModel) -> str:
+    """A model app whose model thinks before it answers."""
     stub.reset(THINKING)
+    return define(server, stub.base_url, type="model")
+
+
+def outputs(http: httpx.Client, path: str, **parameters: bool) -> list[dict[str, Any]]:
+    """The ``output`` of each event of an incremental stream asking "Where?"."""
+    body = {"input": {"prompt": "Where?"}, "parameters": {"incremental_output": True, **parameters}}
+    response = http.post(path, json=body, headers=SSE)
+    return [e["data"]["output"] for e in parse_sse(response.content)]
+
+
+def test_a_thinking_models_reasoning_is_a_reasoning_thought(
+    http: httpx.Client, thinking: str
+) -> None:
     body = {"input": {"prompt": "Where?"}, "parameters": {"has_thoughts": True}}
-    out = http.post(path, json=body).json()["output"]
+    out = http.post(thinking, json=body).json()["output"]
     assert out["text"] == "In a folder."
     assert out["thoughts"] == [
         {
@@ -277,31 +289,16 @@ def test_a_thinking_models_reasoning_is_a_reasoning_thought(
 
 
 def test_reasoning_streams_in_text_less_events_before_the_answer(
-    http: httpx.Client, stub: StubModel, server: LocalServer
+    http: httpx.Client, thinking: str
 ) -> None:
-    path = define(server, stub.base_url, type="model")
-    stub.reset(THINKING)
-    body = {
-        "input": {"prompt": "Where?"},
-        "parameters": {"has_thoughts": True, "incremental_output": True},
-    }
-    events = [
-        e["data"]["output"] for e in parse_sse(http.post(path, json=body, headers=SSE).content)
-    ]
+    events = outputs(http, thinking, has_thoughts=True)
     assert [e["text"] for e in events] == ["", "", "In a folder.", ""]
     reasoning = [e["thoughts"][-1]["thought"] for e in events]
     assert reasoning[:2] == ["The folder", "The folder is named in the handbook."]
     assert reasoning[-1] == "The folder is named in the handbook."
 
 
-def test_without_has_thoughts_reasoning_stays_out(
-    http: httpx.Client, stub: StubModel, server: LocalServer
-) -> None:
-    path = define(server, stub.base_url, type="model")
-    stub.reset(THINKING)
-    body = {"input": {"prompt": "Where?"}, "parameters": {"incremental_output": True}}
-    events = [
-        e["data"]["output"] for e in parse_sse(http.post(path, json=body, headers=SSE).content)
-    ]
+def test_without_has_thoughts_reasoning_stays_out(http: httpx.Client, thinking: str) -> None:
+    events = outputs(http, thinking)
     assert [e["text"] for e in events] == ["In a folder.", ""]
     assert all("thoughts" not in e for e in events)
