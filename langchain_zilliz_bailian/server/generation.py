@@ -170,11 +170,13 @@ def _chunk_parts(data: Any) -> tuple[str, str, bool, dict[str, Any] | None, str 
     )
 
 
-def _usage_of(raw: dict[str, Any], model_id: str) -> ModelUsage:
+def _usage_of(raw: dict[str, Any], model_id: str) -> ModelUsage | None:
+    """The counts of a usage object; None when they are not integers (the caller's estimate
+    stands: a usage report is not worth failing an answer for)."""
     prompt = raw.get("prompt_tokens")
     completion = raw.get("completion_tokens")
     if not isinstance(prompt, int) or not isinstance(completion, int):
-        raise malformed("usage without integer prompt_tokens and completion_tokens")
+        return None
     return ModelUsage(model_id, prompt, completion)
 
 
@@ -203,7 +205,6 @@ class ChatModelClient:
         self,
         endpoint: ModelEndpoint,
         messages: Sequence[Mapping[str, str]],
-        options: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[str | Reasoning | ModelUsage]:
         """Yield content deltas (``str``) and reasoning (:class:`Reasoning`) as they arrive, then
         one :class:`ModelUsage` when the endpoint reported usage (servers that ignore
@@ -213,7 +214,6 @@ class ChatModelClient:
         if key:
             headers["Authorization"] = f"Bearer {key}"
         body: dict[str, Any] = {
-            **(options or {}),
             "model": endpoint.model,
             "messages": [dict(m) for m in messages],
             "stream": True,
@@ -241,7 +241,7 @@ class ChatModelClient:
                     finished = finished or chunk_finished
                     model_id = model or model_id
                     if raw_usage is not None:
-                        usage = _usage_of(raw_usage, model_id)
+                        usage = _usage_of(raw_usage, model_id) or usage
                     if reasoning:
                         yield Reasoning(reasoning)
                     if text:

@@ -48,7 +48,7 @@ class Script:
     first_delay_s: float = 0.0
     delay_s: float = 0.0
     #: ``prompt_tokens``/``completion_tokens`` of the last chunk; ``None`` sends no usage chunk.
-    usage: tuple[int, int] | None = (42, 7)
+    usage: tuple[int | None, int | None] | None = (42, 7)
     #: Answer this HTTP status with ``error_body`` instead of a stream.
     status: int = 200
     error_body: str = '{"error":{"message":"scripted failure","type":"server_error"}}'
@@ -130,7 +130,7 @@ class StubModel:
                 "usage": {
                     "prompt_tokens": prompt,
                     "completion_tokens": completion,
-                    "total_tokens": prompt + completion,
+                    "total_tokens": (prompt or 0) + (completion or 0),
                 },
             }
             yield f"data: {json.dumps(usage)}\n\n".encode()

@@ -160,6 +160,13 @@ async def test_a_stream_without_usage_or_done_still_ends(
     assert await collect(client, Endpoint(stub.base_url)) == ["Hello", " world", "."]
 
 
+async def test_usage_without_counts_is_dropped_not_fatal(
+    stub: StubModel, client: ChatModelClient
+) -> None:
+    stub.reset(Script(usage=(None, None)))
+    assert await collect(client, Endpoint(stub.base_url)) == ["Hello", " world", "."]
+
+
 def test_the_client_repr_shows_no_key() -> None:
     assert SECRET not in repr(ChatModelClient())
 
