@@ -74,14 +74,15 @@ def _ranked(
     question_terms: set[str], candidates: list[_Candidate]
 ) -> list[tuple[float, _Candidate]]:
     """Candidates above the relevance floor, best first. A term weighs more the fewer
-    sentences hold it, so words every passage repeats ("Milvus") decide little."""
+    sentences hold it, so words every passage repeats ("Milvus") decide little; a term no
+    sentence holds (another word for the same thing, "kept" for "keeps") weighs as little."""
     if not question_terms or not candidates:
         return []
     n = len(candidates)
-    weight = {
-        t: math.log(1 + (n + 1) / (1 + sum(1 for c in candidates if t in c.terms)))
-        for t in question_terms
-    }
+    weight = {}
+    for t in question_terms:
+        holding = sum(1 for c in candidates if t in c.terms)
+        weight[t] = math.log(1 + (n + 1) / (1 + holding)) if holding else math.log(2)
     total = sum(weight.values())
     ranked = []
     for c in candidates:
