@@ -183,16 +183,8 @@ def _usage_of(raw: dict[str, Any], model_id: str) -> ModelUsage | None:
 class ChatModelClient:
     """Streams chat completions from OpenAI-compatible endpoints over one connection pool."""
 
-    def __init__(
-        self,
-        *,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        if transport is not None:
-            self._http = httpx.AsyncClient(transport=transport, timeout=timeout)
-        else:
-            self._http = new_async_client(timeout=timeout)
+    def __init__(self, *, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> None:
+        self._http = new_async_client(timeout=timeout)
 
     def __repr__(self) -> str:
         return "ChatModelClient()"

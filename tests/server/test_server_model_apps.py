@@ -153,6 +153,23 @@ def test_each_delta_leaves_the_server_when_the_model_sends_it(
     assert all(0 <= lag < 0.1 for lag in lags), lags
 
 
+def test_a_client_that_leaves_stops_the_model_stream(server: LocalServer, stub: StubModel) -> None:
+    path = define(server, stub.base_url, type="model")
+    stub.reset(Script(deltas=["w"] * 20, delay_s=0.05))
+    with (
+        httpx.Client(base_url=server.url, timeout=30) as client,
+        client.stream(
+            "POST",
+            path,
+            json={"input": {"prompt": "Talk."}, "parameters": {"incremental_output": True}},
+            headers={**SSE, "Authorization": f"Bearer {server.api_key}"},
+        ) as response,
+    ):
+        next(iter_events(response))
+    time.sleep(1.5)  # the whole script would be sent in 1 s
+    assert len(stub.sent_at) < 20
+
+
 @pytest.mark.parametrize(("status", "code", "answered"), ENDPOINT_STATUSES)
 @pytest.mark.parametrize("streaming", [False, True])
 def test_an_endpoint_status_becomes_an_envelope(
