@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -16,6 +16,7 @@ import pytest
 from langchain_zilliz_bailian.server import LocalServer
 from langchain_zilliz_bailian.server.sentences import split_sentences
 from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
+from langchain_zilliz_bailian.zilliz.client import PipelineSet
 
 pytestmark = pytest.mark.server
 
@@ -59,18 +60,28 @@ def assert_answers(answer: str, section: str, expected: str) -> None:
                 assert sentence not in answer, (section, answer)
 
 
+def _pipeline_set(
+    client: ZillizPipelinesClient,
+    name: str,
+    kind: Literal["text", "doc"],
+    preserve: dict[str, str] | None = None,
+) -> PipelineSet:
+    return client.create_pipeline_set(
+        name=name,
+        project_id=PROJECT,
+        cluster_id=CLUSTER,
+        collection_name=name,
+        kind=kind,
+        preserve=preserve,
+    )
+
+
 @pytest.fixture(scope="module")
 def handbook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     data_dir = tmp_path_factory.mktemp("handbook")
     with LocalServer(data_dir=data_dir, stream_interval_ms=0, default_app_id="main") as server:
         with ZillizPipelinesClient(api_key=server.api_key, base_url=server.url) as client:
-            made = client.create_pipeline_set(
-                name="handbook",
-                project_id=PROJECT,
-                cluster_id=CLUSTER,
-                collection_name="handbook",
-                kind="doc",
-            )
+            made = _pipeline_set(client, "handbook", "doc")
             path = Path(data_dir) / "handbook.md"
             path.write_text(HANDBOOK, encoding="utf-8")
             client.ingest_file(made.ingestion.pipeline_id, path)
@@ -79,6 +90,7 @@ def handbook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
 
         registry = AppRegistry(data_dir)  # the apps are defined, as `zilliz-bailian apps create`
         registry.create(AppSpec.build(app_id="chat", type="model"))
+        registry.create(AppSpec.build(app_id="forgetful", type="model", memory=False))
         registry.create(AppSpec.build(app_id="kb", type="rag", pipeline_ids=[search]))
         yield {"server": server, "search": search}
 
@@ -188,19 +200,15 @@ def test_memory_id_recalls_stated_facts_in_later_sessions(handbook: dict[str, An
     stranger = _turn(server, "chat", prompt="Where do I live?", memory_id="user_43")
     assert "Hangzhou" not in stranger["text"]
     assert json.loads(stranger["thoughts"][0]["observation"]) == []
+    # An app without long-term memory ignores memory_id, like a Bailian app with it switched off.
+    off = _turn(server, "forgetful", prompt="Where do I live?", memory_id="user_42")
+    assert "Hangzhou" not in off["text"] and "thoughts" not in off
 
 
 def test_doc_references_carry_preserved_doc_url_and_page(handbook: dict[str, Any]) -> None:
     server: LocalServer = handbook["server"]
     with ZillizPipelinesClient(api_key=server.api_key, base_url=server.url) as client:
-        made = client.create_pipeline_set(
-            name="manual",
-            project_id=PROJECT,
-            cluster_id=CLUSTER,
-            collection_name="manual",
-            kind="text",
-            preserve={"url": "VarChar", "page_number": "Int64"},
-        )
+        made = _pipeline_set(client, "manual", "text", {"url": "VarChar", "page_number": "Int64"})
         client.ingest_texts(
             made.ingestion.pipeline_id,
             ["The torque wrench must be calibrated every 90 days."],

@@ -119,6 +119,17 @@ def test_cli_apps_create_list_show_delete(
     assert main(["apps", "create", "--data-dir", d, "--pipeline-ids", "nope"]) == 2
     assert main(["apps", "delete", "hb", "--data-dir", d]) == 0
     assert main(["apps", "show", "hb", "--data-dir", d]) == 1
+    model = ["--model-base-url", "http://127.0.0.1:11434/v1", "--model-name", "qwen2.5"]
+    assert main(["apps", "create", "--data-dir", d, "--app-id", "m", *model, "--no-memory"]) == 0
+    spec = AppRegistry(tmp_path).get("m")
+    assert spec is not None and spec.type == "model" and not spec.memory
+    assert spec.model is not None and (spec.model.model, spec.model.api_key_env) == (
+        "qwen2.5",
+        None,
+    )
+    bad_model = ["--model-base-url", "file:///etc", "--model-name", "x"]
+    assert main(["apps", "create", "--data-dir", d, *bad_model]) == 2
+    assert "base_url" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
