@@ -13,14 +13,8 @@ from langchain_zilliz_bailian.server.apps import ModelEndpoint
 from langchain_zilliz_bailian.server.errors import BailianError
 from langchain_zilliz_bailian.server.generation import ChatModelClient, ModelUsage, Reasoning
 from langchain_zilliz_bailian.server.grounding import CitationMarkers, model_messages
-from tests.fakes.openai_stub import (
-    ENDPOINT_STATUSES,
-    KEY_VARIABLE,
-    SECRET,
-    Script,
-    StubModel,
-    free_port,
-)
+from tests.fakes import openai_stub
+from tests.fakes.openai_stub import KEY_VARIABLE, SECRET, Script, StubModel, free_port
 
 
 def Endpoint(base_url: str, api_key_env: str | None = KEY_VARIABLE) -> ModelEndpoint:  # noqa: N802
@@ -107,7 +101,7 @@ async def test_an_unset_key_variable_fails_before_any_request(
     assert stub.requests == []
 
 
-@pytest.mark.parametrize(("status", "code", "bailian_status"), ENDPOINT_STATUSES)
+@pytest.mark.parametrize(("status", "code", "bailian_status"), openai_stub.ENDPOINT_STATUSES)
 async def test_http_statuses_map_to_bailian_codes(
     stub: StubModel, client: ChatModelClient, status: int, code: str, bailian_status: int
 ) -> None:

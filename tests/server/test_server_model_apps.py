@@ -3,6 +3,7 @@ what the model is sent, deltas streamed as they arrive, usage, and every endpoin
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from langchain_zilliz_bailian._http.sse import iter_events
+from langchain_zilliz_bailian._http.sse import SSEvent, iter_events
 from langchain_zilliz_bailian.server import LocalServer
 from langchain_zilliz_bailian.server.apps import AppRegistry, AppSpec
 from langchain_zilliz_bailian.server.generation import ChatModelClient
@@ -129,33 +130,9 @@ def test_stream_relays_the_deltas_in_both_text_modes(
     )
 
 
-def test_each_delta_leaves_the_server_when_the_model_sends_it(
-    server: LocalServer, stub: StubModel
-) -> None:
-    path = define(server, stub.base_url, type="model")
-    stub.reset(Script(deltas=["one", " two", " three", " four"], delay_s=0.25))
-    arrived: list[float] = []
-    with (
-        httpx.Client(base_url=server.url, timeout=30) as client,
-        client.stream(
-            "POST",
-            path,
-            json={"input": {"prompt": "Count."}, "parameters": {"incremental_output": True}},
-            headers={**SSE, "Authorization": f"Bearer {server.api_key}"},
-        ) as response,
-    ):
-        for event in iter_events(response):
-            if event.json()["output"]["text"]:
-                arrived.append(time.perf_counter())
-    assert len(arrived) == 4
-    lags = [got - sent for sent, got in zip(stub.sent_at, arrived, strict=True)]
-    # Relayed within 100 ms each, while the model spends 250 ms between deltas.
-    assert all(0 <= lag < 0.1 for lag in lags), lags
-
-
-def test_a_client_that_leaves_stops_the_model_stream(server: LocalServer, stub: StubModel) -> None:
-    path = define(server, stub.base_url, type="model")
-    stub.reset(Script(deltas=["w"] * 20, delay_s=0.05))
+@contextlib.contextmanager
+def events_of(server: LocalServer, path: str) -> Iterator[Iterator[SSEvent]]:
+    """The events of an incremental stream of ``path``, read as they arrive."""
     with (
         httpx.Client(base_url=server.url, timeout=30) as client,
         client.stream(
@@ -165,7 +142,27 @@ def test_a_client_that_leaves_stops_the_model_stream(server: LocalServer, stub: 
             headers={**SSE, "Authorization": f"Bearer {server.api_key}"},
         ) as response,
     ):
-        next(iter_events(response))
+        yield iter_events(response)
+
+
+def test_each_delta_leaves_the_server_when_the_model_sends_it(
+    server: LocalServer, stub: StubModel
+) -> None:
+    path = define(server, stub.base_url, type="model")
+    stub.reset(Script(deltas=["one", " two", " three", " four"], delay_s=0.25))
+    with events_of(server, path) as events:
+        arrived = [time.perf_counter() for e in events if e.json()["output"]["text"]]
+    assert len(arrived) == 4
+    lags = [got - sent for sent, got in zip(stub.sent_at, arrived, strict=True)]
+    # Relayed within 100 ms each, while the model spends 250 ms between deltas.
+    assert all(0 <= lag < 0.1 for lag in lags), lags
+
+
+def test_a_client_that_leaves_stops_the_model_stream(server: LocalServer, stub: StubModel) -> None:
+    path = define(server, stub.base_url, type="model")
+    stub.reset(Script(deltas=["w"] * 20, delay_s=0.05))
+    with events_of(server, path) as events:
+        next(events)
     time.sleep(1.5)  # the whole script would be sent in 1 s
     assert len(stub.sent_at) < 20
 
