@@ -115,6 +115,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         flusher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await flusher
+        await ctx.apps.aclose()
         try:  # the counts of the last seconds, before the storage closes
             await to_thread.run_sync(ctx.pipelines.usage_counters.flush)
         finally:

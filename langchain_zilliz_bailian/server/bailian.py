@@ -23,8 +23,10 @@ from langchain_zilliz_bailian.server.bailian_request import ParsedRequest, check
 from langchain_zilliz_bailian.server.conversation import retrieval_query
 from langchain_zilliz_bailian.server.errors import BailianError, new_request_id
 from langchain_zilliz_bailian.server.faults import Decision
+from langchain_zilliz_bailian.server.generation import ChatModelClient
 from langchain_zilliz_bailian.server.ids import check_id, new_session_id
 from langchain_zilliz_bailian.server.memory import LongTermMemory
+from langchain_zilliz_bailian.server.model_responder import ModelResponder
 from langchain_zilliz_bailian.server.offline_responder import MODEL_ID, OfflineResponder
 from langchain_zilliz_bailian.server.pipeline_runs import PipelineService
 from langchain_zilliz_bailian.server.prompt_context import read_prompt
@@ -37,7 +39,12 @@ from langchain_zilliz_bailian.server.responder import (
 )
 from langchain_zilliz_bailian.server.retrieval import KnowledgeSearch
 from langchain_zilliz_bailian.server.sse import DROP, _Drop, frame
-from langchain_zilliz_bailian.server.thoughts import memory_thought, retrieval_thought
+from langchain_zilliz_bailian.server.thoughts import (
+    memory_thought,
+    reasoning_thought,
+    retrieval_thought,
+)
+from langchain_zilliz_bailian.server.workflows import WorkflowRun, fill_prompt
 
 __all__ = ["AppService", "Completion", "ParsedRequest", "cited_references", "doc_reference"]
 
@@ -57,6 +64,17 @@ class Completion:
     text: str = ""
     usage: Usage | None = None
     references: list[dict[str, Any]] = field(default_factory=list)
+    #: A workflow app's run (start values, node messages); None for other apps.
+    workflow: WorkflowRun | None = None
+    #: ``has_thoughts`` was asked for, and a thinking model's reasoning so far.
+    has_thoughts: bool = False
+    reasoning: str = ""
+
+    def all_thoughts(self) -> list[dict[str, Any]] | None:
+        """The thoughts to send: retrieval and memory, then the model's reasoning if any."""
+        if not (self.has_thoughts and self.reasoning):
+            return self.thoughts
+        return [*(self.thoughts or []), reasoning_thought(self.reasoning)]
 
 
 def doc_reference(p: Passage) -> dict[str, Any]:
@@ -98,6 +116,13 @@ class AppService:
         self.knowledge = KnowledgeSearch(pipelines)
         self.memory = LongTermMemory(self.storage)
         self.offline: Responder = offline or OfflineResponder(stream_interval_ms)
+        #: One connection pool for every app's model endpoint (closed by :meth:`aclose`).
+        self.models = ChatModelClient()
+        self.model_responder: Responder = ModelResponder(self.models)
+
+    async def aclose(self) -> None:
+        """Close the model endpoints' connection pool."""
+        await self.models.aclose()
 
     # -- parsing -----------------------------------------------------------------------------------
 
@@ -145,6 +170,14 @@ class AppService:
     def prepare(self, req: ParsedRequest) -> Completion:
         """Blocking: load history, retrieve, recall memories (called in a worker thread)."""
         app = self.app(req.app_id)
+        workflow = None
+        if app.type == "workflow":
+            workflow = WorkflowRun.begin(
+                app.parameters, req.biz_params, req.prompt, req.flow_stream_mode, req.incremental
+            )
+            app = app.model_copy(
+                update={"system_prompt": fill_prompt(app.system_prompt, workflow.values)}
+            )
         session_id = req.session_id or new_session_id()
         history = list(req.history)
         if req.use_session_history and req.session_id:
@@ -169,6 +202,8 @@ class AppService:
             turn,
             thoughts if req.has_thoughts and thoughts else None,
             memory_id,
+            workflow=workflow,
+            has_thoughts=req.has_thoughts,
         )
 
     def finish(self, c: Completion) -> None:
@@ -181,12 +216,13 @@ class AppService:
 
     def deltas(self, c: Completion) -> AsyncIterator[Delta]:
         """The app's responder answering the prepared turn."""
-        return choose_responder(c.turn.app, self.offline).respond(c.turn)
+        return choose_responder(c.turn.app, self.offline, self.model_responder).respond(c.turn)
 
     async def collect(self, c: Completion) -> Completion:
         """Run the responder to the end (JSON responses) and store the turn."""
         async for delta in self.deltas(c):
             c.text += delta.text
+            c.reasoning += delta.reasoning
             c.usage = delta.usage or c.usage
         c.references = cited_references(c.text, c.turn.passages)
         await to_thread.run_sync(self.finish, c)
@@ -195,7 +231,10 @@ class AppService:
     # -- rendering ---------------------------------------------------------------------------------
 
     @staticmethod
-    def _usage(usage: Usage | None) -> dict[str, Any]:
+    def _usage(c: Completion) -> dict[str, Any]:
+        if c.workflow is not None:
+            return {}  # as real workflow apps report it
+        usage = c.usage
         if usage is None:
             usage = Usage(MODEL_ID, 0, 0)
         return {
@@ -211,13 +250,66 @@ class AppService:
     def json_body(self, c: Completion) -> dict[str, Any]:
         """Non-stream response body (key order as in the recordings)."""
         output: dict[str, Any] = {}
-        if c.thoughts is not None:
-            output["thoughts"] = c.thoughts
+        thoughts = c.all_thoughts()
+        if thoughts is not None:
+            output["thoughts"] = thoughts
         output.update({"finish_reason": "stop", "session_id": c.session_id})
         if c.references:
             output["doc_references"] = c.references
         output["text"] = c.text
-        return {"output": output, "usage": self._usage(c.usage), "request_id": c.request_id}
+        return {"output": output, "usage": self._usage(c), "request_id": c.request_id}
+
+    def _event_body(
+        self, c: Completion, text: str, finished: bool, node: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """One stream event's data; ``node`` is a workflow node's message."""
+        output: dict[str, Any] = {
+            "session_id": c.session_id,
+            "finish_reason": "stop" if finished else "null",
+            "text": text,
+        }
+        thoughts = c.all_thoughts()
+        if thoughts is not None:
+            output["thoughts"] = thoughts
+        refs = cited_references(c.text, c.turn.passages)
+        if refs:
+            output["doc_references"] = refs
+        if node is not None:
+            output["workflow_message"] = node
+        return {"output": output, "usage": self._usage(c), "request_id": c.request_id}
+
+    async def _bodies(
+        self, c: Completion, deltas: AsyncIterator[Delta], incremental: bool, first: Delta | None
+    ) -> AsyncIterator[tuple[dict[str, Any], bool]]:
+        """(event data, is the stop event): a workflow's opening nodes, one event per text delta
+        (a text-less delta only updates usage; reasoning, asked for with ``has_thoughts``, gets
+        a text-less event with the reasoning thought so far), a workflow's closing nodes, the stop
+        event."""
+        run = c.workflow
+        for opening in run.opening(c.turn.passages) if run else []:
+            yield self._event_body(c, "", False, opening), False
+
+        async def source() -> AsyncIterator[Delta]:
+            if first is not None:
+                yield first
+            async for delta in deltas:
+                yield delta
+
+        async for delta in source():
+            c.usage = delta.usage or c.usage
+            if delta.reasoning and c.has_thoughts:
+                c.reasoning += delta.reasoning
+                yield self._event_body(c, "" if incremental else c.text, False), False
+            if not delta.text:
+                continue
+            c.text += delta.text
+            node = run.generating(delta.text, c.text) if run else None
+            yield self._event_body(c, delta.text if incremental else c.text, False, node), False
+        rest = "" if incremental else c.text
+        closing = run.closing(c.text) if run else []
+        for closed in closing[:-1]:
+            yield self._event_body(c, rest, False, closed), False
+        yield self._event_body(c, rest, True, closing[-1] if closing else None), True
 
     async def events(
         self,
@@ -230,16 +322,8 @@ class AppService:
         """SSE events: deltas with ``finish_reason`` "null", then a "stop" event; faults applied.
         ``first`` is a delta already taken from ``deltas`` (to answer early errors as envelopes)."""
         event_id = 0
-
-        async def source() -> AsyncIterator[Delta | None]:
-            if first is not None:
-                yield first
-            async for delta in deltas:
-                yield delta
-            yield None
-
         try:
-            async for delta in source():
+            async for body, finished in self._bodies(c, deltas, incremental, first):
                 event_id += 1
                 if decision.drop_after is not None and event_id > decision.drop_after:
                     yield DROP
@@ -253,21 +337,6 @@ class AppService:
                     )
                     yield frame(event_id, err.body(c.request_id), event="error", status=400)
                     return
-                finished = delta is None
-                if delta is not None:
-                    c.text += delta.text
-                    c.usage = delta.usage or c.usage
-                output: dict[str, Any] = {
-                    "session_id": c.session_id,
-                    "finish_reason": "stop" if finished else "null",
-                    "text": ("" if delta is None else delta.text) if incremental else c.text,
-                }
-                if c.thoughts is not None:
-                    output["thoughts"] = c.thoughts
-                refs = cited_references(c.text, c.turn.passages)
-                if refs:
-                    output["doc_references"] = refs
-                body = {"output": output, "usage": self._usage(c.usage), "request_id": c.request_id}
                 if finished:
                     # Saved before the stop event goes out, so an immediate follow-up turn sees it.
                     await to_thread.run_sync(self.finish, c)

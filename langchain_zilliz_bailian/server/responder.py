@@ -32,10 +32,12 @@ class Usage:
 
 @dataclass(frozen=True)
 class Delta:
-    """A piece of answer text and the usage so far (None: unchanged since the last delta)."""
+    """A piece of answer text and the usage so far (None: unchanged since the last delta);
+    ``reasoning`` is a piece of a thinking model's reasoning (shown as a ``reasoning`` thought)."""
 
     text: str
     usage: Usage | None = None
+    reasoning: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class Responder(Protocol):
         ...
 
 
-def choose_responder(app: AppSpec, offline: Responder) -> Responder:
-    """The responder for ``app``: ``offline`` unless the app names a model endpoint."""
-    # The OpenAI-compatible responder (apps with ``model``) plugs in here.
-    return offline
+def choose_responder(app: AppSpec, offline: Responder, model: Responder) -> Responder:
+    """The responder for ``app``: ``model`` (OpenAI-compatible) when the app names a model
+    endpoint, else ``offline``."""
+    return model if app.model is not None else offline

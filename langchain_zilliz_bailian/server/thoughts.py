@@ -14,6 +14,17 @@ def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def reasoning_thought(reasoning: str) -> dict[str, Any]:
+    """The ``思考过程`` step of a thinking model, as the recorded deepseek-r1 app shows it."""
+    return {
+        "thought": reasoning,
+        "action_type": "reasoning",
+        "response": reasoning,
+        "action_name": "思考过程",
+        "action": "reasoning",
+    }
+
+
 def retrieval_thought(passages: list[Passage]) -> dict[str, Any]:
     """The ``知识检索`` step with every retrieved passage (``referenceIndex`` = its ``[n]``)."""
     observation = [

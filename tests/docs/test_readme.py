@@ -120,7 +120,7 @@ def test_shell_command_parses(command: readme.Command, capsys: pytest.CaptureFix
         args = cli.build_parser().parse_args(shlex.split(command.argv))
     except SystemExit:
         pytest.fail(f"README.md:{command.line}: {command.argv!r}: {capsys.readouterr().err}")
-    assert args.command in ("serve", "pipelines", "demo")
+    assert args.command in ("serve", "pipelines", "demo", "apps")
 
 
 def test_readme_markers_are_known_and_attached() -> None:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from langchain_zilliz_bailian.server import LocalServer
+from tests.fakes.openai_stub import KEY_VARIABLE, SECRET, StubModel
 from tests.server.milvus_server import EXECUTABLE_VARIABLE, MilvusServer, find_executable
 
 PROJECT = "proj-0123456789abcdef"
@@ -353,3 +354,18 @@ def static_http(tmp_path: Path) -> Iterator[str]:
     yield f"http://127.0.0.1:{srv.server_address[1]}"
     srv.shutdown()
     srv.server_close()
+
+
+@pytest.fixture(scope="session")
+def stub_server() -> Iterator[StubModel]:
+    """The scripted OpenAI-compatible endpoint (tests/fakes/openai_stub.py), once per session."""
+    with StubModel() as model:
+        yield model
+
+
+@pytest.fixture
+def stub(stub_server: StubModel, monkeypatch: pytest.MonkeyPatch) -> StubModel:
+    """The stub with its default script and nothing received; its key in ``KEY_VARIABLE``."""
+    stub_server.reset()
+    monkeypatch.setenv(KEY_VARIABLE, SECRET)
+    return stub_server

@@ -187,7 +187,7 @@ class _Scripted:
 
 
 def _use(monkeypatch: pytest.MonkeyPatch, responder: _Scripted) -> None:
-    monkeypatch.setattr(bailian, "choose_responder", lambda app, offline: responder)
+    monkeypatch.setattr(bailian, "choose_responder", lambda *_: responder)
 
 
 def test_responder_seam_deltas_usage_and_turn(

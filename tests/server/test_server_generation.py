@@ -1,0 +1,230 @@
+"""The OpenAI-compatible model client and the grounding of its prompt, against the scripted stub."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from langchain_zilliz_bailian.server.answer import Passage
+from langchain_zilliz_bailian.server.apps import ModelEndpoint
+from langchain_zilliz_bailian.server.errors import BailianError
+from langchain_zilliz_bailian.server.generation import ChatModelClient, ModelUsage, Reasoning
+from langchain_zilliz_bailian.server.grounding import CitationMarkers, model_messages
+from tests.fakes import openai_stub
+from tests.fakes.openai_stub import KEY_VARIABLE, SECRET, Script, StubModel, free_port
+
+
+def Endpoint(base_url: str, api_key_env: str | None = KEY_VARIABLE) -> ModelEndpoint:  # noqa: N802
+    return ModelEndpoint(base_url=base_url, model="stub-model", api_key_env=api_key_env)
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[ChatModelClient]:
+    model_client = ChatModelClient()
+    yield model_client
+    await model_client.aclose()
+
+
+Item = str | Reasoning | ModelUsage
+
+
+async def collect(
+    client: ChatModelClient, endpoint: ModelEndpoint, got: list[Item] | None = None
+) -> list[Item]:
+    """Everything the stream yields (into ``got`` as it comes, when given)."""
+    items = [] if got is None else got
+    async for item in client.stream(endpoint, [{"role": "user", "content": "Hi?"}]):
+        items.append(item)
+    return items
+
+
+async def failure(client: ChatModelClient, endpoint: ModelEndpoint) -> BailianError:
+    """The error the stream raises."""
+    with pytest.raises(BailianError) as caught:
+        await collect(client, endpoint)
+    return caught.value
+
+
+async def test_streams_deltas_then_the_usage(stub: StubModel, client: ChatModelClient) -> None:
+    items = await collect(client, Endpoint(stub.base_url))
+    assert items == ["Hello", " world", ".", ModelUsage("stub-model", 42, 7)]
+    sent = stub.requests[0]
+    assert sent["stream"] is True
+    assert sent["stream_options"] == {"include_usage": True}
+    assert sent["model"] == "stub-model"
+    assert sent["messages"] == [{"role": "user", "content": "Hi?"}]
+    assert stub.headers[0]["authorization"] == f"Bearer {SECRET}"
+
+
+async def test_reasoning_comes_before_the_answer(stub: StubModel, client: ChatModelClient) -> None:
+    stub.reset(Script(reasoning=["Think", "ing."], deltas=["Done."]))
+    items = await collect(client, Endpoint(stub.base_url))
+    assert items == [
+        Reasoning("Think"),
+        Reasoning("ing."),
+        "Done.",
+        ModelUsage("stub-model", 42, 7),
+    ]
+
+
+async def test_each_delta_is_yielded_when_it_arrives(
+    stub: StubModel, client: ChatModelClient
+) -> None:
+    stub.reset(Script(deltas=["a", "b", "c"], delay_s=0.2))
+    seen: list[float] = []
+    async for item in client.stream(Endpoint(stub.base_url), [{"role": "user", "content": "x"}]):
+        if isinstance(item, str):
+            seen.append(time.perf_counter())
+    assert len(seen) == 3
+    # Each delta is read within 100 ms of being sent, not after the whole stream (0.4 s later).
+    for sent, got in zip(stub.sent_at, seen, strict=True):
+        assert 0 <= got - sent < 0.1
+
+
+async def test_no_key_variable_sends_no_authorization(
+    stub: StubModel, client: ChatModelClient
+) -> None:
+    await collect(client, Endpoint(stub.base_url, api_key_env=None))
+    assert "authorization" not in stub.headers[0]
+
+
+async def test_an_unset_key_variable_fails_before_any_request(
+    stub: StubModel, client: ChatModelClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(KEY_VARIABLE)
+    error = await failure(client, Endpoint(stub.base_url))
+    assert error.code == "ModelServiceFailed"
+    assert KEY_VARIABLE in error.message
+    assert stub.requests == []
+
+
+@pytest.mark.parametrize(("status", "code", "bailian_status"), openai_stub.ENDPOINT_STATUSES)
+async def test_http_statuses_map_to_bailian_codes(
+    stub: StubModel, client: ChatModelClient, status: int, code: str, bailian_status: int
+) -> None:
+    stub.reset(
+        Script(status=status, error_body=f'{{"error":{{"message":"bad key {SECRET} given"}}}}')
+    )
+    error = await failure(client, Endpoint(stub.base_url))
+    assert (error.code, error.status) == (code, bailian_status)
+    assert f"HTTP {status}" in error.message
+    assert SECRET not in error.message  # an echoed key is scrubbed
+    assert "bad key *** given" in error.message
+
+
+async def test_connection_refused(client: ChatModelClient) -> None:
+    error = await failure(client, Endpoint(f"http://127.0.0.1:{free_port()}/v1", None))
+    assert (error.code, error.status) == ("ModelUnavailable", 503)
+
+
+async def test_an_idle_stream_times_out(stub: StubModel) -> None:
+    stub.reset(Script(first_delay_s=1.0))
+    impatient = ChatModelClient(timeout=httpx.Timeout(0.2))
+    try:
+        error = await failure(impatient, Endpoint(stub.base_url))
+    finally:
+        await impatient.aclose()
+    assert (error.code, error.status) == ("InternalError.Timeout", 500)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [Script(malformed_after=1), Script(truncate_after=2)],
+    ids=["not-json", "truncated"],
+)
+async def test_a_malformed_stream_fails_after_its_good_deltas(
+    stub: StubModel, client: ChatModelClient, script: Script
+) -> None:
+    stub.reset(script)
+    got: list[Item] = []
+    with pytest.raises(BailianError) as caught:
+        await collect(client, Endpoint(stub.base_url), got)
+    assert got == script.deltas[: script.malformed_after or script.truncate_after]
+    assert (caught.value.code, caught.value.status) == ("ModelServiceFailed", 500)
+    assert "malformed model stream" in caught.value.message
+
+
+async def test_a_stream_without_usage_or_done_still_ends(
+    stub: StubModel, client: ChatModelClient
+) -> None:
+    stub.reset(Script(usage=None, send_done=False))
+    assert await collect(client, Endpoint(stub.base_url)) == ["Hello", " world", "."]
+
+
+async def test_usage_without_counts_is_dropped_not_fatal(
+    stub: StubModel, client: ChatModelClient
+) -> None:
+    stub.reset(Script(usage=(None, None)))
+    assert await collect(client, Endpoint(stub.base_url)) == ["Hello", " world", "."]
+
+
+def test_the_client_repr_shows_no_key() -> None:
+    assert SECRET not in repr(ChatModelClient())
+
+
+# -- grounding -------------------------------------------------------------------------------------
+
+
+def test_messages_carry_prompt_numbered_passages_and_conversation() -> None:
+    passages = [
+        Passage("1", "Milvus Lite stores data in a local file.", "lite.md", "Storage", "d1", 0.9),
+        Passage("2", "Zilliz Cloud is managed.", "cloud.md", "Cloud", "d2", 0.5),
+    ]
+    conversation = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Where is data kept?"},
+        {"role": "assistant", "content": "In a file."},
+        {"role": "user", "content": "And where?"},
+    ]
+    messages = model_messages("You are the handbook bot.", passages, conversation)
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    system = messages[0]["content"]
+    assert system.startswith("You are the handbook bot.\n\nBe brief.")
+    assert "[1] Storage\nMilvus Lite stores data in a local file." in system
+    assert "[2] Cloud\nZilliz Cloud is managed." in system
+    assert "[1]" in system and "cite" in system
+    assert messages[-1] == {"role": "user", "content": "And where?"}
+
+
+def test_no_prompt_and_no_passages_send_the_conversation_alone() -> None:
+    assert model_messages(None, [], [{"role": "user", "content": "Hi"}]) == [
+        {"role": "user", "content": "Hi"}
+    ]
+
+
+def rewrite(
+    pieces: list[str], numbers: tuple[str, ...] = ("1", "2", "12")
+) -> tuple[str, list[str]]:
+    markers = CitationMarkers(numbers)
+    out = "".join(markers.feed(p) for p in pieces) + markers.flush()
+    return out, markers.cited
+
+
+def test_citations_become_markers_even_when_split_across_deltas() -> None:
+    assert rewrite(["Kept in a file [", "1", "]. Also [1", "2] and [2]."]) == (
+        "Kept in a file <ref>[1]</ref>. Also <ref>[12]</ref> and <ref>[2]</ref>.",
+        ["1", "12", "2"],
+    )
+
+
+def test_unknown_numbers_brackets_and_existing_markers_are_left_alone() -> None:
+    text, cited = rewrite(["a[7] b [x] c <ref>[", "1]</ref> d [", "2"])
+    assert text == "a[7] b [x] c <ref>[1]</ref> d [2"
+    assert cited == ["1"]
+
+
+def test_text_without_brackets_is_never_held_back() -> None:
+    markers = CitationMarkers(["1"])
+    assert markers.feed("Hello ") == "Hello "
+    assert markers.feed("[") == ""
+    assert markers.feed("1] ok") == "<ref>[1]</ref> ok"
+
+
+def test_without_passages_brackets_pass_at_once() -> None:
+    markers = CitationMarkers([])
+    assert markers.feed("a [") == "a ["
+    assert markers.feed("1]") == "1]"
+    assert markers.cited == []
