@@ -54,8 +54,8 @@ class ZillizPipelineRetriever(BaseRetriever, Closeable):
     ``similarity_top_k`` may come back): higher is closer (``score >= score_threshold`` passes),
     as pipelines return similarities (COSINE/IP) or reranker scores; only a search function
     described with a metric where smaller is closer (``metricType`` L2, JACCARD, HAMMING) flips
-    it to ``<=``. Like every attribute it is read at
-    each query, so it may be changed between queries.
+    it to ``<=``. Like every attribute it is read at each query, so it may be changed between
+    queries.
 
     Example:
         .. code-block:: python

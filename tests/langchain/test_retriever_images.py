@@ -9,37 +9,16 @@ from __future__ import annotations
 
 from langchain_core.documents import Document
 
-from langchain_zilliz_bailian.retrievers import ZillizPipelineRetriever
 from tests.fakes.zilliz import Script, ok
+from tests.zilliz.test_zilliz_quirks import describe, retriever
 
-PIPE = "pipe-6ca5dd1b4672659d3c3487"
 QUERY = "https://img.test/query.png"
-DESCRIBE_BY_IMAGE = ok(
-    {
-        "pipelineId": PIPE,
-        "type": "SEARCH",
-        "status": "SERVING",
-        "functions": [{"action": "SEARCH_IMAGE_BY_IMAGE", "inputFields": ["query_image_url"]}],
-    }
-)
-
-
-def make(script: Script, **kwargs) -> ZillizPipelineRetriever:
-    return ZillizPipelineRetriever(
-        pipeline_id=PIPE,
-        api_key="zk-1",
-        base_url="https://zilliz.example.test",
-        http_client=script.sync_client(),
-        http_async_client=script.async_client(),
-        query_type="image_url",
-        **kwargs,
-    )
 
 
 def test_a_title_content_field_is_asked_for_and_becomes_page_content() -> None:
     hits = [{"id": "cat", "distance": 0.97, "image_id": "cat", "image_title": "A cat"}]
     script = Script([ok({"result": hits})])
-    docs = make(script, content_field="image_title", k=1).invoke(QUERY)
+    docs = retriever(script, query_type="image_url", content_field="image_title", k=1).invoke(QUERY)
     assert script.bodies()[0]["params"]["outputFields"] == ["image_title"]
     assert docs == [
         Document(page_content="A cat", metadata={"image_id": "cat", "id": "cat", "distance": 0.97})
@@ -51,8 +30,8 @@ async def test_untitled_image_hits_show_their_url_else_their_id() -> None:
         {"id": "cat", "distance": 0.9, "image_id": "cat", "image_url": "https://i.test/c.png"},
         {"id": "dog", "distance": 0.4, "image_id": "dog"},
     ]
-    script = Script([DESCRIBE_BY_IMAGE, ok({"result": hits})])
-    docs = await make(script).ainvoke(QUERY)
+    script = Script([ok(describe("SEARCH_IMAGE_BY_IMAGE")), ok({"result": hits})])
+    docs = await retriever(script, query_type="image_url").ainvoke(QUERY)
     assert script.bodies()[1]["params"]["outputFields"] == []
     assert docs == [
         Document(

@@ -6,24 +6,10 @@ title, else the image URL, else the image id as the node's text; ``image_id`` in
 
 from __future__ import annotations
 
-from typing import Any
-
-from llama_index_ext.retrievers import ZillizPipelineRetriever
 from tests.fakes.zilliz import Script, ok
+from tests.llama_index.test_llama_retriever import describe, make
 
-PIPE = "pipe-6ca5dd1b4672659d3c3487"
 QUERY = "https://img.test/query.png"
-
-
-def make(script: Script, **kwargs: Any) -> ZillizPipelineRetriever:
-    return ZillizPipelineRetriever(
-        PIPE,
-        api_key="zk-1",
-        base_url="https://zilliz.example.test",
-        http_client=script.sync_client(),
-        http_async_client=script.async_client(),
-        **kwargs,
-    )
 
 
 def test_a_title_content_field_is_asked_for_and_becomes_the_node_text() -> None:
@@ -44,14 +30,8 @@ def test_a_title_content_field_is_asked_for_and_becomes_the_node_text() -> None:
 
 
 async def test_a_described_image_pipeline_without_titles_gives_urls_or_ids() -> None:
-    describe = {
-        "pipelineId": PIPE,
-        "type": "SEARCH",
-        "status": "SERVING",
-        "functions": [{"action": "SEARCH_IMAGE_BY_TEXT", "inputFields": ["query_text"]}],
-    }
     hits = [{"id": "cat", "distance": 0.3, "image_url": "https://i.test/c.png"}]
-    script = Script([ok(describe), ok({"result": hits})])
+    script = Script([describe("SEARCH_IMAGE_BY_TEXT"), ok({"result": hits})])
     [node] = await make(script).aretrieve("a cat on a table")
     assert script.bodies()[1]["data"] == {"query_text": "a cat on a table"}
     assert node.node.get_content() == "https://i.test/c.png"

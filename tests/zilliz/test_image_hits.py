@@ -7,25 +7,15 @@ import pytest
 
 from langchain_zilliz_bailian.zilliz.actions import hit_content, requested_fields
 from langchain_zilliz_bailian.zilliz.models import Pipeline, SearchHit
-from langchain_zilliz_bailian.zilliz.retrieval import RetrievalSession, SearchRequest
+from langchain_zilliz_bailian.zilliz.retrieval import SearchRequest
 from tests.fakes.zilliz import Script, ok
+from tests.zilliz.test_retrieval_session import PIPE, describe, session
 
-PIPE = "pipe-6ca5dd1b4672659d3c3487"
 QUERY = "https://img.test/query.png"
 
 
-def describe(action: str) -> dict[str, object]:
-    function = {"name": "main", "action": action}
-    return {"pipelineId": PIPE, "type": "SEARCH", "status": "SERVING", "functions": [function]}
-
-
-def session(script: Script) -> RetrievalSession:
-    return RetrievalSession(
-        api_key="zk-1",
-        base_url="https://zilliz.example.test",
-        http_client=script.sync_client(),
-        http_async_client=script.async_client(),
-    )
+def searching(action: str) -> Pipeline:
+    return Pipeline.model_validate(describe(action).json()["data"])
 
 
 @pytest.mark.parametrize(
@@ -51,12 +41,12 @@ def session(script: Script) -> RetrievalSession:
     ids=["title", "url", "empty-title", "id-only"],
 )
 def test_an_image_hit_is_named_by_its_title_else_its_url_else_its_id(raw, text, fields) -> None:
-    pipeline = Pipeline.model_validate(describe("SEARCH_IMAGE_BY_TEXT"))
+    pipeline = searching("SEARCH_IMAGE_BY_TEXT")
     assert hit_content(SearchHit.from_raw(raw), "image_title", pipeline) == (text, fields)
 
 
 def test_a_text_hit_without_its_text_stays_empty() -> None:
-    pipeline = Pipeline.model_validate(describe("SEARCH_TEXT"))
+    pipeline = searching("SEARCH_TEXT")
     hit = SearchHit.from_raw({"id": 1, "distance": 0.5, "year": 2024})
     assert hit_content(hit, "text", pipeline) == ("", {"year": 2024})
 
@@ -108,6 +98,6 @@ def test_the_search_asks_for_the_content_field_and_maps_image_hits() -> None:
 
 async def test_a_described_image_pipeline_asks_for_nothing_it_may_not_have() -> None:
     """``image_title`` is only a default: a collection without it would refuse the search."""
-    script = Script([ok(describe("SEARCH_IMAGE_BY_IMAGE")), ok({"result": []})])
+    script = Script([describe("SEARCH_IMAGE_BY_IMAGE"), ok({"result": []})])
     await session(script).asearch(SearchRequest(PIPE, QUERY, query_type="image_url"))
     assert script.bodies()[1]["params"]["outputFields"] == []

@@ -18,7 +18,7 @@ from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
 BASE_URL = "https://zilliz.example.test"
 CLIP = "zilliz/clip-vit-base-patch32"
 VIT = "zilliz/vit-base-patch16-224"
-SET = {
+SET: dict[str, Any] = {
     "name": "photos",
     "project_id": "proj-0123456789abcdef",
     "cluster_id": "in03-0123456789abcdef",
