@@ -98,7 +98,9 @@ class ZillizPipelineRetriever(TypedConstruction, BaseRetriever, Closeable):
     query_type: Literal["text", "image_url"] = "text"
     """``"image_url"`` sends the query as ``query_image_url`` (SEARCH_IMAGE_BY_IMAGE)."""
     content_field: str | None = None
-    """Field that becomes ``page_content``; by default chosen from the pipeline's function.
+    """Field that becomes ``page_content`` (asked for in ``outputFields``, e.g. a preserved
+    ``image_title``); by default chosen from the pipeline's function. An image hit without it
+    shows its ``image_url`` if returned, else its ``image_id`` (kept in ``metadata`` too).
 
     Setting it skips the one describe call, and with it the checks that the pipeline is a
     SEARCH one (:class:`PipelineTypeError`) and serving."""

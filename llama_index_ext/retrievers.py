@@ -48,12 +48,14 @@ class ZillizPipelineRetriever(BaseRetriever, Closeable):
     and ANDed with it. The pipeline is described once, on the first query, to pick the text field
     and check it is a serving SEARCH pipeline
     (:class:`~langchain_zilliz_bailian.errors.PipelineTypeError` otherwise); setting
-    ``content_field`` skips that call and its checks. ``score_threshold`` drops hits less close
-    than it after the search (so fewer than ``similarity_top_k`` may come back): higher is closer
-    (``score >= score_threshold`` passes), as pipelines return similarities (COSINE/IP) or
-    reranker scores; only a search function described with a metric where smaller is closer
-    (``metricType`` L2, JACCARD, HAMMING) flips it to ``<=``. Like every attribute it is read at
-    each query, so it may be changed between queries.
+    ``content_field`` skips that call and its checks (the field is then asked for in
+    ``outputFields``; an image hit without it is named by its ``image_url`` or ``image_id``).
+    ``score_threshold`` drops hits less close than it after the search (so fewer than
+    ``similarity_top_k`` may come back): higher is closer (``score >= score_threshold`` passes),
+    as pipelines return similarities (COSINE/IP) or reranker scores; only a search function
+    described with a metric where smaller is closer (``metricType`` L2, JACCARD, HAMMING) flips
+    it to ``<=``. Like every attribute it is read at each query, so it may be changed between
+    queries.
 
     Example:
         .. code-block:: python

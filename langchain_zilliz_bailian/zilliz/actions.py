@@ -1,21 +1,28 @@
 """What a search pipeline's action decides: the text field of a hit and the largest ``limit``.
 
 Shared by the LangChain and LlamaIndex retrievers (Z4: the field is chosen by the function's
-action from ``describe``, never by probing the hit).
+action from ``describe``, never by probing the hit). An image hit has no text of its own: its
+content is a preserved title when one was returned, else its URL or id (:func:`hit_content`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from langchain_zilliz_bailian.errors import PipelineNotServingError
-from langchain_zilliz_bailian.zilliz.models import Pipeline
+from langchain_zilliz_bailian.zilliz.models import Pipeline, SearchHit
 
 __all__ = [
     "CONTENT_FIELDS",
+    "IMAGE_SEARCHES",
     "content_of",
     "MAX_LIMITS",
+    "RETURNED_UNASKED",
     "check_serving",
     "content_field",
+    "hit_content",
     "max_limit",
+    "requested_fields",
 ]
 
 #: Where each search function puts the hit's text (Z4: chosen by action, not by probing).
@@ -25,6 +32,13 @@ CONTENT_FIELDS = {
     "SEARCH_IMAGE_BY_IMAGE": "image_title",
     "SEARCH_IMAGE_BY_TEXT": "image_title",
 }
+#: The search functions over image collections.
+IMAGE_SEARCHES = frozenset({"SEARCH_IMAGE_BY_IMAGE", "SEARCH_IMAGE_BY_TEXT"})
+#: Fields a search returns without ``outputFields`` naming them (§7: id, distance and the main
+#: field); any other content field must be asked for.
+RETURNED_UNASKED = frozenset(
+    {"id", "distance", "text", "chunk_text", "chuck_text", "chunk_id", "doc_name", "image_id"}
+)
 #: Image-by-text searches allow at most 100 results (Z22).
 MAX_LIMITS = {"SEARCH_IMAGE_BY_TEXT": 100}
 _DEFAULT_MAX_LIMIT = 500
@@ -64,3 +78,28 @@ def content_of(fields: dict[str, object], field: str) -> tuple[str, dict[str, ob
             value = rest.pop(name)
             return ("" if value is None else str(value)), rest
     return "", rest
+
+
+def requested_fields(output_fields: Sequence[str] | None, content: str | None) -> list[str]:
+    """``outputFields`` to send: the caller's, plus a chosen ``content`` field (say a preserved
+    ``image_title``) that the search would not return unasked."""
+    fields = list(output_fields or [])
+    if content is not None and content not in RETURNED_UNASKED and content not in fields:
+        fields.append(content)
+    return fields
+
+
+def hit_content(
+    hit: SearchHit, field: str, pipeline: Pipeline | None
+) -> tuple[str, dict[str, object]]:
+    """A hit's text from ``field`` and its remaining fields.
+
+    An image hit (an image search, or a hit carrying ``image_id``) without that text is named by
+    its ``image_url`` when returned, else its ``image_id``, which stays among the fields.
+    """
+    text, rest = content_of(hit.fields, field)
+    action = pipeline.action if pipeline is not None else None
+    if not text and (action in IMAGE_SEARCHES or "image_id" in rest):
+        rest.setdefault("image_id", hit.id)
+        text = str(rest.get("image_url") or rest["image_id"])
+    return text, rest

@@ -47,7 +47,12 @@ from langchain_zilliz_bailian.zilliz.models import (
     SearchResult,
     TextIngestionResult,
 )
-from langchain_zilliz_bailian.zilliz.specs import check_pipeline_spec, pipeline_set_specs
+from langchain_zilliz_bailian.zilliz.specs import (
+    ImageSearch,
+    PipelineKind,
+    check_pipeline_spec,
+    pipeline_set_specs,
+)
 
 __all__ = [
     "API_KEY_ENV",
@@ -548,17 +553,22 @@ class ZillizPipelinesClient(Closeable):
         project_id: str,
         cluster_id: str,
         collection_name: str,
-        kind: Literal["text", "doc"] = "doc",
+        kind: PipelineKind = "doc",
         language: Literal["ENGLISH", "CHINESE"] = "ENGLISH",
         embedding: str | None = None,
         preserve: Mapping[str, str] | None = None,
         reranker: str | None = None,
         description: str = "",
+        image_search: ImageSearch | None = None,
     ) -> PipelineSet:
         """Create the ingestion, search and deletion pipelines of one collection.
 
         The REST API makes no companion pipelines (Z25); this makes all three with the same
-        embedding model (Z34). ``preserve`` maps field name to ``fieldType``.
+        embedding model (Z34). ``preserve`` maps field name to ``fieldType``. ``kind="image"``
+        indexes images (``embedding`` ``zilliz/clip-vit-base-patch32`` by default, or
+        ``zilliz/vit-base-patch16-224``; no ``language``) and searches them by image URL, or by
+        text with ``image_search="text"`` (CLIP only). Any other ``kind`` is refused before a
+        request is sent.
         """
         specs = pipeline_set_specs(
             name=name,
@@ -571,6 +581,7 @@ class ZillizPipelinesClient(Closeable):
             preserve=preserve,
             reranker=reranker,
             description=description,
+            image_search=image_search,
         )
         made: list[Pipeline] = []
         with _naming_what_was_made(made, specs):
@@ -585,12 +596,13 @@ class ZillizPipelinesClient(Closeable):
         project_id: str,
         cluster_id: str,
         collection_name: str,
-        kind: Literal["text", "doc"] = "doc",
+        kind: PipelineKind = "doc",
         language: Literal["ENGLISH", "CHINESE"] = "ENGLISH",
         embedding: str | None = None,
         preserve: Mapping[str, str] | None = None,
         reranker: str | None = None,
         description: str = "",
+        image_search: ImageSearch | None = None,
     ) -> PipelineSet:
         """Async twin of :meth:`create_pipeline_set`."""
         specs = pipeline_set_specs(
@@ -604,6 +616,7 @@ class ZillizPipelinesClient(Closeable):
             preserve=preserve,
             reranker=reranker,
             description=description,
+            image_search=image_search,
         )
         made: list[Pipeline] = []
         with _naming_what_was_made(made, specs):

@@ -26,7 +26,12 @@ from langchain_zilliz_bailian._http.checks import (
     insecure_url_reported,
 )
 from langchain_zilliz_bailian.errors import InvalidInputError
-from langchain_zilliz_bailian.zilliz.actions import content_field, content_of, max_limit
+from langchain_zilliz_bailian.zilliz.actions import (
+    content_field,
+    hit_content,
+    max_limit,
+    requested_fields,
+)
 from langchain_zilliz_bailian.zilliz.client import ZillizPipelinesClient
 from langchain_zilliz_bailian.zilliz.connection import ZillizConnection, checked_connection
 from langchain_zilliz_bailian.zilliz.described import DescribedPipelines
@@ -42,8 +47,10 @@ QueryType = Literal["text", "image_url"]
 class SearchRequest:
     """One search: the pipeline, the query and its window, filter and fields.
 
-    ``content_field`` names the field that holds a hit's text; left ``None``, the pipeline is
-    described (once per session) to choose it and to check that it is a serving SEARCH one.
+    ``content_field`` names the field that holds a hit's text (asked for in ``outputFields``
+    unless the search returns it unasked); left ``None``, the pipeline is described (once per
+    session) to choose it and to check that it is a serving SEARCH one. An image hit without
+    that text is named by its URL or ``image_id`` (:func:`~.actions.hit_content`).
     ``score_threshold`` drops, after the search, the hits farther than it in the direction of
     the pipeline's distance (:mod:`~langchain_zilliz_bailian.zilliz.scores`: ``distance >=``
     the threshold unless the described metric is one where smaller is closer), so fewer than
@@ -149,7 +156,7 @@ class RetrievalSession(Closeable):
             "limit": request.limit,
             "offset": request.offset,
             "filter": request.filter,
-            "output_fields": request.output_fields,
+            "output_fields": requested_fields(request.output_fields, request.content_field),
             "max_limit": max_limit(self.pipelines.get(request.pipeline_id)),
         }
 
@@ -161,7 +168,7 @@ class RetrievalSession(Closeable):
         for hit in result.hits:
             if not passes(hit.distance, request.score_threshold, higher=higher):
                 continue
-            text, fields = content_of(hit.fields, field)
+            text, fields = hit_content(hit, field, pipeline)
             hits.append(Retrieved(id=hit.id, text=text, fields=fields, distance=hit.distance))
         return hits
 

@@ -91,7 +91,8 @@ def test_z3_result_results_or_bare_list(data):
         ("SEARCH_TEXT", {"id": 1, "distance": 0.1, "text": "T", "chunk_text": "not me"}, "T"),
         ("SEARCH_DOC_CHUNK", {"id": 1, "distance": 0.1, "chunk_text": "C", "text": "not me"}, "C"),
         ("SEARCH_IMAGE_BY_TEXT", {"id": "image-101", "distance": 0.1, "image_title": "cat"}, "cat"),
-        ("SEARCH_IMAGE_BY_IMAGE", {"id": "image-101", "distance": 0.1, "image_id": "i"}, ""),
+        # an image hit without a title is named by its image_id (no empty page_content)
+        ("SEARCH_IMAGE_BY_IMAGE", {"id": "image-101", "distance": 0.1, "image_id": "i"}, "i"),
     ],
 )
 def test_z4_content_field_chosen_by_action_not_probing(action, hit, content):
