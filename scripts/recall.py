@@ -120,12 +120,12 @@ DEMO_QUESTIONS = [
     Labelled(
         "Does the offline embedder need a model download or torch?",
         "local_server.md",
-        "It needs no model download and no torch",
+        "so it needs no download and no torch",
     ),
     Labelled(
-        "What does the built-in app reply when no knowledge base is configured?",
+        "How does an app answer when no language model is configured?",
         "local_server.md",
-        "Without any pipeline the app echoes the prompt",
+        "Without a model, an app answers offline by quoting whole sentences",
     ),
     Labelled(
         "How can I simulate throttling and dropped connections locally?",
