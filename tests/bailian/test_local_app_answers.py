@@ -102,7 +102,7 @@ def test_langchain_retriever_prompt_app_chain_answers_from_the_context(
 ) -> None:
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.prompts import ChatPromptTemplate
-    from langchain_core.runnables import RunnablePassthrough
+    from langchain_core.runnables import Runnable, RunnablePassthrough
 
     from langchain_zilliz_bailian.chat_models import ChatBailianApp
     from langchain_zilliz_bailian.retrievers import ZillizPipelineRetriever
@@ -124,7 +124,7 @@ def test_langchain_retriever_prompt_app_chain_answers_from_the_context(
         ),
     ]
     for prompt in prompts:
-        chain = (
+        chain: Runnable[Any, str] = (
             {"context": docs, "question": RunnablePassthrough()} | prompt | app | StrOutputParser()
         )
         for question, section, expected in QUESTIONS:
