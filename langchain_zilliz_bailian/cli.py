@@ -416,9 +416,15 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
         "--default-app-id",
         _app_id,
         None,
-        "id of the default app (then an id neither registered nor this one is 404 NotFound); "
-        "without it the default app answers every id not in `zilliz-bailian apps list`",
+        "id of the default app (default: 'default'); an id neither registered "
+        "(`zilliz-bailian apps list`) nor this one is 404 NotFound, as on Bailian",
         kind="app id",
+    )
+    _switch_option(
+        serve,
+        "--any-app-id",
+        "let the default app answer every app id that is not defined (for code that sends "
+        "made-up ids; a real Bailian answers them 404)",
     )
     _option(
         serve,
@@ -710,6 +716,7 @@ def serve(args: argparse.Namespace) -> int:
         "embedding_fallback": args.embedding_fallback,
         "default_pipeline_ids": _ids(args.default_pipeline_ids),
         "default_app_id": args.default_app_id,
+        "any_app_id": args.any_app_id,
         "default_system_prompt": args.default_system_prompt or "",
         "legacy": args.legacy,
         "stream_interval_ms": args.stream_interval_ms,

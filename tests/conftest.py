@@ -79,9 +79,10 @@ def local_server(tmp_path_factory: pytest.TempPathFactory):
     """The local compatible server (Milvus Lite in a temp dir) on a free loopback port."""
     from langchain_zilliz_bailian.server import LocalServer
 
-    # bge pipelines are served by the default embedder (MiniLM): no model download in tests.
+    # bge pipelines are served by the default embedder (MiniLM): no model download in tests;
+    # the tests (and cassette recordings) use many made-up app ids: the default app answers them.
     with LocalServer(
-        data_dir=tmp_path_factory.mktemp("local-server"), embedding_fallback=True
+        data_dir=tmp_path_factory.mktemp("local-server"), embedding_fallback=True, any_app_id=True
     ) as server:
         yield server
 

@@ -16,6 +16,7 @@ from typing import TextIO
 
 from langchain_zilliz_bailian.demo.answers import AnswerReport
 from langchain_zilliz_bailian.demo.endpoints import (
+    LOCAL_APP_ID,
     Endpoints,
     MissingEnvironmentError,
     live_endpoints,
@@ -100,6 +101,7 @@ def _endpoints(options: DemoOptions, printer: Printer, timings: Timings) -> Iter
             data_dir=data_dir,
             stream_interval_ms=options.stream_interval_ms,
             embedding_fallback=True,
+            default_app_id=LOCAL_APP_ID,
         )
         with timings.measure("server start") as step:
             stack.enter_context(server)

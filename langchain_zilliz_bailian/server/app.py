@@ -104,7 +104,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             settings.default_app_id, settings.default_pipeline_ids, settings.default_system_prompt
         ),
         settings.apps,
-        catch_all=settings.default_app_id is None,
+        catch_all=settings.any_app_id,
     )
     ctx.apps = AppService(ctx.pipelines, catalog, settings.stream_interval_ms)
     ctx.readiness = Readiness(storage)
@@ -134,6 +134,7 @@ def create_app(
     embedding_fallback: bool = False,
     default_pipeline_ids: list[str] | None = None,
     default_app_id: str | None = None,
+    any_app_id: bool = False,
     default_system_prompt: str = "",
     apps: Sequence[AppSpec | dict[str, Any]] = (),
     legacy: bool = False,
@@ -163,8 +164,8 @@ def create_app(
 
     Apps: ``apps`` (specs or their dicts) first, then the data dir's registry (``apps.json``,
     managed by ``zilliz-bailian apps``), then the default app (``default_pipeline_ids``,
-    ``default_system_prompt``) under ``default_app_id``; without ``default_app_id`` the default
-    app answers every undefined id, with it an undefined id is 404 ``NotFound``.
+    ``default_system_prompt``) under ``default_app_id`` (``"default"`` when not given); any
+    other id is 404 ``NotFound``, unless ``any_app_id`` lets the default app answer it.
     """
     check_keys(api_key, admin_key)
     if default_app_id is not None:
@@ -182,6 +183,7 @@ def create_app(
         embedding_fallback=embedding_fallback,
         default_pipeline_ids=list(default_pipeline_ids or []),
         default_app_id=default_app_id,
+        any_app_id=any_app_id,
         default_system_prompt=default_system_prompt,
         apps=[spec if isinstance(spec, AppSpec) else AppSpec.build(**spec) for spec in apps],
         legacy=legacy,

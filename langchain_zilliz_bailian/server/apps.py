@@ -27,9 +27,8 @@ from langchain_zilliz_bailian.server.ids import check_id, is_valid, new_app_id
 
 AppType = Literal["model", "rag", "workflow"]
 REGISTRY_FILE = "apps.json"
-#: The default app's id when ``--default-app-id`` is not given; it then answers every id that is
-#: not registered (the behaviour of earlier versions).
-CATCH_ALL_APP_ID = "default"
+#: The default app's id when ``--default-app-id`` is not given.
+DEFAULT_APP_ID = "default"
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _PARAM_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
@@ -239,7 +238,7 @@ def default_app(
 ) -> AppSpec:
     """The app defined by the server's startup flags (a ``rag`` app when it has pipelines)."""
     return AppSpec.build(
-        app_id=app_id or CATCH_ALL_APP_ID,
+        app_id=app_id or DEFAULT_APP_ID,
         type="rag" if pipeline_ids else "model",
         description="The server's default app (startup flags).",
         system_prompt=system_prompt,
@@ -250,8 +249,8 @@ def default_app(
 class AppCatalog:
     """Resolves app ids: ``given`` apps, then the registry, then the default app.
 
-    With ``catch_all`` (no ``--default-app-id`` given) the default app answers every id that is
-    not defined; otherwise an undefined id is :class:`UnknownAppError`.
+    An undefined id is :class:`UnknownAppError`, as an unknown app is on Bailian; with
+    ``catch_all`` (``--any-app-id``, for code that sends made-up ids) the default app answers it.
     """
 
     def __init__(

@@ -45,8 +45,10 @@ class ServerSettings:
     #: Whether a model that cannot be loaded is served by ``embedder`` instead of refused.
     embedding_fallback: bool = False
     default_pipeline_ids: list[str] = field(default_factory=list)
-    #: The default app's id; None: it answers every app id that is not defined.
+    #: The default app's id (None: ``"default"``).
     default_app_id: str | None = None
+    #: Whether the default app answers every app id that is not defined (else 404 NotFound).
+    any_app_id: bool = False
     default_system_prompt: str = ""
     #: Apps defined in Python (:class:`~.runner.LocalServer` ``apps=``), before the registry.
     apps: list[AppSpec] = field(default_factory=list)

@@ -56,7 +56,7 @@ def readme_env(
         "ZILLIZ_CLOUD_API_KEY": local_server.api_key,
         "DASHSCOPE_HTTP_BASE_URL": local_server.bailian_base_url,
         "DASHSCOPE_API_KEY": local_server.api_key,
-        "DASHSCOPE_APP_ID": "readme-app",
+        "DASHSCOPE_APP_ID": "default",
     }
     env.update(_create_set(local_server, "doc"))
     env.update(_create_set(local_server, "text"))

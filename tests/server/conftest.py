@@ -63,7 +63,11 @@ def on_real_milvus() -> bool:
 def server(server_data_dir: Path, request: pytest.FixtureRequest) -> Iterator[LocalServer]:
     uri = request.getfixturevalue("milvus_uri") if on_real_milvus() else None
     with LocalServer(
-        data_dir=server_data_dir, stream_interval_ms=1, milvus_uri=uri, embedding_fallback=True
+        data_dir=server_data_dir,
+        stream_interval_ms=1,
+        milvus_uri=uri,
+        embedding_fallback=True,
+        any_app_id=True,  # made-up app ids throughout the tests
     ) as srv:
         yield srv
 

@@ -1,5 +1,5 @@
 """The app registry: definitions checked, stored in the data dir, managed by the CLI, and resolved
-by the server (an undefined id is 404 ``NotFound`` once the server names its default app)."""
+by the server (an undefined id is 404 ``NotFound`` unless the server runs with ``--any-app-id``)."""
 
 from __future__ import annotations
 
@@ -161,6 +161,16 @@ def test_unknown_app_is_404_not_found_envelope(strict_server: LocalServer) -> No
     assert sse.status_code == 404
     (event,) = parse_sse(sse.content)
     assert event["lines"][:3] == ["id:1", "event:error", ":HTTP_STATUS/404"]
+
+
+def test_a_default_server_answers_only_its_default_app_unless_told_otherwise(
+    tmp_path: Path,
+) -> None:
+    with LocalServer(data_dir=tmp_path / "strict", stream_interval_ms=0) as server:
+        assert _ask(server, "default").status_code == 200
+        assert _ask(server, "a-typo-of-my-app").status_code == 404
+    with LocalServer(data_dir=tmp_path / "loose", stream_interval_ms=0, any_app_id=True) as loose:
+        assert _ask(loose, "a-typo-of-my-app").status_code == 200
 
 
 def test_defined_apps_answer(strict_server: LocalServer) -> None:

@@ -26,7 +26,11 @@ ADMIN_KEY = "admin-only-key"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     data_dir: Path = tmp_path_factory.mktemp("zb-faults")
     with LocalServer(
-        data_dir=data_dir, stream_interval_ms=1, admin_key=ADMIN_KEY, embedding_fallback=True
+        data_dir=data_dir,
+        stream_interval_ms=1,
+        admin_key=ADMIN_KEY,
+        embedding_fallback=True,
+        any_app_id=True,
     ) as srv:
         yield srv
 

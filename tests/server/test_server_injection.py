@@ -64,7 +64,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A fresh server holding two projects' pipelines, texts, a document and a secret session."""
     data_dir: Path = tmp_path_factory.mktemp("zb-injection")
     with (
-        LocalServer(data_dir=data_dir, stream_interval_ms=0, embedding_fallback=True) as srv,
+        LocalServer(
+            data_dir=data_dir, stream_interval_ms=0, embedding_fallback=True, any_app_id=True
+        ) as srv,
         _client(srv) as http,
     ):
         mine = make_text_pipelines(http, "mine")

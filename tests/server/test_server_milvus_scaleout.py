@@ -40,7 +40,10 @@ def pair(milvus_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     base = tmp_path_factory.mktemp("pair")
     servers = [
         crash.ServerProcess(
-            base / name, _pycache(), base / f"{name}.log", ["--milvus-uri", milvus_uri]
+            base / name,
+            _pycache(),
+            base / f"{name}.log",
+            ["--milvus-uri", milvus_uri, "--any-app-id"],
         )
         for name in ("a", "b")
     ]
@@ -84,10 +87,9 @@ def test_a_pipeline_created_through_one_process_is_served_by_the_other(pair: lis
         hits = _eventually(found_through_a)
         assert [hit["id"] for hit in hits] == ingested["ids"]
         ok(a.delete(f"/v1/pipelines/{pipes['ingestion']}"))
-        # b may answer from its metadata cache for up to a second, then sees the drop.
-        gone = _eventually(
-            lambda: b.get(f"/v1/pipelines/{pipes['ingestion']}").status_code == 404, 5
-        )
+        # b may answer from its metadata cache for up to a second, then sees the drop (within
+        # Milvus's staleness bound, which grows on a loaded machine).
+        gone = _eventually(lambda: b.get(f"/v1/pipelines/{pipes['ingestion']}").status_code == 404)
         assert gone
 
 

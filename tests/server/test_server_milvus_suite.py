@@ -24,7 +24,11 @@ APP = "/api/v1/apps/0123456789abcdef0123456789abcdef/completion"
 def remote(milvus_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     data_dir = tmp_path_factory.mktemp("zb-on-milvus")
     with LocalServer(
-        data_dir=data_dir, milvus_uri=milvus_uri, stream_interval_ms=1, embedding_fallback=True
+        data_dir=data_dir,
+        milvus_uri=milvus_uri,
+        stream_interval_ms=1,
+        embedding_fallback=True,
+        any_app_id=True,
     ) as srv:
         yield srv
 

@@ -23,7 +23,9 @@ def _client(srv: LocalServer) -> httpx.Client:
 
 def test_restart_keeps_pipelines_data_and_sessions(tmp_path: Path) -> None:
     with (
-        LocalServer(data_dir=tmp_path, stream_interval_ms=0, embedding_fallback=True) as srv,
+        LocalServer(
+            data_dir=tmp_path, stream_interval_ms=0, embedding_fallback=True, any_app_id=True
+        ) as srv,
         _client(srv) as http,
     ):
         pipes = make_text_pipelines(http, "persisted")
@@ -45,6 +47,7 @@ def test_restart_keeps_pipelines_data_and_sessions(tmp_path: Path) -> None:
             legacy=True,
             default_pipeline_ids=[pipes["search"]],
             stream_interval_ms=0,
+            any_app_id=True,
         ) as srv,
         _client(srv) as http,
     ):
@@ -89,6 +92,7 @@ def test_restart_keeps_pipelines_data_and_sessions(tmp_path: Path) -> None:
         port = probe.getsockname()[1]
     cmd = [sys.executable, "-m", "langchain_zilliz_bailian", "serve", "--port", str(port)]
     cmd += ["--data-dir", str(tmp_path), "--api-key", "cli-key", "--log-level", "warning"]
+    cmd += ["--any-app-id"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
