@@ -250,8 +250,30 @@ def test_an_archive_lying_about_member_sizes_cannot_inflate_past_them() -> None:
             break
         extra, comment = struct.unpack_from("<HH", raw, central + 30)
         central += 46 + name_length + extra + comment
-    with pytest.raises(CorruptDocumentError, match="Cannot parse 'lies.docx' as DOCX.*CRC"):
+    with pytest.raises(CorruptDocumentError, match="lies.docx.*CRC"):
         parse_document("lies.docx", bytes(raw))
+
+
+def test_a_lying_member_is_refused_before_any_library_reads_it_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A whole-member read inflates a lying member completely (the bomb); the guard streams."""
+    payload = io.BytesIO()
+    with zipfile.ZipFile(payload, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", b"\0" * (8 << 20))
+    raw = bytearray(payload.getvalue())
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        at = -1
+        while (at := bytes(raw).find(signature, at + 1)) != -1:
+            struct.pack_into("<I", raw, at + offset, 100)  # every size now claims 100 bytes
+    whole_reads: list[str] = []
+    monkeypatch.setattr(
+        zipfile.ZipFile, "read", lambda self, name, pwd=None: whole_reads.append(name)
+    )
+    with pytest.raises(CorruptDocumentError, match="bomb.docx"):
+        parse_document("bomb.docx", bytes(raw))
+    assert whole_reads == []
 
 
 def test_pdf_deflate_streams_are_inflated_within_a_budget() -> None:

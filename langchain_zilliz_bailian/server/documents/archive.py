@@ -1,15 +1,17 @@
 """Opening the ZIP container of DOCX, PPTX, XLSX and EPUB files within :mod:`.limits`.
 
-The member count and the declared uncompressed sizes are checked before any member is read.
-That suffices against zip bombs: :mod:`zipfile` stops decompressing a member at its declared
-size (and fails its CRC check when the data does not match), so what is read never exceeds what
-was checked, even when the archive lies.
+The member count and the declared uncompressed sizes are checked first, then every member is
+decompressed once in small pieces, which :mod:`zipfile` stops at the member's declared size and
+CRC-checks. That pass is needed because a library's whole-member read (``ZipFile.read``) inflates
+a member that lies about its size completely before the CRC check fails (400 MB from a 400 kB
+file, measured); streamed, the same member costs nothing and is refused.
 """
 
 from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 
 from langchain_zilliz_bailian.server.documents.limits import (
     MAX_ARCHIVE_BYTES,
@@ -39,7 +41,27 @@ def open_archive(raw: bytes, label: str) -> zipfile.ZipFile:
             f"the {label} archive expands to {total} bytes; at most {MAX_ARCHIVE_BYTES} "
             "(uncompressed) are accepted"
         )
+    for info in members:
+        _verify_member(archive, info, label)
     return archive
+
+
+def _verify_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> None:
+    """Decompress one member in 64 KiB pieces (at most its declared size); a damaged or lying
+    member is a corrupt document."""
+    if info.is_dir():
+        return
+    try:
+        with archive.open(info) as member:
+            while member.read(_PIECE):
+                pass
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+        raise CorruptDocumentError(
+            f"the {label} archive's part {info.filename!r} is damaged ({exc})"
+        ) from None
+
+
+_PIECE = 64 * 1024
 
 
 def check_archive(raw: bytes, label: str) -> None:
