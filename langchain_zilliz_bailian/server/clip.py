@@ -33,11 +33,12 @@ def pixel_values(image: Any) -> Any:
     import numpy as np
     from PIL import Image
 
-    scale = SIDE / min(image.width, image.height)
-    size = (max(SIDE, round(image.width * scale)), max(SIDE, round(image.height * scale)))
-    resized = image.resize(size, Image.Resampling.BICUBIC)
-    left, top = (size[0] - SIDE) // 2, (size[1] - SIDE) // 2
-    crop = resized.crop((left, top, left + SIDE, top + SIDE))
+    # CLIP's resize-the-short-side-then-centre-crop, done as crop-then-resize: the same square,
+    # without ever scaling a 100 x 400,000 image's long side up (gigabytes).
+    side = min(image.width, image.height)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    square = image.crop((left, top, left + side, top + side))
+    crop = square.resize((SIDE, SIDE), Image.Resampling.BICUBIC)
     pixels = np.asarray(crop, dtype=np.float32) / 255.0
     pixels = (pixels - np.array(CLIP_MEAN, np.float32)) / np.array(CLIP_STD, np.float32)
     return pixels.transpose(2, 0, 1)[None, ...]

@@ -20,6 +20,8 @@ from langchain_zilliz_bailian.server.models.onnx_text import open_session
 
 MAX_PAIR_TOKENS = 512
 BATCH_SIZE = 16
+#: Characters of a query or passage kept before tokenizing (far more than the model reads).
+MAX_CHARS = 8192
 
 
 class CrossEncoderError(Exception):
@@ -77,8 +79,11 @@ class CrossEncoder:
         """``sigmoid(logit)`` of each (query, passage) pair."""
         scores: list[float] = []
         tokens = 0
+        # The model reads at most a few hundred tokens: cut the texts before tokenizing, so a
+        # megabyte query does not cost seconds per pair.
+        query = query[:MAX_CHARS]
         for start in range(0, len(passages), BATCH_SIZE):
-            batch = [(query, p) for p in passages[start : start + BATCH_SIZE]]
+            batch = [(query, p[:MAX_CHARS]) for p in passages[start : start + BATCH_SIZE]]
             logits, used = self._run(batch)
             scores.extend(_sigmoid(x) for x in logits)
             tokens += used

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from anyio import to_thread
+
 from langchain_zilliz_bailian.server.answer import (
     context_answer,
     echo_answer,
@@ -66,6 +68,17 @@ def input_tokens(turn: Turn) -> int:
     )
 
 
+def _deltas(turn: Turn) -> list[Delta]:
+    """The answer's pieces, each with the usage so far."""
+    read = input_tokens(turn)
+    emitted = ""
+    deltas = []
+    for piece in split_deltas(offline_text(turn)):
+        emitted += piece
+        deltas.append(Delta(piece, Usage(MODEL_ID, read, count_tokens(emitted))))
+    return deltas
+
+
 class OfflineResponder:
     """Streams :func:`offline_text` in small deltas, ``interval_ms`` apart."""
 
@@ -73,13 +86,10 @@ class OfflineResponder:
         self.interval_ms = interval_ms
 
     async def respond(self, turn: Turn) -> AsyncIterator[Delta]:
-        """Yield the extractive answer in pieces with cumulative usage."""
-        text = offline_text(turn)
-        read = input_tokens(turn)
-        emitted = ""
-        pieces = split_deltas(text)
-        for number, piece in enumerate(pieces, start=1):
-            emitted += piece
-            yield Delta(piece, Usage(MODEL_ID, read, count_tokens(emitted)))
-            if number < len(pieces) and self.interval_ms:
+        """Yield the extractive answer in pieces with cumulative usage (computed in a worker
+        thread: a long prompt costs seconds of CPU that must not stall the event loop)."""
+        deltas = await to_thread.run_sync(_deltas, turn)
+        for number, delta in enumerate(deltas, start=1):
+            yield delta
+            if number < len(deltas) and self.interval_ms:
                 await asyncio.sleep(self.interval_ms / 1000)

@@ -195,6 +195,10 @@ class PipelineRegistry:
 
     # -- records ----------------------------------------------------------------------------------
 
+    def pipeline(self, pipeline_id: str) -> dict[str, Any]:
+        """The stored pipeline object (cached; ``totalUsage`` as stored): what runs need."""
+        return self._load(pipeline_id)
+
     def _load(self, pipeline_id: str) -> dict[str, Any]:
         record = self.storage.get_meta("pipeline", checked_id("pipeline", pipeline_id))
         if record is None:

@@ -50,7 +50,7 @@ class KnowledgeSearch:
         targets = []
         for pid in pipeline_ids:
             try:
-                pipeline = self.pipelines.describe(pid)
+                pipeline = self.pipelines.pipeline(pid)  # not describe: no usage tally read
             except ZillizError:
                 raise invalid_parameter(f"Unknown knowledge base pipeline id {pid!r}.") from None
             fn = next(f for f in pipeline["functions"] if f["action"] != "PRESERVE")

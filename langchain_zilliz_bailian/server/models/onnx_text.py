@@ -125,7 +125,10 @@ class OnnxTextEmbedder:
         return out
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
-        encodings = self._tokenizer.encode_batch(texts)
+        # Tokens past max_length are dropped anyway: cut long texts first (a token spans at
+        # least one character, and rarely 16), so a megabyte text is not tokenized whole.
+        limit = self._max_length * 16
+        encodings = self._tokenizer.encode_batch([t[:limit] for t in texts])
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask}

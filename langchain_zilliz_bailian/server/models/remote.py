@@ -82,7 +82,7 @@ class RemoteEmbedder:
         if response.status_code != 200:
             raise RemoteEmbeddingError(
                 f"{self.name}: the provider answered HTTP {response.status_code}: "
-                f"{response.text[:200]}"
+                f"{_scrubbed(response.text, self.__api_key)[:200]}"
             )
         try:
             items = sorted(response.json()["data"], key=lambda item: item["index"])
@@ -115,3 +115,8 @@ PROVIDERS = {
         VOYAGE_MODELS,
     ),
 }
+
+
+def _scrubbed(text: str, secret: str) -> str:
+    """``text`` with ``secret`` masked (a provider or proxy may echo the key it was sent)."""
+    return text.replace(secret, "***") if secret else text
