@@ -12,7 +12,6 @@ collection records which one built it, and every later run uses that one again.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Protocol
 
 from langchain_zilliz_bailian.server.clip import ClipError, ClipModel
@@ -24,6 +23,7 @@ from langchain_zilliz_bailian.server.models.files import (
     ModelStore,
     ModelUnavailableError,
 )
+from langchain_zilliz_bailian.server.models.once import LoadOnce
 
 CLIP_MODEL = "zilliz/clip-vit-base-patch32"
 _XENOVA = "https://huggingface.co/Xenova/clip-vit-base-patch32/resolve/main"
@@ -68,19 +68,18 @@ class ImageModels:
     def __init__(self, store: ModelStore) -> None:
         self.store = store
         self.descriptor = ImageDescriptor()
-        self._clip: ClipModel | None = None
-        self._lock = threading.Lock()
+        self._clip: LoadOnce[ClipModel] = LoadOnce()
 
     def clip(self) -> ClipModel:
         """The loaded CLIP model; :class:`ModelUnavailableError` saying how to provide it."""
-        with self._lock:
-            if self._clip is None:
-                directory = self.store.locate(CLIP_SOURCE)
-                try:
-                    self._clip = ClipModel(directory)
-                except ClipError as exc:  # present but unusable: never silently replaced
-                    raise ModelIntegrityError(str(exc)) from None
-            return self._clip
+        return self._clip.get("clip", self._load_clip)
+
+    def _load_clip(self) -> ClipModel:
+        directory = self.store.locate(CLIP_SOURCE)
+        try:
+            return ClipModel(directory)
+        except ClipError as exc:  # present but unusable: never silently replaced
+            raise ModelIntegrityError(str(exc)) from None
 
     def for_model(self, model: str) -> ImageEmbedder:
         """What builds a new collection for ``model``: CLIP if it is a CLIP name and available.

@@ -10,7 +10,6 @@ is better, Z6).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from langchain_zilliz_bailian.server.models.files import (
     ModelStore,
     ModelUnavailableError,
 )
+from langchain_zilliz_bailian.server.models.once import LoadOnce
 from langchain_zilliz_bailian.server.storage import Hit
 
 _XENOVA = "https://huggingface.co/Xenova/bge-reranker-base/resolve/main"
@@ -43,8 +43,7 @@ class Rerankers:
 
     def __init__(self, store: ModelStore) -> None:
         self.store = store
-        self._loaded: dict[str, CrossEncoder] = {}
-        self._lock = threading.Lock()
+        self._loaded: LoadOnce[CrossEncoder] = LoadOnce()
 
     def require(self, name: str) -> Path:
         """The model directory of ``name``; a 400 saying where to put the model otherwise."""
@@ -54,15 +53,15 @@ class Rerankers:
             raise bad_param(f"Reranker {name} is unavailable. {exc}") from None
 
     def get(self, name: str) -> CrossEncoder:
-        """The loaded cross-encoder for ``name`` (loaded on first use)."""
-        with self._lock:
-            if name not in self._loaded:
-                directory = self.require(name)
-                try:
-                    self._loaded[name] = CrossEncoder(directory)
-                except CrossEncoderError as exc:
-                    raise bad_param(f"Reranker {name} cannot be loaded: {exc}") from None
-            return self._loaded[name]
+        """The loaded cross-encoder for ``name`` (loaded on first use, by one request)."""
+        return self._loaded.get(name, lambda: self._load(name))
+
+    def _load(self, name: str) -> CrossEncoder:
+        directory = self.require(name)
+        try:
+            return CrossEncoder(directory)
+        except CrossEncoderError as exc:
+            raise bad_param(f"Reranker {name} cannot be loaded: {exc}") from None
 
 
 def rerank_hits(

@@ -32,6 +32,7 @@ from langchain_zilliz_bailian.server.models.files import (
     ModelUnavailableError,
 )
 from langchain_zilliz_bailian.server.models.hybrid import HybridEmbedder
+from langchain_zilliz_bailian.server.models.once import LoadOnce
 from langchain_zilliz_bailian.server.models.onnx_text import MiniLMEmbedder, OnnxTextEmbedder
 from langchain_zilliz_bailian.server.models.remote import PROVIDERS, RemoteEmbedder
 
@@ -95,10 +96,9 @@ class ModelRegistry:
         self.fallback = fallback
         self._environ = dict(os.environ if environ is None else environ)
         self._transport = transport
-        self._lock = threading.Lock()  # guards the dicts below, never held while loading
+        self._lock = threading.Lock()  # guards _loaded, never held while loading
         self._loaded: dict[str, Embedder] = {embedder_name(default): default}
-        self._by_model: dict[str, Embedder] = {}
-        self._loading: dict[str, threading.Lock] = {}  # one per model: a download blocks only it
+        self._by_model: LoadOnce[Embedder] = LoadOnce()  # a download blocks only its own model
 
     def __repr__(self) -> str:
         return (
@@ -129,20 +129,12 @@ class ModelRegistry:
 
         Loading one model (possibly a download) never blocks lookups of the others.
         """
+        return self._by_model.get(model, lambda: self._shared(self._build(model)))
+
+    def _shared(self, built: Embedder) -> Embedder:
+        """An already loaded embedder of the same stored name wins (one session each)."""
         with self._lock:
-            if model in self._by_model:
-                return self._by_model[model]
-            gate = self._loading.setdefault(model, threading.Lock())
-        with gate:
-            with self._lock:
-                if model in self._by_model:
-                    return self._by_model[model]
-            built = self._build(model)
-            with self._lock:
-                # An already loaded embedder of the same stored name wins (one session each).
-                embedder = self._loaded.setdefault(embedder_name(built), built)
-                self._by_model[model] = embedder
-                return embedder
+            return self._loaded.setdefault(embedder_name(built), built)
 
     def _build(self, model: str) -> Embedder:
         if model in LOCAL_MODELS:
