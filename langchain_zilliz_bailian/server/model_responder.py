@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from langchain_zilliz_bailian.server.generation import ChatModelClient, ModelUsage, Reasoning
 from langchain_zilliz_bailian.server.grounding import CitationMarkers, model_messages
 from langchain_zilliz_bailian.server.responder import Delta, Turn, Usage
-from langchain_zilliz_bailian.server.text import count_tokens
+from langchain_zilliz_bailian.server.text import TokenTally, count_tokens
 
 __all__ = ["ModelResponder"]
 
@@ -39,7 +39,7 @@ class ModelResponder:
         )
         read = sum(count_tokens(m["content"]) for m in messages)
         markers = CitationMarkers([p.index_id for p in turn.passages])
-        written = ""
+        written = TokenTally()  # each delta counted once, not the whole text again
         async for item in self.client.stream(endpoint, messages):
             if isinstance(item, Reasoning):
                 yield Delta("", reasoning=item.text)
@@ -50,9 +50,7 @@ class ModelResponder:
                 return
             text = markers.feed(item)
             if text:
-                written += text
-                yield Delta(text, Usage(endpoint.model, read, count_tokens(written)))
+                yield Delta(text, Usage(endpoint.model, read, written.add(text)))
         tail = markers.flush()
         if tail:  # no usage from the endpoint: the estimate stands
-            written += tail
-            yield Delta(tail, Usage(endpoint.model, read, count_tokens(written)))
+            yield Delta(tail, Usage(endpoint.model, read, written.add(tail)))

@@ -22,7 +22,7 @@ from langchain_zilliz_bailian.server.answer import (
 )
 from langchain_zilliz_bailian.server.prompt_context import read_prompt
 from langchain_zilliz_bailian.server.responder import Delta, Turn, Usage
-from langchain_zilliz_bailian.server.text import count_tokens
+from langchain_zilliz_bailian.server.text import TokenTally, count_tokens
 
 MODEL_ID = "local-extractive-rag"
 
@@ -71,11 +71,10 @@ def input_tokens(turn: Turn) -> int:
 def _deltas(turn: Turn) -> list[Delta]:
     """The answer's pieces, each with the usage so far."""
     read = input_tokens(turn)
-    emitted = ""
+    emitted = TokenTally()
     deltas = []
     for piece in split_deltas(offline_text(turn)):
-        emitted += piece
-        deltas.append(Delta(piece, Usage(MODEL_ID, read, count_tokens(emitted))))
+        deltas.append(Delta(piece, Usage(MODEL_ID, read, emitted.add(piece))))
     return deltas
 
 

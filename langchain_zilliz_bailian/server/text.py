@@ -17,6 +17,7 @@ _CJK = (
 )
 _TOKEN_RE = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+", re.UNICODE)
 _CJK_RE = re.compile(rf"[{_CJK}]")
+_WORD_CHAR_RE = re.compile(rf"[^\W{_CJK}]")
 
 STOP_WORDS = frozenset(
     [
@@ -98,6 +99,29 @@ def words(text: str) -> list[str]:
 def count_tokens(text: str) -> int:
     """Approximate token count used for chunk sizes and reported usage."""
     return len(_TOKEN_RE.findall(text))
+
+
+class TokenTally:
+    """:func:`count_tokens` of a text that grows piece by piece, each piece scanned once.
+
+    Two pieces share a token only when the first ends and the second starts inside a word (a
+    word run of non-CJK characters), so the tally of ``a + b`` is ``count(a) + count(b)``,
+    less one in that case: exact, and linear in the text however it is split.
+    """
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._in_word = False
+
+    def add(self, piece: str) -> int:
+        """Count ``piece`` as appended to the text so far; return the text's token count."""
+        if not piece:
+            return self.total
+        self.total += count_tokens(piece)
+        if self._in_word and _WORD_CHAR_RE.match(piece):
+            self.total -= 1  # the piece continues the text's last word
+        self._in_word = _WORD_CHAR_RE.match(piece[-1]) is not None
+        return self.total
 
 
 def is_cjk(token: str) -> bool:
