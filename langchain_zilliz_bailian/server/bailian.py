@@ -10,6 +10,7 @@ follow the recorded real exchanges.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from langchain_zilliz_bailian.server.answer import MARKER_RE, Passage
 from langchain_zilliz_bailian.server.apps import AppCatalog, AppSpec, AppSpecError, UnknownAppError
 from langchain_zilliz_bailian.server.bailian_request import ParsedRequest, checked_id, parse_request
 from langchain_zilliz_bailian.server.conversation import retrieval_query
-from langchain_zilliz_bailian.server.errors import BailianError, new_request_id
+from langchain_zilliz_bailian.server.errors import BailianError, internal_error, new_request_id
 from langchain_zilliz_bailian.server.faults import Decision
 from langchain_zilliz_bailian.server.generation import ChatModelClient
 from langchain_zilliz_bailian.server.ids import check_id, new_session_id
@@ -49,6 +50,7 @@ from langchain_zilliz_bailian.server.workflows import WorkflowRun, fill_prompt
 __all__ = ["AppService", "Completion", "ParsedRequest", "cited_references", "doc_reference"]
 
 MAX_SESSION_TURNS = 20
+logger = logging.getLogger("langchain_zilliz_bailian.server")
 
 
 @dataclass
@@ -212,6 +214,19 @@ class AppService:
         if c.memory_id:
             self.memory.remember(c.memory_id, c.turn.query)
 
+    async def store(self, c: Completion) -> None:
+        """:meth:`finish` in a worker thread; a failure to store is a 500 ``InternalError``
+        (logged), so the client learns its turn was not kept instead of seeing a cut stream."""
+        try:
+            await to_thread.run_sync(self.finish, c)
+        except BailianError:
+            raise
+        except Exception:
+            logger.exception("storing a completed turn failed")
+            raise internal_error(
+                "An internal error has occured: the turn could not be stored in the session."
+            ) from None
+
     # -- answering ---------------------------------------------------------------------------------
 
     def deltas(self, c: Completion) -> AsyncIterator[Delta]:
@@ -225,7 +240,7 @@ class AppService:
             c.reasoning += delta.reasoning
             c.usage = delta.usage or c.usage
         c.references = cited_references(c.text, c.turn.passages)
-        await to_thread.run_sync(self.finish, c)
+        await self.store(c)
         return c
 
     # -- rendering ---------------------------------------------------------------------------------
@@ -320,26 +335,32 @@ class AppService:
         first: Delta | None = None,
     ) -> AsyncIterator[bytes | _Drop]:
         """SSE events: deltas with ``finish_reason`` "null", then a "stop" event; faults applied.
-        ``first`` is a delta already taken from ``deltas`` (to answer early errors as envelopes)."""
-        event_id = 0
+        ``first`` is a delta already taken from ``deltas`` (to answer early errors as envelopes).
+        Any failure after the head was sent (the responder, storing the turn) ends the stream
+        with one ``event:error`` frame in the Bailian envelope, never a cut connection."""
+        event_id = 0  # the id of the last event sent
         try:
             async for body, finished in self._bodies(c, deltas, incremental, first):
-                event_id += 1
-                if decision.drop_after is not None and event_id > decision.drop_after:
+                if decision.drop_after is not None and event_id >= decision.drop_after:
                     yield DROP
                     return
                 if (
                     decision.stream_error_after is not None
-                    and event_id > decision.stream_error_after
+                    and event_id >= decision.stream_error_after
                 ):
                     err = BailianError(
                         "DataInspectionFailed", "Output data may contain inappropriate content."
                     )
-                    yield frame(event_id, err.body(c.request_id), event="error", status=400)
+                    yield frame(event_id + 1, err.body(c.request_id), event="error", status=400)
                     return
                 if finished:
                     # Saved before the stop event goes out, so an immediate follow-up turn sees it.
-                    await to_thread.run_sync(self.finish, c)
+                    await self.store(c)
+                event_id += 1
                 yield frame(event_id, body)
         except BailianError as exc:
             yield frame(event_id + 1, exc.body(c.request_id), event="error", status=exc.status)
+        except Exception:
+            logger.exception("unexpected error in a completion stream")
+            err = internal_error()
+            yield frame(event_id + 1, err.body(c.request_id), event="error", status=err.status)

@@ -14,7 +14,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from langchain_zilliz_bailian.server.context import ServerContext, bearer, context_of
-from langchain_zilliz_bailian.server.errors import BailianError, invalid_parameter, new_request_id
+from langchain_zilliz_bailian.server.errors import (
+    BailianError,
+    internal_error,
+    invalid_parameter,
+    new_request_id,
+)
 from langchain_zilliz_bailian.server.limits import RequestTooLargeError
 from langchain_zilliz_bailian.server.responder import Delta
 from langchain_zilliz_bailian.server.sse import EventStreamResponse, frame
@@ -105,8 +110,7 @@ async def completion(request: Request) -> Response:
         raise  # answered 413 by .fallbacks
     except Exception:
         logger.exception("unexpected error in completion")
-        err = BailianError("InternalError", "An internal error has occured.", 500)
-        return bailian_error(err, request_id, streaming)
+        return bailian_error(internal_error(), request_id, streaming)
     if streaming:
         events = ctx.apps.events(result, deltas, parsed.incremental, decision, first)
         return EventStreamResponse(

@@ -59,6 +59,11 @@ def invalid_parameter(message: str) -> BailianError:
     return BailianError("InvalidParameter", message, 400)
 
 
+def internal_error(message: str = "An internal error has occured.") -> BailianError:
+    """HTTP 500 ``InternalError`` (an unexpected failure; ``message`` must hold no internals)."""
+    return BailianError("InternalError", message, 500)
+
+
 #: Bailian codes for statuses answered outside the app handler.
 BAILIAN_CODES = {
     400: "InvalidParameter",
