@@ -17,7 +17,8 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -29,6 +30,8 @@ AppType = Literal["model", "rag", "workflow"]
 REGISTRY_FILE = "apps.json"
 #: The default app's id when ``--default-app-id`` is not given.
 DEFAULT_APP_ID = "default"
+#: Seconds a running server trusts its cached ``apps.json`` before it stats the file again.
+REGISTRY_RECHECK_S = 1.0
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _PARAM_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
@@ -165,27 +168,54 @@ def _locked(lock_path: Path) -> Iterator[None]:
 
 
 class AppRegistry:
-    """The apps of one data dir, in ``apps.json``; reads are cached until the file changes."""
+    """The apps of one data dir, in ``apps.json``; reads are cached until the file changes.
 
-    def __init__(self, data_dir: str | Path) -> None:
+    Whether it changed is known from a ``stat`` of the file (inode, ``mtime_ns`` and size: a file
+    replaced atomically gets a new inode even when its size and mtime match). A completion looks
+    its app up on the event loop, so the file is stat'ed at most once per ``recheck_s`` seconds:
+    simpler than a watcher thread, and a ``stat`` a second costs nothing. An app created or
+    replaced by another process is therefore seen within ``recheck_s``, except that a lookup of an
+    id the cache lacks re-checks at once (a new app answers immediately; unknown ids are 404s, off
+    the hot path). This process's own writes reset the cache, and a write reads the file afresh
+    under the lock, so no other process's change is ever written over.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        *,
+        recheck_s: float = REGISTRY_RECHECK_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.path = Path(data_dir).expanduser() / REGISTRY_FILE
         self._lock_path = self.path.with_name(REGISTRY_FILE + ".lock")
-        self._cache: tuple[tuple[int, int], dict[str, AppSpec]] | None = None
+        self._recheck_s = recheck_s
+        self._clock = clock
+        #: (when the file was last stat'ed, its stamp, the apps read); one tuple, swapped whole.
+        self._cache: tuple[float, tuple[int, int, int] | None, dict[str, AppSpec]] | None = None
 
     def __repr__(self) -> str:
         return f"AppRegistry(path={str(self.path)!r})"
 
-    def _read(self) -> dict[str, AppSpec]:
+    def _read(self, *, fresh: bool = False) -> dict[str, AppSpec]:
+        """The registered apps: the cache while it is recent, else as of a ``stat`` (and a read
+        when the stamp changed); ``fresh`` always stats."""
+        now = self._clock()
+        cache = self._cache
+        if cache is not None and not fresh and now - cache[0] < self._recheck_s:
+            return dict(cache[2])
         try:
-            stat = self.path.stat()
+            stat = os.stat(self.path)
         except FileNotFoundError:
+            self._cache = (now, None, {})
             return {}
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        if self._cache is not None and self._cache[0] == stamp:
-            return dict(self._cache[1])
+        stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if cache is not None and cache[1] == stamp:
+            self._cache = (now, stamp, cache[2])
+            return dict(cache[2])
         raw = json.loads(self.path.read_text(encoding="utf-8") or "{}")
         apps = {item["app_id"]: AppSpec.build(**item) for item in raw.get("apps", [])}
-        self._cache = (stamp, apps)
+        self._cache = (now, stamp, apps)
         return dict(apps)
 
     def _write(self, apps: dict[str, AppSpec]) -> None:
@@ -208,14 +238,18 @@ class AppRegistry:
         """Every registered app, in creation order."""
         return list(self._read().values())
 
-    def get(self, app_id: str) -> AppSpec | None:
-        """The app with this id, or None."""
-        return self._read().get(app_id)
+    def get(self, app_id: str, *, recheck_missing: bool = True) -> AppSpec | None:
+        """The app with this id, or None; an id the cache lacks is looked up in the file again
+        unless ``recheck_missing`` is false (the caller has an answer for it anyway)."""
+        found = self._read().get(app_id)
+        if found is None and recheck_missing:
+            found = self._read(fresh=True).get(app_id)
+        return found
 
     def create(self, spec: AppSpec, *, replace: bool = False) -> AppSpec:
         """Register ``spec``; :class:`AppSpecError` if its id exists and ``replace`` is false."""
         with _locked(self._lock_path):
-            apps = self._read()
+            apps = self._read(fresh=True)
             if spec.app_id in apps and not replace:
                 raise AppSpecError(f"an app with id {spec.app_id!r} already exists")
             apps[spec.app_id] = spec
@@ -226,7 +260,7 @@ class AppRegistry:
         """Remove the app; whether it existed."""
         check_id("app", app_id)
         with _locked(self._lock_path):
-            apps = self._read()
+            apps = self._read(fresh=True)
             if apps.pop(app_id, None) is None:
                 return False
             self._write(apps)
@@ -271,8 +305,10 @@ class AppCatalog:
         if app_id in self.given:
             return self.given[app_id]
         if self.registry is not None:
+            # The default app answers a miss anyway: only other ids re-check the file at once.
+            fallback = app_id == self.default.app_id or self.catch_all
             try:
-                found = self.registry.get(app_id)
+                found = self.registry.get(app_id, recheck_missing=not fallback)
             except (OSError, ValueError, AppSpecError) as exc:
                 raise AppSpecError(f"the app registry cannot be read: {exc}") from None
             if found is not None:

@@ -4,9 +4,11 @@ by the server (an undefined id is 404 ``NotFound`` unless the server runs with `
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -236,3 +238,69 @@ def test_responder_errors_become_envelopes_or_error_events(
     assert first["data"]["output"]["text"] == "Hello"
     assert error["lines"][:3] == ["id:2", "event:error", ":HTTP_STATUS/500"]
     assert error["data"]["code"] == "ModelServiceFailed"
+
+
+class Clock:
+    """A hand-moved monotonic clock."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_atomic_replace_with_same_size_and_mtime_is_read(tmp_path: Path) -> None:
+    clock = Clock()
+    registry = AppRegistry(tmp_path, clock=clock)
+    AppRegistry(tmp_path).create(AppSpec.build(app_id="swapped", description="old one"))
+    assert registry.get("swapped").description == "old one"  # type: ignore[union-attr]
+    path = tmp_path / "apps.json"
+    before = path.stat()
+    replacement = tmp_path / "apps.json.new"
+    replacement.write_text(path.read_text().replace("old one", "new one"))
+    os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(replacement, path)
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    clock.now += 1.5
+    assert registry.get("swapped").description == "new one"  # type: ignore[union-attr]
+
+
+def test_lookups_within_the_interval_stat_the_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    registry = AppRegistry(tmp_path, clock=clock)
+    registry.create(AppSpec.build(app_id="hot", description="v1"))
+    catalog = AppCatalog(registry, default_app(None, []))
+    stats: list[str] = []
+    real_stat = os.stat
+
+    def counting_stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        if Path(path) == registry.path:
+            stats.append(str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", counting_stat)
+    for _ in range(500):
+        assert catalog.resolve("hot").description == "v1"
+        assert catalog.resolve("default").app_id == "default"  # a miss the default answers
+        clock.now += 0.001
+    assert len(stats) <= 1
+    # Another process replaces the app: seen once the interval has passed.
+    AppRegistry(tmp_path).create(AppSpec.build(app_id="hot", description="v2"), replace=True)
+    assert catalog.resolve("hot").description == "v1"
+    clock.now += 1.0
+    assert catalog.resolve("hot").description == "v2"
+
+
+def test_an_app_created_elsewhere_answers_at_once(tmp_path: Path) -> None:
+    registry = AppRegistry(tmp_path, clock=Clock())
+    catalog = AppCatalog(registry, default_app(None, []))
+    with pytest.raises(UnknownAppError):
+        catalog.resolve("fresh")
+    AppRegistry(tmp_path).create(AppSpec.build(app_id="fresh"))
+    assert catalog.resolve("fresh").app_id == "fresh"  # the clock has not moved
+    with pytest.raises(UnknownAppError):
+        catalog.resolve("still-unknown")
