@@ -175,8 +175,8 @@ class AppRegistry:
     its app up on the event loop, so the file is stat'ed at most once per ``recheck_s`` seconds:
     simpler than a watcher thread, and a ``stat`` a second costs nothing. An app created or
     replaced by another process is therefore seen within ``recheck_s``, except that a lookup of an
-    id the cache lacks re-checks at once (a new app answers immediately; unknown ids are 404s, off
-    the hot path). This process's own writes reset the cache, and a write reads the file afresh
+    id the cache lacks re-checks at once (a new app answers immediately; such lookups are 404s or
+    made-up ids under ``--any-app-id``, off the hot path; the default app's id never re-checks). This process's own writes reset the cache, and a write reads the file afresh
     under the lock, so no other process's change is ever written over.
     """
 
@@ -305,10 +305,10 @@ class AppCatalog:
         if app_id in self.given:
             return self.given[app_id]
         if self.registry is not None:
-            # The default app answers a miss anyway: only other ids re-check the file at once.
-            fallback = app_id == self.default.app_id or self.catch_all
+            # A miss of the default app's id is answered by it: only other ids (made-up ones
+            # too, under catch_all) re-check the file at once, so a new app answers at once.
             try:
-                found = self.registry.get(app_id, recheck_missing=not fallback)
+                found = self.registry.get(app_id, recheck_missing=app_id != self.default.app_id)
             except (OSError, ValueError, AppSpecError) as exc:
                 raise AppSpecError(f"the app registry cannot be read: {exc}") from None
             if found is not None:

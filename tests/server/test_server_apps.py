@@ -304,3 +304,11 @@ def test_an_app_created_elsewhere_answers_at_once(tmp_path: Path) -> None:
     assert catalog.resolve("fresh").app_id == "fresh"  # the clock has not moved
     with pytest.raises(UnknownAppError):
         catalog.resolve("still-unknown")
+
+
+def test_a_catch_all_catalog_serves_a_new_app_at_once(tmp_path: Path) -> None:
+    registry = AppRegistry(tmp_path, clock=Clock())
+    catalog = AppCatalog(registry, default_app(None, []), catch_all=True)
+    assert catalog.resolve("made-up").app_id == "default"
+    AppRegistry(tmp_path).create(AppSpec.build(app_id="made-up", description="mine"))
+    assert catalog.resolve("made-up").description == "mine"
