@@ -176,8 +176,9 @@ class AppRegistry:
     simpler than a watcher thread, and a ``stat`` a second costs nothing. An app created or
     replaced by another process is therefore seen within ``recheck_s``, except that a lookup of an
     id the cache lacks re-checks at once (a new app answers immediately; such lookups are 404s or
-    made-up ids under ``--any-app-id``, off the hot path; the default app's id never re-checks). This process's own writes reset the cache, and a write reads the file afresh
-    under the lock, so no other process's change is ever written over.
+    made-up ids under ``--any-app-id``, off the hot path; the default app's id never re-checks).
+    This process's own writes reset the cache, and a write reads the file afresh under the lock,
+    so no other process's change is ever written over.
     """
 
     def __init__(
