@@ -7,16 +7,22 @@ its SSE event arrives, then the model's usage. Every failure of the endpoint (an
 refused connection, a timeout, a malformed or truncated stream) is raised as a
 :class:`.BailianError` carrying the code and status the app answers with; the endpoint's key is
 read from the named environment variable at call time and never appears in a message.
+
+Reads are bounded: an error body is read up to :data:`MAX_ERROR_BODY` bytes, and a whole stream
+(connecting, the head, every event) has a total deadline (:data:`DEFAULT_STREAM_DEADLINE_S`) on
+top of httpx's per-read limit, so an endpoint trickling bytes cannot hold a request forever.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 import httpx
 
 from langchain_zilliz_bailian._http.pools import new_async_client
@@ -33,7 +39,13 @@ __all__ = [
 
 #: Connect quickly or fail; a model may think a while before its first token (idle-read limit).
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=120.0, write=30.0, pool=10.0)
+#: Seconds a whole model stream may take, however steadily it sends (a long answer from a slow
+#: local model fits; an endpoint trickling keep-alives forever does not).
+DEFAULT_STREAM_DEADLINE_S = 300.0
+#: Bytes of a failing endpoint's error body that are read (the message shown is shorter still).
+MAX_ERROR_BODY = 64 * 1024
 _MAX_UPSTREAM_MESSAGE = 300
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,16 @@ def _upstream_message(body: bytes, secret: str | None) -> str:
         elif isinstance(error, str):
             return _scrubbed(error, secret)
     return _scrubbed(text, secret)
+
+
+async def _error_body(response: httpx.Response) -> bytes:
+    """The first :data:`MAX_ERROR_BODY` bytes of ``response``'s body (the rest is never read)."""
+    body = bytearray()
+    async for piece in response.aiter_bytes():
+        body += piece
+        if len(body) >= MAX_ERROR_BODY:
+            break  # closing the response (the caller's) drops the rest
+    return bytes(body[:MAX_ERROR_BODY])
 
 
 def status_error(status: int, detail: str) -> BailianError:
@@ -180,11 +202,41 @@ def _usage_of(raw: dict[str, Any], model_id: str) -> ModelUsage | None:
     return ModelUsage(model_id, prompt, completion)
 
 
-class ChatModelClient:
-    """Streams chat completions from OpenAI-compatible endpoints over one connection pool."""
+class _Deadline:
+    """One stream's total deadline: each awaited step gets what time is left."""
 
-    def __init__(self, *, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> None:
-        self._http = new_async_client(timeout=timeout)
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._at = anyio.current_time() + seconds
+
+    async def step(self, awaitable: Awaitable[_T]) -> _T:
+        """``await awaitable``, or :class:`TimeoutError` once the deadline has passed."""
+        with anyio.fail_after(max(0.0, self._at - anyio.current_time())):
+            return await awaitable
+
+
+class ChatModelClient:
+    """Streams chat completions from OpenAI-compatible endpoints over one connection pool.
+
+    ``timeout`` holds httpx's limits per connect and per read; ``deadline_s`` bounds a whole
+    stream (default :data:`DEFAULT_STREAM_DEADLINE_S`), after which the answer fails with
+    ``InternalError.Timeout``. ``transport`` replaces the network (tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        deadline_s: float = DEFAULT_STREAM_DEADLINE_S,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if deadline_s <= 0:
+            raise ValueError("deadline_s must be positive")
+        self.deadline_s = deadline_s
+        if transport is None:
+            self._http = new_async_client(timeout=timeout)
+        else:
+            self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
 
     def __repr__(self) -> str:
         return "ChatModelClient()"
@@ -213,15 +265,25 @@ class ChatModelClient:
         }
         model_id = endpoint.model
         usage: ModelUsage | None = None
+        deadline = _Deadline(self.deadline_s)
         try:
-            async with self._http.stream(
-                "POST", _completions_url(endpoint.base_url), json=body, headers=headers
-            ) as response:
+            async with contextlib.AsyncExitStack() as stack:
+                request = self._http.stream(
+                    "POST", _completions_url(endpoint.base_url), json=body, headers=headers
+                )
+                response = await deadline.step(stack.enter_async_context(request))
                 if response.status_code != 200:
-                    detail = _upstream_message(await response.aread(), key)
-                    raise status_error(response.status_code, detail)
+                    raw = await deadline.step(_error_body(response))
+                    raise status_error(response.status_code, _upstream_message(raw, key))
                 done = finished = False
-                async for event in aiter_events(response):
+                events = aiter_events(response)
+                while True:
+                    # Only waits for the endpoint run under the deadline's cancel scope (never
+                    # the caller's code between yields); its clock is the whole stream's.
+                    try:
+                        event = await deadline.step(events.__anext__())
+                    except StopAsyncIteration:
+                        break
                     if event.data.strip() == "[DONE]":
                         done = True
                         break
@@ -247,6 +309,12 @@ class ChatModelClient:
         except httpx.TimeoutException:
             raise model_error(
                 "InternalError.Timeout", "the model endpoint timed out", 500
+            ) from None
+        except TimeoutError:
+            raise model_error(
+                "InternalError.Timeout",
+                f"the model endpoint did not finish within {self.deadline_s:g} s",
+                500,
             ) from None
         except httpx.HTTPError as exc:
             raise malformed(type(exc).__name__) from None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
+from langchain_zilliz_bailian.server import generation
 from langchain_zilliz_bailian.server.answer import Passage
 from langchain_zilliz_bailian.server.apps import ModelEndpoint
 from langchain_zilliz_bailian.server.errors import BailianError
@@ -159,6 +161,76 @@ async def test_usage_without_counts_is_dropped_not_fatal(
 ) -> None:
     stub.reset(Script(usage=(None, None)))
     assert await collect(client, Endpoint(stub.base_url)) == ["Hello", " world", "."]
+
+
+def mocked(transport: httpx.MockTransport, deadline_s: float = 300.0) -> ChatModelClient:
+    return ChatModelClient(transport=transport, deadline_s=deadline_s)
+
+
+async def test_a_huge_error_body_is_read_only_up_to_the_cap() -> None:
+    sent: list[int] = []
+
+    async def endless_error() -> AsyncIterator[bytes]:
+        for _ in range(16 * 1024):  # 64 MiB of one error message, 4 KiB at a time
+            sent.append(4096)
+            yield b'{"error":{"message":"' if len(sent) == 1 else b"x" * 4096
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, content=endless_error())
+
+    model = mocked(httpx.MockTransport(handler))
+    try:
+        error = await failure(model, Endpoint("http://model.test/v1", None))
+    finally:
+        await model.aclose()
+    assert sum(sent) <= generation.MAX_ERROR_BODY + 2 * 4096
+    assert (error.code, error.status) == ("ModelServiceFailed", 500)
+    assert len(error.message) < 400 and "HTTP 500" in error.message
+
+
+def trickle(pieces: int, gap_s: float) -> httpx.MockTransport:
+    """An endpoint sending one content delta every ``gap_s`` seconds, ``pieces`` times."""
+
+    async def deltas() -> AsyncIterator[bytes]:
+        for _ in range(pieces):
+            yield openai_stub._chunk("stub-model", {"content": "a"})
+            await asyncio.sleep(gap_s)
+        yield b"data: [DONE]\n\n"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"content-type": "text/event-stream"}
+        return httpx.Response(200, content=deltas(), headers=headers)
+
+    return httpx.MockTransport(handler)
+
+
+async def test_a_trickling_stream_ends_at_the_deadline() -> None:
+    model = mocked(trickle(10_000, 0.02), deadline_s=0.5)
+    got: list[Item] = []
+    started = time.perf_counter()
+    try:
+        with pytest.raises(BailianError) as caught:
+            await collect(model, Endpoint("http://model.test/v1", None), got)
+    finally:
+        await model.aclose()
+    elapsed = time.perf_counter() - started
+    assert 0.5 <= elapsed < 3.0
+    assert 0 < len(got) < 10_000  # the deltas before the deadline were passed on
+    assert (caught.value.code, caught.value.status) == ("InternalError.Timeout", 500)
+    assert "within 0.5 s" in caught.value.message
+
+
+async def test_a_stream_within_the_deadline_is_whole() -> None:
+    model = mocked(trickle(5, 0.02), deadline_s=5.0)
+    try:
+        assert await collect(model, Endpoint("http://model.test/v1", None)) == ["a"] * 5
+    finally:
+        await model.aclose()
+
+
+def test_the_deadline_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="deadline_s"):
+        ChatModelClient(deadline_s=0)
 
 
 def test_the_client_repr_shows_no_key() -> None:

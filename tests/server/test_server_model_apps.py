@@ -257,6 +257,39 @@ def test_a_failure_mid_stream_is_an_error_event(
     assert error["data"]["code"] == code
 
 
+@pytest.fixture
+def short_deadline(server: LocalServer) -> Iterator[None]:
+    """The server's model client with a 0.6 s total stream deadline, for one test."""
+    apps = server.app.state.context.apps
+    saved = apps.model_responder
+    apps.model_responder = ModelResponder(ChatModelClient(deadline_s=0.6))
+    yield
+    apps.model_responder = saved
+
+
+def test_a_trickling_model_hits_the_stream_deadline(
+    http: httpx.Client, stub: StubModel, server: LocalServer, short_deadline: None
+) -> None:
+    path = define(server, stub.base_url, type="model")
+    stub.reset(Script(deltas=["a"] * 200, delay_s=0.05))  # 10 s, never idle for long
+    body = {"input": {"prompt": "Hi"}, "parameters": {"incremental_output": True}}
+    started = time.perf_counter()
+    response = http.post(path, json=body, headers=SSE)
+    assert time.perf_counter() - started < 5.0
+    assert response.status_code == 200
+    events = parse_sse(response.content)
+    assert [e["event"] for e in events] == ["result"] * (len(events) - 1) + ["error"]
+    assert len(events) > 1
+    error = events[-1]
+    assert error["status"] == 500 and error["id"] == str(len(events))
+    assert set(error["data"]) == {"code", "message", "request_id"}
+    assert error["data"]["code"] == "InternalError.Timeout"
+    assert error["data"]["request_id"] == response.headers["x-request-id"]
+    # The server is free again: the next answer arrives whole.
+    stub.reset(Script())
+    assert http.post(path, json={"input": {"prompt": "Hi"}}).json()["output"]["text"]
+
+
 def test_an_unset_key_variable_is_named_not_guessed(
     http: httpx.Client, rag_app: str, stub: StubModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
