@@ -757,3 +757,43 @@ def default_data_dir() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("langchain-zilliz-bailian")) / "server"
+
+
+#: Records one :func:`all_meta` query reads (Milvus answers at most 16,384 per query).
+META_PAGE = 16384
+
+
+def all_meta(storage: Storage, kind: str, page: int = META_PAGE) -> list[dict[str, Any]]:
+    """Every metadata record of ``kind``, however many (:meth:`Storage.list_meta` stops at one
+    query's 16,384). A key range whose query fills a page is split at the median key it returned
+    and both halves read again, so nothing assumes Milvus returns keys in order; each record lies
+    in exactly one range that was read whole, so it is returned once."""
+    from langchain_zilliz_bailian.server.expr import all_of, string_literal
+
+    if kind not in META_KINDS:
+        raise InvalidValueError(f"unknown metadata kind {kind!r}")
+    if page < 2:
+        raise ValueError("page must be at least 2")
+    records: list[dict[str, Any]] = []
+    ranges: list[tuple[str | None, str | None]] = [(None, None)]  # [low, high) of full keys
+    while ranges:
+        low, high = ranges.pop()
+        bounds = [field_equals("kind", kind)]
+        bounds += [f"key >= {string_literal(low)}"] if low is not None else []
+        bounds += [f"key < {string_literal(high)}"] if high is not None else []
+        with storage._write_lock if storage.local else contextlib.nullcontext():  # as _query_meta
+            rows = storage._call(
+                "query",
+                META_COLLECTION,
+                filter=all_of(*bounds),
+                output_fields=["key", "body"],
+                limit=page,
+                consistency_level="Strong",
+            )
+        if len(rows) < page:
+            records += [json.loads(str(row["body"])) for row in rows]
+            continue
+        keys = sorted(str(row["key"]) for row in rows)
+        middle = keys[len(keys) // 2]  # above the smallest key read: both halves hold fewer
+        ranges += [(middle, high), (low, middle)]
+    return records

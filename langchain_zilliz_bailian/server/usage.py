@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from langchain_zilliz_bailian.server.storage import Storage
+from langchain_zilliz_bailian.server.storage import META_PAGE, Storage, all_meta
 
 DEFAULT_FLUSH_INTERVAL_S = 5.0
 logger = logging.getLogger("langchain_zilliz_bailian.server")
@@ -29,9 +29,17 @@ logger = logging.getLogger("langchain_zilliz_bailian.server")
 class UsageCounters:
     """Per-pipeline ``embedding`` and ``rerank`` tokens not yet written to storage."""
 
-    def __init__(self, storage: Storage, interval_s: float = DEFAULT_FLUSH_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
+        *,
+        page: int = META_PAGE,
+    ) -> None:
         self.storage = storage
         self.interval_s = interval_s
+        #: Usage records read per storage query (every record is read, however many).
+        self.page = page
         self.node = storage.node
         self._pending: dict[str, Counter[str]] = {}
         self._pending_lock = threading.Lock()  # held for a dict update only (the request path)
@@ -54,9 +62,10 @@ class UsageCounters:
             yield
 
     def stored(self) -> dict[str, Counter[str]]:
-        """Every process's persisted counts, per pipeline id (one read of all usage records)."""
+        """Every process's persisted counts, per pipeline id (a read of all usage records, as many
+        queries as they need)."""
         totals: dict[str, Counter[str]] = {}
-        for record in self.storage.list_meta("usage"):
+        for record in all_meta(self.storage, "usage", self.page):
             tally = totals.setdefault(str(record.get("pipelineId")), Counter())
             tally["embedding"] += int(record.get("embedding", 0))
             tally["rerank"] += int(record.get("rerank", 0))
@@ -89,7 +98,7 @@ class UsageCounters:
         pipeline id that no longer exists (ids are never reused) and is never shown.
         """
         self.discard(pipeline_id)
-        for record in self.storage.list_meta("usage"):
+        for record in all_meta(self.storage, "usage", self.page):
             if record.get("pipelineId") == pipeline_id and isinstance(record.get("key"), str):
                 self.storage.delete_meta("usage", record["key"])
 
