@@ -206,14 +206,23 @@ def test_connection_refused_is_503_model_unavailable(
     assert response.json()["code"] == "ModelUnavailable"
 
 
+@contextlib.contextmanager
+def model_client(server: LocalServer, client: ChatModelClient) -> Iterator[None]:
+    """The server's apps answer through ``client`` while inside."""
+    apps = server.app.state.context.apps
+    saved = apps.model_responder
+    apps.model_responder = ModelResponder(client)
+    try:
+        yield
+    finally:
+        apps.model_responder = saved
+
+
 @pytest.fixture
 def short_timeout(server: LocalServer) -> Iterator[None]:
     """The server's model client with a 0.3 s idle limit, for the duration of one test."""
-    apps = server.app.state.context.apps
-    saved = apps.model_responder
-    apps.model_responder = ModelResponder(ChatModelClient(timeout=httpx.Timeout(0.3)))
-    yield
-    apps.model_responder = saved
+    with model_client(server, ChatModelClient(timeout=httpx.Timeout(0.3))):
+        yield
 
 
 def test_a_model_that_never_starts_times_out(
@@ -260,11 +269,8 @@ def test_a_failure_mid_stream_is_an_error_event(
 @pytest.fixture
 def short_deadline(server: LocalServer) -> Iterator[None]:
     """The server's model client with a 0.6 s total stream deadline, for one test."""
-    apps = server.app.state.context.apps
-    saved = apps.model_responder
-    apps.model_responder = ModelResponder(ChatModelClient(deadline_s=0.6))
-    yield
-    apps.model_responder = saved
+    with model_client(server, ChatModelClient(deadline_s=0.6)):
+        yield
 
 
 def test_a_trickling_model_hits_the_stream_deadline(
