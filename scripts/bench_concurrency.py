@@ -2,10 +2,13 @@
 
 The server runs as its own process (``python -m langchain_zilliz_bailian serve``), as users run
 it, so the load generator does not share its interpreter. For each concurrency (1, 8 and 32 by
-default) that many clients search for ``--seconds`` seconds: async httpx tasks posting
-``/v1/pipelines/{search}/run`` to the server, then threads making the same searches directly
-through pymilvus (embedding the query with the same embedder, then ``MilvusClient.search`` on
-the same collection): the floor. Requests per second and p50/p99 latency are reported for both.
+default) that many clients search for ``--seconds`` seconds: keep-alive connections posting
+``/v1/pipelines/{search}/run`` to the server (``--client raw``: the lean load generator of
+``load_client.py``; ``--client httpx``: httpx's ``AsyncClient``), then threads making the same
+searches directly through pymilvus (embedding the query with the same embedder, then
+``MilvusClient.search`` on the same collection): the floor. Requests per second and p50/p99
+latency are reported for both, and (on Linux) the CPU per request spent by the server's processes
+and by the load generator.
 
     python scripts/bench_concurrency.py                                  # Milvus Lite
     python scripts/bench_concurrency.py --milvus-uri http://127.0.0.1:19530 --workers 2
@@ -46,6 +49,7 @@ from bench_data import (
     synthetic_texts,
     wait_indexed,
 )
+from load_client import encode_post, run_load
 
 from langchain_zilliz_bailian.server import DEFAULT_API_KEY, LexicalEmbedder
 
@@ -60,6 +64,27 @@ class Run:
     rps: float
     p50_ms: float
     p99_ms: float
+    server_cpu_ms: float = float("nan")  # CPU per request, the server's processes
+    client_cpu_ms: float = float("nan")  # CPU per request, the load generator (this process)
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its descendants (Linux /proc)."""
+    stats: dict[int, tuple[int, float]] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    total, frontier = 0.0, {pid}
+    while frontier:
+        total += sum(stats[p][1] for p in frontier if p in stats)
+        frontier = {child for child, (parent, _) in stats.items() if parent in frontier}
+    return total
 
 
 def _free_port() -> int:
@@ -112,7 +137,15 @@ class ServeProcess:
             self.process.wait(10)
 
 
-async def _server_load(url: str, search_id: str, clients: int, seconds: float) -> Run:
+async def _server_load_raw(url: str, search_id: str, clients: int, seconds: float) -> Run:
+    headers = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
+    path = f"/v1/pipelines/{search_id}/run"
+    requests = [encode_post(url, path, search_body(q), headers) for q in QUERIES]
+    latencies, elapsed = await run_load(url, requests, clients, seconds)
+    return _run(clients, latencies, elapsed)
+
+
+async def _server_load_httpx(url: str, search_id: str, clients: int, seconds: float) -> Run:
     latencies: list[float] = []
     headers = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -180,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--milvus-uri", default=None, help="a Milvus server (default: Lite)")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--client", choices=("raw", "httpx"), default="raw", help="the server's load generator"
+    )
     args = parser.parse_args(argv)
     from pymilvus import MilvusClient
 
@@ -200,10 +236,15 @@ def main(argv: list[str] | None = None) -> int:
                 if args.milvus_uri:
                     wait_indexed(MilvusClient(uri=args.milvus_uri), collection, args.chunks)
                 settle(one)
-            ours = [
-                asyncio.run(_server_load(server.url, search_id, n, args.seconds))
-                for n in args.clients
-            ]
+            load = _server_load_raw if args.client == "raw" else _server_load_httpx
+            ours = []
+            for n in args.clients:
+                cpu = _tree_cpu_s(server.process.pid), time.process_time()
+                run = asyncio.run(load(server.url, search_id, n, args.seconds))
+                requests = run.rps * args.seconds
+                run.server_cpu_ms = (_tree_cpu_s(server.process.pid) - cpu[0]) / requests * 1e3
+                run.client_cpu_ms = (time.process_time() - cpu[1]) / requests * 1e3
+                ours.append(run)
         finally:
             server.stop()
         milvus = MilvusClient(uri=args.milvus_uri or str(data_dir / "milvus.db"))
@@ -211,20 +252,27 @@ def main(argv: list[str] | None = None) -> int:
             milvus.load_collection(collection)  # released when the Lite server stopped
             embedder = LexicalEmbedder()
             settle(lambda i: floor_search(milvus, collection, embedder.embed([QUERIES[i % 4]])[0]))
-            floor = [_floor_load(milvus, collection, n, args.seconds) for n in args.clients]
+            floor = []
+            for n in args.clients:
+                cpu = time.process_time()
+                run = _floor_load(milvus, collection, n, args.seconds)
+                run.client_cpu_ms = (time.process_time() - cpu) / (run.rps * args.seconds) * 1e3
+                floor.append(run)
         finally:
             milvus.close()
     backend = f"Milvus server, {args.workers} worker(s)" if args.milvus_uri else "Milvus Lite"
-    print(f"{backend}, {args.chunks:,} chunks, {args.seconds:g} s per level")
+    print(f"{backend}, {args.chunks:,} chunks, {args.seconds:g} s per level, {args.client} client")
     print(
         "| clients | server req/s | server p50 (ms) | server p99 (ms) | pymilvus req/s "
-        "| pymilvus p50 (ms) | pymilvus p99 (ms) | throughput ratio |"
+        "| pymilvus p50 (ms) | pymilvus p99 (ms) | throughput ratio "
+        "| server CPU/req (ms) | load CPU/req (ms) | pymilvus CPU/req (ms) |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for a, b in zip(ours, floor, strict=True):
         print(
             f"| {a.clients} | {a.rps:.1f} | {a.p50_ms:.1f} | {a.p99_ms:.1f} | {b.rps:.1f} "
-            f"| {b.p50_ms:.1f} | {b.p99_ms:.1f} | {a.rps / b.rps:.2f}x |"
+            f"| {b.p50_ms:.1f} | {b.p99_ms:.1f} | {a.rps / b.rps:.2f}x "
+            f"| {a.server_cpu_ms:.2f} | {a.client_cpu_ms:.2f} | {b.client_cpu_ms:.2f} |"
         )
     single = ours[0].p50_ms
     last, last_floor = ours[-1], floor[-1]

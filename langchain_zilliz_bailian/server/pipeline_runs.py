@@ -131,7 +131,7 @@ class PipelineService(PipelineRegistry):
         data = body.get("data")
         if not isinstance(data, dict):
             raise bad_param("data is required and must be an object.")
-        pipeline = await to_thread.run_sync(self._load, pipeline_id)
+        pipeline = await self._pipeline_for_run(pipeline_id)
         fn = index_function(pipeline)
         action = fn["action"]
         if action == "INDEX_IMAGE":
@@ -163,11 +163,20 @@ class PipelineService(PipelineRegistry):
             return await to_thread.run_sync(self._search, pipeline, data, params)
         return await to_thread.run_sync(self._delete, pipeline, data)
 
+    async def _pipeline_for_run(self, pipeline_id: str) -> dict[str, Any]:
+        """The pipeline a run needs: from the cache on the event loop when it is there (each
+        hop to a worker thread costs more than a cached search's own Python work), else read in
+        a thread."""
+        cached = self.cached_pipeline(pipeline_id)
+        if cached is not None:
+            return cached
+        return await to_thread.run_sync(self._load, pipeline_id)
+
     async def run_with_file(
         self, pipeline_id: str, filename: str, raw: bytes, data_json: str | None
     ) -> dict[str, Any]:
         """``POST /v1/pipelines/{id}/run_ingestion_with_file`` (multipart ``file`` + ``data``)."""
-        pipeline = await to_thread.run_sync(self._load, pipeline_id)
+        pipeline = await self._pipeline_for_run(pipeline_id)
         fn = index_function(pipeline)
         if fn["action"] != "INDEX_DOC":
             raise bad_param("run_ingestion_with_file needs an INGESTION pipeline with INDEX_DOC.")

@@ -208,6 +208,12 @@ class PipelineRegistry:
         pipeline: dict[str, Any] = record["pipeline"]
         return pipeline
 
+    def cached_pipeline(self, pipeline_id: str) -> dict[str, Any] | None:
+        """The pipeline object if the metadata cache holds it (no I/O: callable on the event
+        loop), else None; a malformed id is refused as by :meth:`pipeline`."""
+        record = self.storage.cached_meta("pipeline", checked_id("pipeline", pipeline_id))
+        return None if record is None else dict(record["pipeline"])
+
     def describe(self, pipeline_id: str) -> dict[str, Any]:
         """The pipeline object."""
         return self._load(pipeline_id)

@@ -145,6 +145,9 @@ class LocalServer:
             self.app,
             log_level=self._log_level,
             lifespan="on",
+            # The host process owns its event loop policy: never install uvloop's from here
+            # (the CLI, a process of its own, lets uvicorn pick uvloop).
+            loop="asyncio",
             access_log=False,
             timeout_graceful_shutdown=2,
         )
