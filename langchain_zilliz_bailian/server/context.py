@@ -37,6 +37,8 @@ class ServerSettings:
     api_key: str = DEFAULT_API_KEY
     milvus_uri: str | None = None
     milvus_token: str | None = None
+    #: Whether Milvus Lite runs in a child process (a core of its own) rather than in this one.
+    lite_process: bool = False
     embedder: Embedder | None = None
     #: Where bge models are looked up first (air-gapped copies), before the data dir's cache.
     model_dir: Path | None = None

@@ -13,12 +13,17 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+#: How long an open waits for the directory lock of a process that is exiting: a server killed a
+#: moment ago can leave its Milvus Lite process closing the database for a fraction of a second.
+LOCK_WAIT_S = 5.0
 
 #: gRPC worker threads of the embedded server (what pymilvus' own endpoint uses).
 GRPC_WORKERS = 10
@@ -55,11 +60,40 @@ def _adapter() -> tuple[Callable[[str], Any], Callable[[Any, int], Any]] | None:
     return (MilvusLite, build) if callable(build) else None
 
 
-def open_private(db_dir: Path) -> PrivateLite | None:
+def lock_held_elsewhere(db_dir: Path) -> bool | None:
+    """Whether another process holds Milvus Lite's advisory lock on ``db_dir``; None: unknown."""
+    try:
+        import fcntl
+
+        from milvus_lite.db import LOCK_FILENAME
+    except ImportError:  # no flock (Windows) or a Milvus Lite without that lock file
+        return None
+    lock_path = db_dir / LOCK_FILENAME
+    if not lock_path.exists():
+        return False
+    with lock_path.open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return None
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return False
+
+
+def private_socket_dir() -> Path:
+    """A fresh ``0700`` directory for the socket, with a short path (Unix socket paths are
+    limited to about 100 bytes)."""
+    return Path(tempfile.mkdtemp(prefix="zb-milvus-"))
+
+
+def open_private(db_dir: Path, socket_dir: Path | None = None) -> PrivateLite | None:
     """Open Milvus Lite on ``db_dir`` and serve it on a private socket; None if unsupported.
 
     Raises whatever Milvus Lite raises when it cannot open the directory (e.g. it is locked by
-    another process); the caller turns that into a clear error.
+    another process); the caller turns that into a clear error. ``socket_dir`` (made with
+    :func:`private_socket_dir`, removed on close) is where the socket goes; default: a new one.
     """
     parts = _adapter()
     if parts is None:
@@ -69,8 +103,8 @@ def open_private(db_dir: Path) -> PrivateLite | None:
         )
         return None
     lite_class, build_server = parts
-    # A short path (Unix socket paths are limited to about 100 bytes); mkdtemp makes it 0700.
-    socket_dir = Path(tempfile.mkdtemp(prefix="zb-milvus-"))
+    own_dir = socket_dir is None
+    socket_dir = socket_dir or private_socket_dir()
     db: Any = None
     try:
         db = lite_class(str(db_dir))
@@ -82,6 +116,22 @@ def open_private(db_dir: Path) -> PrivateLite | None:
     except BaseException:
         if db is not None:
             db.close()
-        shutil.rmtree(socket_dir, ignore_errors=True)
+        if own_dir:
+            shutil.rmtree(socket_dir, ignore_errors=True)
         raise
     return PrivateLite(f"unix:{socket_path}", server, db, socket_dir)
+
+
+def open_private_waiting(
+    db_dir: Path, socket_dir: Path | None = None, wait_s: float = LOCK_WAIT_S
+) -> PrivateLite | None:
+    """:func:`open_private`, retried for up to ``wait_s`` while another process holds the lock
+    (a server restarted right after a crash; a live server keeps it, and the error comes then)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return open_private(db_dir, socket_dir)
+        except Exception:
+            if not lock_held_elsewhere(db_dir) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)

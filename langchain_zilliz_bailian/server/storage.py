@@ -1,7 +1,9 @@
 """Milvus storage for pipeline data *and* server state, through pymilvus ``MilvusClient``.
 
 By default Milvus Lite runs in-process on ``<data_dir>/milvus.db`` (a directory; one process per
-directory). With ``milvus_uri``/``milvus_token`` any Milvus or Zilliz cluster is used instead.
+directory); ``lite_process=True`` (what ``zilliz-bailian serve`` uses) runs it in a child process on
+a core of its own (:mod:`.lite_process`). With ``milvus_uri``/``milvus_token`` any Milvus or Zilliz
+cluster is used instead.
 
 Server state (pipeline definitions, collection descriptors, Bailian sessions) lives in Milvus
 itself, in one small metadata collection ``zb_meta`` (``key`` VarChar primary key, ``kind``, JSON
@@ -43,7 +45,12 @@ from typing import Any
 
 from langchain_zilliz_bailian.server.expr import field_equals, field_in
 from langchain_zilliz_bailian.server.ids import is_valid
-from langchain_zilliz_bailian.server.lite_endpoint import PrivateLite, open_private
+from langchain_zilliz_bailian.server.lite_endpoint import (
+    PrivateLite,
+    lock_held_elsewhere,
+    open_private_waiting,
+)
+from langchain_zilliz_bailian.server.lite_process import LiteProcess, open_process
 from langchain_zilliz_bailian.server.meta_cache import MetaCache
 from langchain_zilliz_bailian.server.sealer import Sealer
 
@@ -115,28 +122,6 @@ _open_local_dirs: set[str] = set()
 _open_local_dirs_lock = threading.Lock()
 
 
-def _lock_held_elsewhere(db_dir: Path) -> bool | None:
-    """Whether another process holds Milvus Lite's advisory lock on ``db_dir``; None: unknown."""
-    try:
-        import fcntl
-
-        from milvus_lite.db import LOCK_FILENAME
-    except ImportError:  # no flock (Windows) or a Milvus Lite without that lock file
-        return None
-    lock_path = db_dir / LOCK_FILENAME
-    if not lock_path.exists():
-        return False
-    with lock_path.open("a") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        except OSError:
-            return None
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    return False
-
-
 @dataclass
 class Hit:
     """One search hit: primary key, similarity and requested scalar fields."""
@@ -196,6 +181,7 @@ class Storage:
         seal_rows: int = SEAL_ROWS,
         seal_idle_s: float = SEAL_IDLE_S,
         meta_cache_s: float = META_CACHE_S,
+        lite_process: bool = False,
     ) -> None:
         from pymilvus import MilvusClient
 
@@ -218,16 +204,18 @@ class Storage:
                     raise DataDirInUseError(data_dir, same_process=True)
                 _open_local_dirs.add(key)
             self._registered = key
-        self._private: PrivateLite | None = None
+        self._private: PrivateLite | LiteProcess | None = None
         try:
             try:
-                if self.local:
-                    self._private = open_private(Path(uri))
+                if self.local and lite_process:  # Milvus Lite on a core of its own
+                    self._private = open_process(Path(uri))
+                if self.local and self._private is None:
+                    self._private = open_private_waiting(Path(uri))
                 self._client: Any = MilvusClient(uri=self.client_uri, token=milvus_token or "")
             except Exception as exc:
                 if not self.local:
                     raise StorageError(f"Cannot connect to Milvus at {uri}: {exc}") from exc
-                if _lock_held_elsewhere(Path(uri)) is False:
+                if lock_held_elsewhere(Path(uri)) is False:
                     raise StorageError(f"Cannot open Milvus Lite in {uri}: {exc}") from exc
                 raise DataDirInUseError(data_dir) from exc
             self._loaded: set[str] = set()

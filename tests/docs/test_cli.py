@@ -23,6 +23,7 @@ SWITCHES = {
     "--model-download",
     "--embedding-fallback",
     "--any-app-id",
+    "--lite-in-process",
 }
 #: A bad value for every ``serve`` flag (a switch takes none: only its variable has a value).
 BAD_SERVE_VALUES = {
@@ -39,6 +40,7 @@ BAD_SERVE_VALUES = {
     "--default-pipeline-ids": "pipe-ok,../admin",
     "--default-app-id": "bad id!",
     "--any-app-id": "maybe",
+    "--lite-in-process": "maybe",
     "--default-system-prompt": "",
     "--legacy": "maybe",
     "--stream-interval-ms": "-1",
@@ -154,6 +156,7 @@ def test_variables_set_every_serve_flag_and_flags_win(
         "--default-pipeline-ids": "pipe-a1,pipe-b2",
         "--default-app-id": "handbook",
         "--any-app-id": "1",
+        "--lite-in-process": "yes",
         "--default-system-prompt": "Answer briefly.",
         "--legacy": "true",
         "--stream-interval-ms": "0",
@@ -196,7 +199,7 @@ def test_variables_set_every_serve_flag_and_flags_win(
         True,
     )
     assert (args.default_app_id, args.default_system_prompt) == ("handbook", "Answer briefly.")
-    assert args.any_app_id is True
+    assert args.any_app_id is True and args.lite_in_process is True
     assert args.legacy is True and args.stream_interval_ms == 0 and args.log_level == "warning"
     assert args.workers == 3
     assert (args.fault_latency_ms, args.fault_rate_429, args.fault_rate_500) == (10, 0.25, 0.5)
