@@ -97,7 +97,9 @@ def _free_port() -> int:
 class ServeProcess:
     """``zilliz-bailian serve`` as a child process (the CLI users run)."""
 
-    def __init__(self, data_dir: Path, milvus_uri: str | None, workers: int) -> None:
+    def __init__(
+        self, data_dir: Path, milvus_uri: str | None, workers: int, in_process: bool = False
+    ) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         argv = [sys.executable, "-m", "langchain_zilliz_bailian", "serve"]
@@ -110,6 +112,8 @@ class ServeProcess:
             argv += ["--milvus-uri", milvus_uri]
         if workers > 1:
             argv += ["--workers", str(workers)]
+        if in_process:
+            argv += ["--lite-in-process"]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
         self.process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
 
@@ -212,17 +216,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--milvus-uri", default=None, help="a Milvus server (default: Lite)")
+    parser.add_argument(
+        "--start-milvus-server",
+        action="store_true",
+        help="start the test extra's milvus-server for the run (Linux x86_64) and use it",
+    )
+    parser.add_argument(
+        "--lite-in-process",
+        action="store_true",
+        help="serve Milvus Lite inside the server process (default: its own process)",
+    )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument(
         "--client", choices=("raw", "httpx"), default="raw", help="the server's load generator"
     )
     args = parser.parse_args(argv)
+    if args.start_milvus_server:
+        sys.path.insert(0, str(ROOT))
+        from tests.server.milvus_server import MilvusServer, find_executable
+
+        executable = find_executable()
+        if executable is None:
+            parser.error("milvus-server not found: install the test extra (Linux x86_64)")
+        with tempfile.TemporaryDirectory() as tmp, MilvusServer(executable, Path(tmp)) as milvus:
+            rest = [a for a in (argv or sys.argv[1:]) if a != "--start-milvus-server"]
+            return main([*rest, "--milvus-uri", milvus.uri])
     from pymilvus import MilvusClient
 
     collection = f"conc_{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
-        server = ServeProcess(data_dir, args.milvus_uri, args.workers)
+        server = ServeProcess(data_dir, args.milvus_uri, args.workers, args.lite_in_process)
         try:
             server.wait_ready()
             headers = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
@@ -261,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             milvus.close()
     backend = f"Milvus server, {args.workers} worker(s)" if args.milvus_uri else "Milvus Lite"
+    if not args.milvus_uri:
+        backend += " in the server process" if args.lite_in_process else " in its own process"
     print(f"{backend}, {args.chunks:,} chunks, {args.seconds:g} s per level, {args.client} client")
     print(
         "| clients | server req/s | server p50 (ms) | server p99 (ms) | pymilvus req/s "
