@@ -716,7 +716,8 @@ def serve(args: argparse.Namespace) -> int:
         "api_key": api_key,
         "milvus_uri": args.milvus_uri,
         "milvus_token": args.milvus_token,
-        "lite_process": not args.lite_in_process,
+        # A Unix socket and a pipe the child can wait on: POSIX only (elsewhere, in-process).
+        "lite_process": not args.lite_in_process and os.name == "posix",
         "embedder": embedder,
         "model_dir": args.model_dir,
         "model_download": args.model_download,
