@@ -57,6 +57,10 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
 __all__ = [
     "AppRegistry",
     "AppSpec",
