@@ -9,8 +9,9 @@ defined in a registry: an offline extractive responder or any OpenAI-compatible 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from langchain_zilliz_bailian._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from langchain_zilliz_bailian.server.app import DEFAULT_API_KEY, create_app
@@ -29,32 +30,26 @@ if TYPE_CHECKING:
 #: Public name -> defining module. Imported on first use, so that a process needing one small
 #: module (the Milvus Lite child process) does not load the whole server.
 _EXPORTS = {
-    "AppRegistry": "apps",
-    "AppSpec": "apps",
-    "DEFAULT_API_KEY": "app",
-    "DataDirInUseError": "storage",
-    "Embedder": "embeddings",
-    "FaultConfig": "faults",
-    "FaultInjector": "faults",
-    "HybridEmbedder": "models",
-    "LexicalEmbedder": "embeddings",
-    "LocalServer": "runner",
-    "MiniLMEmbedder": "models",
-    "ModelRegistry": "models",
-    "ModelUnavailableError": "models",
-    "StorageError": "storage",
-    "create_app": "app",
-    "load_embedder": "embeddings",
+    "AppRegistry": "langchain_zilliz_bailian.server.apps",
+    "AppSpec": "langchain_zilliz_bailian.server.apps",
+    "DEFAULT_API_KEY": "langchain_zilliz_bailian.server.app",
+    "DataDirInUseError": "langchain_zilliz_bailian.server.storage",
+    "Embedder": "langchain_zilliz_bailian.server.embeddings",
+    "FaultConfig": "langchain_zilliz_bailian.server.faults",
+    "FaultInjector": "langchain_zilliz_bailian.server.faults",
+    "HybridEmbedder": "langchain_zilliz_bailian.server.models",
+    "LexicalEmbedder": "langchain_zilliz_bailian.server.embeddings",
+    "LocalServer": "langchain_zilliz_bailian.server.runner",
+    "MiniLMEmbedder": "langchain_zilliz_bailian.server.models",
+    "ModelRegistry": "langchain_zilliz_bailian.server.models",
+    "ModelUnavailableError": "langchain_zilliz_bailian.server.models",
+    "StorageError": "langchain_zilliz_bailian.server.storage",
+    "create_app": "langchain_zilliz_bailian.server.app",
+    "load_embedder": "langchain_zilliz_bailian.server.embeddings",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:

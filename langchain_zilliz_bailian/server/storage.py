@@ -67,6 +67,8 @@ FLOAT32_MAX = 3.4028234663852886e38
 #: Background flush triggers (:mod:`.sealer`): rows since the last flush, or seconds idle.
 SEAL_ROWS = 2000
 SEAL_IDLE_S = 1.0
+#: The most records one metadata query returns (Milvus's query limit): :func:`all_meta` pages.
+META_PAGE = 16384
 #: Metadata kinds read on every request and cached (:mod:`.meta_cache`), and for how long.
 CACHED_META_KINDS = frozenset({"pipeline", "collection"})
 META_CACHE_S = 1.0
@@ -446,26 +448,34 @@ class Storage:
         """All metadata records of one kind."""
         if kind not in META_KINDS:
             raise InvalidValueError(f"unknown metadata kind {kind!r}")
-        bodies = self._query_meta(field_equals("kind", kind), 16384, "Strong")  # every process's
+        # Strong: every process's records.
+        bodies = self._query_meta(field_equals("kind", kind), META_PAGE, "Strong")
         return [json.loads(body) for body in bodies]
 
     def _query_meta(self, filter_expr: str, limit: int, level: str) -> list[str]:
-        """The JSON texts of the metadata records matching ``filter_expr``.
+        """The JSON texts of the metadata records matching ``filter_expr``."""
+        rows = self._query_meta_rows(filter_expr, limit, level, ["body"])
+        return [str(row["body"]) for row in rows]
+
+    def _query_meta_rows(
+        self, filter_expr: str, limit: int, level: str, fields: list[str]
+    ) -> list[dict[str, Any]]:
+        """``fields`` of the metadata records matching ``filter_expr``.
 
         On Milvus Lite a query that runs while an ``upsert`` replaces a record can miss that
         record (the upsert deletes, then inserts); the background usage flush rewrites pipeline
         records, so metadata reads there take the write lock and never see a record half-replaced.
         """
         with self._write_lock if self.local else contextlib.nullcontext():
-            rows = self._call(
+            rows: list[dict[str, Any]] = self._call(
                 "query",
                 META_COLLECTION,
                 filter=filter_expr,
-                output_fields=["body"],
+                output_fields=fields,
                 limit=limit,
                 consistency_level=level,
             )
-        return [str(row["body"]) for row in rows]
+        return rows
 
     def delete_meta(self, kind: str, key: str) -> None:
         """Remove one metadata record (no error when absent)."""
@@ -756,9 +766,6 @@ def default_data_dir() -> Path:
 
 
 #: Records one :func:`all_meta` query reads (Milvus answers at most 16,384 per query).
-META_PAGE = 16384
-
-
 def all_meta(storage: Storage, kind: str, page: int = META_PAGE) -> list[dict[str, Any]]:
     """Every metadata record of ``kind``, however many (:meth:`Storage.list_meta` stops at one
     query's 16,384). A key range whose query fills a page is split at the median key it returned
@@ -777,15 +784,7 @@ def all_meta(storage: Storage, kind: str, page: int = META_PAGE) -> list[dict[st
         bounds = [field_equals("kind", kind)]
         bounds += [f"key >= {string_literal(low)}"] if low is not None else []
         bounds += [f"key < {string_literal(high)}"] if high is not None else []
-        with storage._write_lock if storage.local else contextlib.nullcontext():  # as _query_meta
-            rows = storage._call(
-                "query",
-                META_COLLECTION,
-                filter=all_of(*bounds),
-                output_fields=["key", "body"],
-                limit=page,
-                consistency_level="Strong",
-            )
+        rows = storage._query_meta_rows(all_of(*bounds), page, "Strong", ["key", "body"])
         if len(rows) < page:
             records += [json.loads(str(row["body"])) for row in rows]
             continue

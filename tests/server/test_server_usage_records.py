@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import re
-import threading
 from typing import Any
 
 import pytest
@@ -18,19 +17,18 @@ class ShuffledMeta:
     """Stands in for :class:`Storage` in :func:`all_meta`: answers a metadata query with any
     ``limit`` of the matching records, in no particular order (as Milvus may)."""
 
-    local = False
-
     def __init__(self, keys: list[str], seed: int) -> None:
         self.rows = [{"key": f"usage:{k}", "body": f'{{"key": "{k}"}}'} for k in keys]
         self.rng = random.Random(seed)
         self.queries = 0
-        self._write_lock = threading.Lock()
 
-    def _call(self, method: str, collection: str, **query: Any) -> list[dict[str, Any]]:
-        assert method == "query" and 'kind == "usage"' in query["filter"]
+    def _query_meta_rows(
+        self, filter_expr: str, limit: int, level: str, fields: list[str]
+    ) -> list[dict[str, Any]]:
+        assert 'kind == "usage"' in filter_expr and fields == ["key", "body"]
         self.queries += 1
-        low = re.search(r'key >= "([^"]*)"', query["filter"])
-        high = re.search(r'key < "([^"]*)"', query["filter"])
+        low = re.search(r'key >= "([^"]*)"', filter_expr)
+        high = re.search(r'key < "([^"]*)"', filter_expr)
         found = [
             row
             for row in self.rows
@@ -38,7 +36,7 @@ class ShuffledMeta:
             and (high is None or row["key"] < high.group(1))
         ]
         self.rng.shuffle(found)
-        return found[: query["limit"]]
+        return found[:limit]
 
 
 @pytest.mark.parametrize(("count", "page"), [(0, 5), (4, 5), (5, 5), (1000, 7), (300, 2)])
