@@ -2,14 +2,16 @@
 
 Everything here is blocking (Milvus and embedding calls) except :meth:`PipelineService.run` and
 :meth:`PipelineService.run_with_file`, which download ``doc_url``, ``image_url`` or
-``query_image_url`` asynchronously and then hand the work to a worker thread.
+``query_image_url`` asynchronously and then hand the work to a worker thread. Text and document
+searches go through a :class:`.SearchBatcher`: concurrent ones share one embedding call and one
+Milvus search.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from anyio import to_thread
 
@@ -44,6 +46,7 @@ from langchain_zilliz_bailian.server.pipeline_specs import (
     validate_preserved_value,
 )
 from langchain_zilliz_bailian.server.rerank import rerank_hits
+from langchain_zilliz_bailian.server.search_batch import SearchBatcher
 from langchain_zilliz_bailian.server.storage import (
     IMAGE_ID_MAX,
     Hit,
@@ -62,9 +65,27 @@ class SearchParams:
 
     limit: int
     offset: int
-    output_fields: list[str]
+    output_fields: tuple[str, ...]
     filter: str
     whole: bool = False
+
+
+@dataclass(frozen=True)
+class TextSearch:
+    """What searches of one batch share: the collection, its kind (``text`` or ``doc``), the
+    checked parameters and the reranker (see :mod:`.search_batch`)."""
+
+    collection: str
+    kind: str
+    params: SearchParams
+    reranker: str | None = None
+
+
+class SearchQuery(NamedTuple):
+    """One search run's query text and the pipeline its usage is counted for."""
+
+    pipeline_id: str
+    text: str
 
 
 def _image_id(value: object) -> str:
@@ -102,6 +123,9 @@ class PipelineService(PipelineRegistry):
         self.legacy = legacy
         self.fetch_policy = fetch_policy or FetchPolicy()
         self._fields_cache: dict[str, dict[str, str]] = {}
+        self._text_searches: SearchBatcher[SearchQuery, dict[str, Any]] = SearchBatcher(
+            lambda key, queries: self._search_batch(cast(TextSearch, key), queries)
+        )
 
     # -- reads that include the usage not yet persisted ---------------------------------------
 
@@ -160,7 +184,8 @@ class PipelineService(PipelineRegistry):
             return await to_thread.run_sync(self._ingest_text, pipeline, data)
         params = body.get("params")
         if action in SEARCH_ACTIONS:
-            return await to_thread.run_sync(self._search, pipeline, data, params)
+            key, query = self._text_search(pipeline, data, params)
+            return await self._text_searches.submit(key, query)
         return await to_thread.run_sync(self._delete, pipeline, data)
 
     async def _pipeline_for_run(self, pipeline_id: str) -> dict[str, Any]:
@@ -363,9 +388,10 @@ class PipelineService(PipelineRegistry):
         return self._fields_cache[collection]
 
     def _find(
-        self, collection: str, vector: list[float], main: list[str], params: SearchParams
-    ) -> tuple[list[Hit], list[str]]:
-        """Hits of one vector search (``limit + offset`` of them when ``params.whole``)."""
+        self, collection: str, vectors: list[list[float]], main: list[str], params: SearchParams
+    ) -> tuple[list[list[Hit]], list[str]]:
+        """Hits of each vector's search (``limit + offset`` of them when ``params.whole``), in
+        one request, and the fields each hit carries."""
         fields = self.collection_fields(collection)
         allowed = {"id", "distance", *(f for f in fields if f != "embedding")}
         for name in params.output_fields:
@@ -382,7 +408,9 @@ class PipelineService(PipelineRegistry):
         if params.whole:
             limit, offset = limit + offset, 0
         try:
-            hits = self.storage.search(collection, vector, limit, offset, params.filter, wanted)
+            hits = self.storage.search_many(
+                collection, vectors, limit, offset, params.filter, wanted
+            )
         except StorageError as exc:
             raise bad_param(f"Invalid search request (filter {params.filter!r}): {exc}") from None
         return hits, wanted
@@ -402,24 +430,35 @@ class PipelineService(PipelineRegistry):
 
         With a ``reranker`` the first ``limit + offset`` hits are reranked, then paged.
         """
+        params = SearchParams(limit, offset, tuple(output_fields), filter_expr, bool(reranker))
+        return self.search_texts(TextSearch(collection, kind, params, reranker), [query])[0]
+
+    def search_texts(
+        self, search: TextSearch, queries: list[str]
+    ) -> list[tuple[list[dict[str, Any]], int]]:
+        """Result items and rerank usage of each query, embedded together and searched in one
+        Milvus request."""
+        collection, params = search.collection, search.params
         embedder = self._embedder_of(collection)
-        encoder = self.rerankers.get(reranker) if reranker else None
-        main = ["text"] if kind == "text" else ["chunk_text", "chunk_id", "doc_name"]
-        params = SearchParams(limit, offset, output_fields, filter_expr, whole=bool(reranker))
-        hits, wanted = self._find(collection, self._embed(embedder, [query])[0], main, params)
-        rerank_tokens = 0
-        if encoder is not None:
-            reranked, rerank_tokens = rerank_hits(encoder, query, hits, main[0])
-            hits = reranked[offset : offset + limit]
-        results = []
-        for hit in hits:
-            item: dict[str, Any] = {
-                "id": str(hit.id) if self.legacy else hit.id,
-                "distance": hit.distance,
-            }
-            item.update({k: hit.fields.get(k) for k in wanted})
-            results.append(item)
-        return results, rerank_tokens
+        encoder = self.rerankers.get(search.reranker) if search.reranker else None
+        main = ["text"] if search.kind == "text" else ["chunk_text", "chunk_id", "doc_name"]
+        hit_lists, wanted = self._find(collection, self._embed(embedder, queries), main, params)
+        answers = []
+        for query, hits in zip(queries, hit_lists, strict=True):
+            rerank_tokens = 0
+            if encoder is not None:
+                reranked, rerank_tokens = rerank_hits(encoder, query, hits, main[0])
+                hits = reranked[params.offset : params.offset + params.limit]
+            results = []
+            for hit in hits:
+                item: dict[str, Any] = {
+                    "id": str(hit.id) if self.legacy else hit.id,
+                    "distance": hit.distance,
+                }
+                item.update({k: hit.fields.get(k) for k in wanted})
+                results.append(item)
+            answers.append((results, rerank_tokens))
+        return answers
 
     def _search_image(
         self,
@@ -448,7 +487,7 @@ class PipelineService(PipelineRegistry):
                 "provide CLIP and ingest into a new collection: "
                 f"{self.models.store.how_to_provide(CLIP_SOURCE)}."
             )
-        hits, wanted = self._find(collection, vector, ["image_id"], params)
+        (hits,), wanted = self._find(collection, [vector], ["image_id"], params)
         results = [
             {"id": hit.fields.get("image_id"), "distance": hit.distance}
             | {k: hit.fields.get(k) for k in wanted}
@@ -489,33 +528,35 @@ class PipelineService(PipelineRegistry):
             filter_expr = all_of(filter_expr)
         except ExpressionError as exc:
             raise bad_param(f"Invalid params.filter {filter_expr!r}: {exc}.") from None
-        return SearchParams(limit, offset, output_fields, filter_expr)
+        return SearchParams(limit, offset, tuple(output_fields), filter_expr)
 
-    def _search(
+    def _text_search(
         self, pipeline: dict[str, Any], data: dict[str, Any], params: Any
-    ) -> dict[str, Any]:
+    ) -> tuple[TextSearch, SearchQuery]:
+        """A SEARCH_TEXT or SEARCH_DOC_CHUNK run's request, checked (on the event loop)."""
         fn = pipeline["functions"][0]
         query = data.get("query_text")
         if not isinstance(query, str) or not query.strip():
             raise bad_param("data.query_text is required and must be a non-empty string.")
         checked = self._search_params(params, 500)
+        reranker = fn.get("reranker") if fn.get("reranker") in RERANKERS else None
+        if reranker:
+            checked = replace(checked, whole=True)
         kind = "text" if fn["action"] == "SEARCH_TEXT" else "doc"
-        reranker = fn.get("reranker")
-        results, rerank_tokens = self.search_collection(
-            fn["collectionName"],
-            kind,
-            query,
-            checked.limit,
-            checked.offset,
-            checked.output_fields,
-            checked.filter,
-            reranker=reranker if reranker in RERANKERS else None,
-        )
-        tokens = count_tokens(query)
-        self.usage_counters.add(pipeline["pipelineId"], tokens, rerank_tokens)
-        out: dict[str, Any] = {"result": results}
-        self._usage(out, tokens, rerank_tokens)
-        return out
+        search = TextSearch(fn["collectionName"], kind, checked, reranker)
+        return search, SearchQuery(pipeline["pipelineId"], query)
+
+    def _search_batch(self, search: TextSearch, queries: list[SearchQuery]) -> list[dict[str, Any]]:
+        """The answers of a batch of search runs (a worker thread; see :mod:`.search_batch`)."""
+        answers = self.search_texts(search, [query.text for query in queries])
+        outs = []
+        for query, (results, rerank_tokens) in zip(queries, answers, strict=True):
+            tokens = count_tokens(query.text)
+            self.usage_counters.add(query.pipeline_id, tokens, rerank_tokens)
+            out: dict[str, Any] = {"result": results}
+            self._usage(out, tokens, rerank_tokens)
+            outs.append(out)
+        return outs
 
     def _delete(self, pipeline: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         action = pipeline["functions"][0]["action"]

@@ -608,11 +608,23 @@ class Storage:
         output_fields: list[str],
     ) -> list[Hit]:
         """Top-``limit`` COSINE search after ``offset``, filtered by Milvus itself."""
+        return self.search_many(name, [vector], limit, offset, filter_expr, output_fields)[0]
+
+    def search_many(
+        self,
+        name: str,
+        vectors: list[list[float]],
+        limit: int,
+        offset: int,
+        filter_expr: str,
+        output_fields: list[str],
+    ) -> list[list[Hit]]:
+        """:meth:`search` for several vectors in one request: one hit list per vector."""
         self._ensure_loaded(name)
         result = self._call(
             "search",
             name,
-            data=[vector],
+            data=vectors,
             limit=limit,
             offset=offset,
             filter=filter_expr,
@@ -620,10 +632,18 @@ class Storage:
             search_params={"metric_type": "COSINE"},
             consistency_level=self._search_level(name),
         )
+        found = list(result) if result else []
+        found += [[]] * (len(vectors) - len(found))
+        return [self._hits(name, raw_hits) for raw_hits in found]
+
+    @staticmethod
+    def _hits(name: str, raw_hits: Any) -> list[Hit]:
+        """One vector's hits; an entity with a non-finite distance (a damaged vector) cannot be
+        ranked or sent, so it is logged and skipped."""
         hits: list[Hit] = []
-        for raw in result[0] if result else []:
+        for raw in raw_hits:
             distance = float(raw["distance"])
-            if not math.isfinite(distance):  # a damaged vector: it cannot be ranked or sent
+            if not math.isfinite(distance):
                 logging.getLogger(__name__).warning(
                     "entity %s of %s has a non-finite distance; skipped", raw["id"], name
                 )
