@@ -2,7 +2,8 @@
 
 Milvus Lite is Python: inside the server's process it shares one interpreter lock with HTTP
 handling, so a server on Milvus Lite could use one core. In a child process its searches run on
-another core (``scripts/bench_concurrency.py``: 322 -> 516 searches/s at 32 clients on 2 cores).
+another core (``scripts/bench_concurrency.py``, before searches were batched: 322 -> 516
+searches/s at 32 clients on 2 cores).
 The child serves exactly as :mod:`.lite_endpoint` does in-process (a ``0700`` socket directory,
 no TCP port) and lives as long as its parent: it exits, closing the database cleanly, when its
 stdin (a pipe from the parent) reaches end of file, which happens on a clean shutdown and when
