@@ -121,6 +121,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await flusher
         await ctx.apps.aclose()
+        await ctx.pipelines.text_searches.aclose()
         try:  # the counts of the last seconds, before the storage closes
             await to_thread.run_sync(ctx.pipelines.usage_counters.flush)
         finally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from anyio import to_thread
 
@@ -46,7 +46,7 @@ from langchain_zilliz_bailian.server.pipeline_specs import (
     validate_preserved_value,
 )
 from langchain_zilliz_bailian.server.rerank import rerank_hits
-from langchain_zilliz_bailian.server.search_batch import SearchBatcher
+from langchain_zilliz_bailian.server.search_batch import MAX_BATCH, SearchBatcher
 from langchain_zilliz_bailian.server.storage import (
     IMAGE_ID_MAX,
     Hit,
@@ -88,6 +88,25 @@ class SearchQuery(NamedTuple):
     text: str
 
 
+#: Hits one batched search may ask Milvus for (queries x (limit + offset)): a batch of searches
+#: for many hits each stays well within Milvus's result size limits.
+BATCH_HITS = 4096
+#: ``params.filter`` longer than this is checked in a worker thread, not on the event loop.
+LOOP_FILTER_CHARS = 4096
+
+
+def _batch_size(search: TextSearch) -> int:
+    """How many queries of ``search`` go in one batch."""
+    return min(MAX_BATCH, max(1, BATCH_HITS // (search.params.limit + search.params.offset)))
+
+
+def _long_filter(params: Any) -> bool:
+    if not isinstance(params, dict):
+        return False
+    expression = params.get("filter")
+    return isinstance(expression, str) and len(expression) > LOOP_FILTER_CHARS
+
+
 def _image_id(value: object) -> str:
     """``data.image_id``: a non-empty string (Z17), at most the collection's VarChar length."""
     if not isinstance(value, str) or not value.strip():
@@ -123,8 +142,8 @@ class PipelineService(PipelineRegistry):
         self.legacy = legacy
         self.fetch_policy = fetch_policy or FetchPolicy()
         self._fields_cache: dict[str, dict[str, str]] = {}
-        self._text_searches: SearchBatcher[SearchQuery, dict[str, Any]] = SearchBatcher(
-            lambda key, queries: self._search_batch(cast(TextSearch, key), queries)
+        self.text_searches: SearchBatcher[TextSearch, SearchQuery, dict[str, Any]] = SearchBatcher(
+            self._search_batch, max_batch=_batch_size
         )
 
     # -- reads that include the usage not yet persisted ---------------------------------------
@@ -184,8 +203,11 @@ class PipelineService(PipelineRegistry):
             return await to_thread.run_sync(self._ingest_text, pipeline, data)
         params = body.get("params")
         if action in SEARCH_ACTIONS:
-            key, query = self._text_search(pipeline, data, params)
-            return await self._text_searches.submit(key, query)
+            if _long_filter(params):  # its check would hold up every connection on the loop
+                key, query = await to_thread.run_sync(self._text_search, pipeline, data, params)
+            else:
+                key, query = self._text_search(pipeline, data, params)
+            return await self.text_searches.submit(key, query)
         return await to_thread.run_sync(self._delete, pipeline, data)
 
     async def _pipeline_for_run(self, pipeline_id: str) -> dict[str, Any]:

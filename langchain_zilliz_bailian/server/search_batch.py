@@ -4,18 +4,22 @@ Searches that arrive while others with the same collection and parameters are in
 then go together: one worker-thread hop, one embedding call and one gRPC search for the lot,
 instead of one each. A lone request is sent at once (no timer, no added latency); under load
 the batches grow by themselves. Each query's hits are the ones a search of its own would give
-(Milvus answers every vector of a multi-vector search independently).
+(Milvus answers every vector of a multi-vector search independently), and a query that fails
+(an embedding provider refusing it, say) fails alone: its batch is then run query by query.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
+import os
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from anyio import to_thread
 
+K = TypeVar("K", bound=Hashable)
 Q = TypeVar("Q")
 R = TypeVar("R")
 
@@ -23,7 +27,8 @@ R = TypeVar("R")
 MAX_BATCH = 64
 #: Batches of one key in flight at once. The next batch gathers while one runs; on 2 cores with
 #: 32 clients, 1 gave the highest throughput and the lowest p99 (2 to 8 made smaller batches).
-MAX_IN_FLIGHT = 1
+#: More cores can embed and search more batches at once (not measured here).
+MAX_IN_FLIGHT = max(1, (os.cpu_count() or 2) // 2)
 
 
 @dataclass
@@ -34,29 +39,32 @@ class _Group(Generic[Q, R]):
     in_flight: int = 0
 
 
-class SearchBatcher(Generic[Q, R]):
+class SearchBatcher(Generic[K, Q, R]):
     """Runs ``run_batch(key, queries)`` in a worker thread for batches of same-key queries.
 
-    ``run_batch`` returns one result per query, in order; if it raises, every query of the
-    batch gets the exception (they share their key, so they would all have failed alike).
+    ``run_batch`` returns one result per query, in order. When a batch of several fails, the
+    first query is run alone: if it fails the same way, the failure is the batch's (Milvus
+    down, a bad filter they share) and every query gets it; otherwise each query is run alone,
+    so one bad query fails only its own request. ``max_batch(key)`` caps a key's batches (e.g.
+    by how many hits each query asks for).
     """
 
     def __init__(
         self,
-        run_batch: Callable[[Hashable, list[Q]], Sequence[R]],
+        run_batch: Callable[[K, list[Q]], Sequence[R]],
         *,
-        max_batch: int = MAX_BATCH,
+        max_batch: int | Callable[[K], int] = MAX_BATCH,
         max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
-        if max_batch < 1 or max_in_flight < 1:
+        if (isinstance(max_batch, int) and max_batch < 1) or max_in_flight < 1:
             raise ValueError("max_batch and max_in_flight must be at least 1")
         self._run_batch = run_batch
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
-        self._groups: dict[Hashable, _Group[Q, R]] = {}
+        self._groups: dict[K, _Group[Q, R]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def submit(self, key: Hashable, query: Q) -> R:
+    async def submit(self, key: K, query: Q) -> R:
         """The result for ``query``, from the batch it joins."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         group = self._groups.setdefault(key, _Group())
@@ -65,42 +73,92 @@ class SearchBatcher(Generic[Q, R]):
             self._dispatch(key, group)
         return await future
 
-    def _dispatch(self, key: Hashable, group: _Group[Q, R]) -> None:
-        batch = group.waiting[: self._max_batch]
-        del group.waiting[: self._max_batch]
+    async def aclose(self) -> None:
+        """Wait for the batches in flight (their usage is counted before storage closes)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _batch_size(self, key: K) -> int:
+        size = self._max_batch if isinstance(self._max_batch, int) else self._max_batch(key)
+        return max(1, size)
+
+    def _dispatch(self, key: K, group: _Group[Q, R]) -> None:
+        size = self._batch_size(key)
+        batch = group.waiting[:size]
+        del group.waiting[:size]
         group.in_flight += 1
         task = asyncio.get_running_loop().create_task(self._run(key, group, batch))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _run(
-        self, key: Hashable, group: _Group[Q, R], batch: list[tuple[Q, asyncio.Future[R]]]
+        self, key: K, group: _Group[Q, R], batch: list[tuple[Q, asyncio.Future[R]]]
     ) -> None:
+        cancelled = False
         try:
             # Requests cancelled while waiting (a client gone) are not searched for.
             live = [(query, future) for query, future in batch if not future.done()]
             if live:
                 queries = [query for query, _ in live]
-                try:
-                    results = await to_thread.run_sync(self._run_batch, key, queries)
-                    if len(results) != len(live):
-                        raise RuntimeError(
-                            f"a batch of {len(live)} queries gave {len(results)} results"
-                        )
-                except Exception as exc:  # handed to each waiting request
-                    for _, future in live:
-                        if not future.done():
-                            future.set_exception(exc)
-                else:
-                    for (_, future), result in zip(live, results, strict=True):
-                        if not future.done():
-                            future.set_result(result)
+                outcomes = await to_thread.run_sync(self._outcomes, key, queries)
+                for (_, future), (ok, value) in zip(live, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)  # type: ignore[arg-type]
+                    else:
+                        assert isinstance(value, Exception)
+                        future.set_exception(value)
+        except asyncio.CancelledError:
+            cancelled = True  # the loop is going away: nothing more will run
+            raise
         finally:
-            for _, future in batch:  # only when this task itself was cancelled
-                if not future.done():
-                    future.cancel()
             group.in_flight -= 1
+            if cancelled:
+                for _, future in [*batch, *group.waiting]:
+                    future.cancel()
+                group.waiting.clear()
             if group.waiting:
                 self._dispatch(key, group)
             elif group.in_flight == 0 and self._groups.get(key) is group:
                 del self._groups[key]
+
+    def _outcomes(self, key: K, queries: list[Q]) -> list[tuple[bool, R | Exception]]:
+        """Each query's outcome (a worker thread): the batch at once, else as described above."""
+        try:
+            return [(True, result) for result in self._checked(key, queries)]
+        except Exception as exc:
+            if len(queries) == 1:
+                return [(False, exc)]
+            failure = exc
+        first = self._alone(key, queries[0])
+        if not first[0] and _same_failure(first[1], failure):
+            return [first, *[(False, _own_copy(failure)) for _ in queries[1:]]]
+        return [first, *[self._alone(key, query) for query in queries[1:]]]
+
+    def _alone(self, key: K, query: Q) -> tuple[bool, R | Exception]:
+        try:
+            return True, self._checked(key, [query])[0]
+        except Exception as exc:
+            return False, exc
+
+    def _checked(self, key: K, queries: list[Q]) -> Sequence[R]:
+        results = self._run_batch(key, queries)
+        if len(results) != len(queries):
+            raise RuntimeError(f"a batch of {len(queries)} queries gave {len(results)} results")
+        return results
+
+
+def _same_failure(one: object, other: Exception) -> bool:
+    return type(one) is type(other) and str(one) == str(other)
+
+
+def _own_copy(exc: Exception) -> Exception:
+    """A copy of ``exc`` for one request: raising one object from many requests would pile
+    their tracebacks onto it."""
+    try:
+        twin = copy.copy(exc)
+    except Exception:  # an exception type that cannot be copied: share it
+        return exc
+    twin.__traceback__ = None
+    return twin

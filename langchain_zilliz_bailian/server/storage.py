@@ -632,9 +632,13 @@ class Storage:
             search_params={"metric_type": "COSINE"},
             consistency_level=self._search_level(name),
         )
-        found = list(result) if result else []
-        found += [[]] * (len(vectors) - len(found))
-        return [self._hits(name, raw_hits) for raw_hits in found]
+        if not result:
+            return [[] for _ in vectors]
+        if len(result) != len(vectors):
+            raise StorageError(
+                f"Milvus answered {len(result)} hit lists for {len(vectors)} vectors"
+            )
+        return [self._hits(name, raw_hits) for raw_hits in result]
 
     @staticmethod
     def _hits(name: str, raw_hits: Any) -> list[Hit]:

@@ -12,24 +12,35 @@ import httpx
 import pytest
 
 from langchain_zilliz_bailian.server import LocalServer
+from langchain_zilliz_bailian.server.errors import ZILLIZ_INTERNAL, ZillizError
+from langchain_zilliz_bailian.server.pipeline_runs import (
+    PipelineService,
+    SearchParams,
+    TextSearch,
+    _batch_size,
+)
 from langchain_zilliz_bailian.server.search_batch import SearchBatcher
 from langchain_zilliz_bailian.server.storage import Storage
 from tests.server.conftest import create_search, make_text_pipelines, ok, unique
 
 
 class Gate:
-    """A ``run_batch`` that records its batches and holds each until :meth:`open_` is called."""
+    """A ``run_batch`` that records its batches and holds each until :meth:`open_` is called;
+    it fails any batch holding ``fail_on`` (every batch with ``fail_all``)."""
 
-    def __init__(self, fail_on: str | None = None) -> None:
+    def __init__(self, fail_on: str | None = None, fail_all: bool = False) -> None:
         self.batches: list[tuple[Hashable, list[str]]] = []
         self.entered = threading.Semaphore(0)
         self.release = threading.Event()
         self.fail_on = fail_on
+        self.fail_all = fail_all
 
-    def __call__(self, key: Hashable, queries: list[str]) -> list[str]:
+    def __call__(self, key: str, queries: list[str]) -> list[str]:
         self.batches.append((key, list(queries)))
         self.entered.release()
         assert self.release.wait(10)
+        if self.fail_all:
+            raise ValueError("Milvus is down")
         if self.fail_on in queries:
             raise ValueError(f"bad query {self.fail_on}")
         return [f"{key}:{query}" for query in queries]
@@ -42,30 +53,39 @@ class Gate:
         self.release.set()
 
 
+async def _queued_behind_first(
+    batcher: SearchBatcher[str, str, str], gate: Gate, key: str, queries: list[str]
+) -> list[asyncio.Future[str]]:
+    """Submit ``queries[0]``, wait until its batch runs, then queue the rest behind it."""
+    first = asyncio.ensure_future(batcher.submit(key, queries[0]))
+    await gate.running()
+    rest = [asyncio.ensure_future(batcher.submit(key, q)) for q in queries[1:]]
+    await asyncio.sleep(0.01)  # they are waiting: the first batch cannot end before open_()
+    return [first, *rest]
+
+
 async def test_a_lone_query_is_sent_at_once() -> None:
     gate = Gate()
     gate.open_()
-    batcher: SearchBatcher[str, str] = SearchBatcher(gate)
+    batcher: SearchBatcher[str, str, str] = SearchBatcher(gate)
     assert await batcher.submit("k", "a") == "k:a"
     assert gate.batches == [("k", ["a"])]
 
 
 async def test_queries_arriving_during_a_batch_go_together_in_order() -> None:
     gate = Gate()
-    batcher: SearchBatcher[str, str] = SearchBatcher(gate)
-    first = asyncio.ensure_future(batcher.submit("k", "a"))
-    await gate.running()
-    rest = [asyncio.ensure_future(batcher.submit("k", q)) for q in ("b", "c", "d")]
-    await asyncio.sleep(0.01)
+    batcher: SearchBatcher[str, str, str] = SearchBatcher(gate, max_in_flight=1)
+    futures = await _queued_behind_first(batcher, gate, "k", ["a", "b", "c", "d"])
     assert gate.batches == [("k", ["a"])]  # the others wait for the batch in flight
     gate.open_()
-    assert await asyncio.gather(first, *rest) == ["k:a", "k:b", "k:c", "k:d"]
+    assert await asyncio.gather(*futures) == ["k:a", "k:b", "k:c", "k:d"]
     assert gate.batches == [("k", ["a"]), ("k", ["b", "c", "d"])]
+    assert not batcher._groups  # nothing left behind
 
 
 async def test_keys_never_share_a_batch_and_do_not_wait_for_each_other() -> None:
     gate = Gate()
-    batcher: SearchBatcher[str, str] = SearchBatcher(gate)
+    batcher: SearchBatcher[str, str, str] = SearchBatcher(gate, max_in_flight=1)
     one = asyncio.ensure_future(batcher.submit("k1", "a"))
     await gate.running()
     two = asyncio.ensure_future(batcher.submit("k2", "a"))
@@ -75,52 +95,85 @@ async def test_keys_never_share_a_batch_and_do_not_wait_for_each_other() -> None
     assert sorted(gate.batches) == [("k1", ["a"]), ("k2", ["a"])]
 
 
-async def test_batches_are_capped_at_max_batch() -> None:
+async def test_batches_are_capped_by_max_batch_of_the_key() -> None:
     gate = Gate()
-    batcher: SearchBatcher[str, str] = SearchBatcher(gate, max_batch=2)
-    first = asyncio.ensure_future(batcher.submit("k", "q0"))
-    await gate.running()
-    rest = [asyncio.ensure_future(batcher.submit("k", f"q{i}")) for i in range(1, 6)]
-    await asyncio.sleep(0.01)
+    batcher: SearchBatcher[str, str, str] = SearchBatcher(
+        gate, max_batch=lambda key: 2, max_in_flight=1
+    )
+    futures = await _queued_behind_first(batcher, gate, "k", [f"q{i}" for i in range(6)])
     gate.open_()
-    assert await asyncio.gather(first, *rest) == [f"k:q{i}" for i in range(6)]
-    assert [queries for _, queries in gate.batches] == [
-        ["q0"],
-        ["q1", "q2"],
-        ["q3", "q4"],
-        ["q5"],
-    ]
+    assert await asyncio.gather(*futures) == [f"k:q{i}" for i in range(6)]
+    assert [queries for _, queries in gate.batches] == [["q0"], ["q1", "q2"], ["q3", "q4"], ["q5"]]
 
 
-async def test_a_failed_batch_fails_each_of_its_queries_and_not_the_next() -> None:
+async def test_one_bad_query_fails_alone_and_its_batch_mates_are_answered() -> None:
     gate = Gate(fail_on="bad")
-    batcher: SearchBatcher[str, str] = SearchBatcher(gate)
-    first = asyncio.ensure_future(batcher.submit("k", "bad"))
-    await gate.running()
-    later = asyncio.ensure_future(batcher.submit("k", "fine"))
+    batcher: SearchBatcher[str, str, str] = SearchBatcher(gate, max_in_flight=1)
+    futures = await _queued_behind_first(batcher, gate, "k", ["a", "b", "bad", "c"])
     gate.open_()
-    with pytest.raises(ValueError, match="bad query"):
-        await first
-    assert await later == "k:fine"
+    outcomes = await asyncio.gather(*futures, return_exceptions=True)
+    assert outcomes[:2] == ["k:a", "k:b"] and outcomes[3] == "k:c"
+    assert isinstance(outcomes[2], ValueError) and str(outcomes[2]) == "bad query bad"
+    # the batch, then its first query alone (it succeeded), then the others one by one
+    assert [q for _, q in gate.batches] == [["a"], ["b", "bad", "c"], ["b"], ["bad"], ["c"]]
 
 
-async def test_a_cancelled_waiter_is_not_searched_for() -> None:
+async def test_a_failure_of_the_whole_batch_reaches_each_query_after_one_retry() -> None:
+    gate = Gate(fail_all=True)
+    batcher: SearchBatcher[str, str, str] = SearchBatcher(gate, max_in_flight=1)
+    futures = await _queued_behind_first(batcher, gate, "k", ["a", "b", "c", "d"])
+    gate.open_()
+    outcomes = await asyncio.gather(*futures, return_exceptions=True)
+    assert all(isinstance(o, ValueError) and str(o) == "Milvus is down" for o in outcomes)
+    assert len({id(o) for o in outcomes}) == 4  # each request raises its own object
+    # b alone failed the same way: the failure is the batch's, c and d are not retried
+    assert [q for _, q in gate.batches] == [["a"], ["b", "c", "d"], ["b"]]
+
+
+async def test_a_waiter_cancelled_before_its_batch_is_not_searched_for() -> None:
     gate = Gate()
-    batcher: SearchBatcher[str, str] = SearchBatcher(gate)
-    first = asyncio.ensure_future(batcher.submit("k", "a"))
-    await gate.running()
-    gone = asyncio.ensure_future(batcher.submit("k", "gone"))
-    kept = asyncio.ensure_future(batcher.submit("k", "kept"))
-    await asyncio.sleep(0.01)
+    batcher: SearchBatcher[str, str, str] = SearchBatcher(gate, max_in_flight=1)
+    first, gone, kept = await _queued_behind_first(batcher, gate, "k", ["a", "gone", "kept"])
     gone.cancel()
     gate.open_()
     assert list(await asyncio.gather(first, kept)) == ["k:a", "k:kept"]
     assert gate.batches == [("k", ["a"]), ("k", ["kept"])]
-    assert not batcher._groups  # nothing left behind
+
+
+async def test_a_waiter_cancelled_during_its_batch_leaves_the_others_answered() -> None:
+    running, release = threading.Event(), threading.Event()
+
+    def held(key: str, queries: list[str]) -> list[str]:
+        running.set()
+        assert release.wait(10)
+        return [f"{key}:{query}" for query in queries]
+
+    batcher: SearchBatcher[str, str, str] = SearchBatcher(held)
+    gone = asyncio.ensure_future(batcher.submit("k", "gone"))
+    kept = asyncio.ensure_future(batcher.submit("k", "kept"))
+    assert await asyncio.to_thread(running.wait, 10)  # both in one batch, in its thread
+    gone.cancel()
+    release.set()
+    assert await kept == "k:kept"
+    assert gone.cancelled() and not batcher._groups
+
+
+async def test_aclose_waits_for_batches_in_flight() -> None:
+    gate = Gate()
+    batcher: SearchBatcher[str, str, str] = SearchBatcher(gate)
+    request = asyncio.ensure_future(batcher.submit("k", "a"))
+    await gate.running()
+    request.cancel()  # its client is gone, the search still runs
+    closing = asyncio.ensure_future(batcher.aclose())
+    await asyncio.sleep(0.05)
+    assert not closing.done()
+    gate.open_()
+    await asyncio.wait_for(closing, 10)
+    assert not batcher._tasks
 
 
 async def test_a_wrong_number_of_results_is_an_error_not_a_misplaced_answer() -> None:
-    batcher: SearchBatcher[str, str] = SearchBatcher(lambda key, queries: ["only one"] * 2)
+    batcher: SearchBatcher[str, str, str] = SearchBatcher(lambda key, queries: ["only one"] * 2)
     with pytest.raises(RuntimeError, match="a batch of 1 queries gave 2 results"):
         await batcher.submit("k", "a")
 
@@ -132,6 +185,15 @@ def test_limits_are_checked() -> None:
         SearchBatcher(lambda key, queries: queries, max_in_flight=0)
 
 
+@pytest.mark.parametrize(
+    ("limit", "offset", "size"),
+    [(10, 0, 64), (100, 0, 40), (500, 0, 8), (500, 524, 4), (1, 1023, 4)],
+)
+def test_searches_for_many_hits_make_smaller_batches(limit: int, offset: int, size: int) -> None:
+    search = TextSearch("c", "text", SearchParams(limit, offset, (), ""))
+    assert _batch_size(search) == size
+
+
 # -- through the server ------------------------------------------------------------------------
 
 TEXTS = [f"note {i}: {word} and more" for i, word in enumerate(["red", "green", "blue", "amber"])]
@@ -139,29 +201,57 @@ INGEST = {"data": {"text_list": TEXTS, "year": 2024, "source": "notes"}}
 QUERIES = ["red", "green", "blue", "amber", "red and green", "blue notes"]
 
 
+class HeldSearches:
+    """``Storage.search_many``, recording how many vectors each call carries; the first call
+    waits for :attr:`released`, so the runs sent meanwhile gather behind it."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.sizes: list[int] = []
+        self.entered = threading.Event()
+        self.released = threading.Event()
+
+
 @pytest.fixture
-def batch_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Records how many vectors each ``Storage.search_many`` call carries; the first call waits
-    a moment so that the concurrent runs behind it gather into one batch."""
-    sizes: list[int] = []
+def held(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> HeldSearches:
+    searches = HeldSearches()
     real = Storage.search_many
 
     def recording(self: Storage, name: str, vectors: list[list[float]], *args: Any) -> Any:
-        sizes.append(len(vectors))
-        if len(sizes) == 1:
-            threading.Event().wait(0.3)
+        if searches.armed:
+            searches.sizes.append(len(vectors))
+            if len(searches.sizes) == 1:
+                searches.entered.set()
+                assert searches.released.wait(10)
         return real(self, name, vectors, *args)
 
     monkeypatch.setattr(Storage, "search_many", recording)
-    return sizes
+    # one batch in flight per key, as on 2 cores, whatever this machine has
+    monkeypatch.setattr(_batcher(server), "_max_in_flight", 1)
+    return searches
 
 
-def _concurrently(server: LocalServer, bodies: list[tuple[str, dict[str, Any]]]) -> Any:
-    """Run ``(pipeline_id, body)`` searches at once, the first one ahead of the rest."""
-    return asyncio.run(_at_once(server, bodies))
+def _batcher(server: LocalServer) -> Any:
+    return server.app.state.context.pipelines.text_searches
 
 
-async def _at_once(server: LocalServer, bodies: list[tuple[str, dict[str, Any]]]) -> Any:
+def _concurrently(
+    server: LocalServer, held: HeldSearches, bodies: list[tuple[str, dict[str, Any]]]
+) -> list[httpx.Response]:
+    """Run ``(pipeline_id, body)`` searches: the first one, then the rest while it is held."""
+    held.sizes.clear()
+    held.entered.clear()
+    held.released.clear()
+    held.armed = True
+    try:
+        return asyncio.run(_at_once(server, held, bodies))
+    finally:
+        held.armed = False
+
+
+async def _at_once(
+    server: LocalServer, held: HeldSearches, bodies: list[tuple[str, dict[str, Any]]]
+) -> list[httpx.Response]:
     headers = {"Authorization": f"Bearer {server.api_key}"}
     async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as client:
 
@@ -169,51 +259,70 @@ async def _at_once(server: LocalServer, bodies: list[tuple[str, dict[str, Any]]]
             return client.post(f"/v1/pipelines/{pipeline_id}/run", json=body)
 
         first = asyncio.ensure_future(post(*bodies[0]))
-        await asyncio.sleep(0.1)  # the first run is in flight: the rest gather behind it
-        rest = await asyncio.gather(*(post(*body) for body in bodies[1:]))
-        return [await first, *rest]
+        assert await asyncio.to_thread(held.entered.wait, 10)
+        rest = [asyncio.ensure_future(post(*body)) for body in bodies[1:]]
+        groups = _batcher(server)._groups
+        for _ in range(2000):  # until every other run waits in the batcher (10 s at most)
+            if sum(len(group.waiting) for group in list(groups.values())) == len(rest):
+                break
+            await asyncio.sleep(0.005)
+        held.released.set()
+        return [await first, *await asyncio.gather(*rest)]
 
 
 def test_concurrent_searches_are_one_milvus_search_with_each_answer_its_own(
-    server: LocalServer, http: httpx.Client, batch_sizes: list[int]
+    server: LocalServer, http: httpx.Client, held: HeldSearches
 ) -> None:
-    collection = unique("batched")
-    pipes = make_text_pipelines(http, collection)
-    ok(http.post(f"/v1/pipelines/{pipes['ingestion']}/run", json=INGEST))
+    pipes = _text_collection(http, "batched")
     # Each query alone first: the answers the batched runs must give.
-    alone = [
-        ok(http.post(f"/v1/pipelines/{pipes['search']}/run", json=_search(q)))["result"]
-        for q in QUERIES
-    ]
-    batch_sizes.clear()
-    answers = _concurrently(server, [(pipes["search"], _search(q)) for q in QUERIES])
+    alone = [_run(http, pipes["search"], _search(q))["result"] for q in QUERIES]
+    answers = _concurrently(server, held, [(pipes["search"], _search(q)) for q in QUERIES])
     assert [_ranked(ok(a)["result"]) for a in answers] == [_ranked(r) for r in alone]
     # float32 sums in another order: the last bits of a distance may differ, nothing else
     for answer, expected in zip(answers, alone, strict=True):
         got = [hit["distance"] for hit in ok(answer)["result"]]
         assert got == pytest.approx([hit["distance"] for hit in expected], rel=1e-5)
-    assert batch_sizes[0] == 1 and max(batch_sizes) == len(QUERIES) - 1
-    assert sum(batch_sizes) == len(QUERIES)
+    assert held.sizes == [1, len(QUERIES) - 1]
 
 
-def test_a_bad_filter_fails_only_the_runs_that_carry_it(
-    server: LocalServer, http: httpx.Client, batch_sizes: list[int]
+def test_a_query_the_embedder_refuses_fails_alone(
+    server: LocalServer, http: httpx.Client, held: HeldSearches, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    collection = unique("batched_bad")
-    pipes = make_text_pipelines(http, collection)
-    ok(http.post(f"/v1/pipelines/{pipes['ingestion']}/run", json=INGEST))
-    bad = _search("red") | {"params": {"filter": "no_such_field > 1"}}
-    bodies = [(pipes["search"], _search("red")), *[(pipes["search"], bad)] * 3]
-    bodies += [(pipes["search"], _search("green"))] * 2
-    answers = _concurrently(server, bodies)
-    assert [a.status_code for a in answers] == [200, 400, 400, 400, 200, 200]
-    assert [a.json()["code"] for a in answers[1:4]] == [80000] * 3
-    assert all("no_such_field" in a.json()["message"] for a in answers[1:4])
-    assert ok(answers[4])["result"] == ok(answers[5])["result"] != []
+    pipes = _text_collection(http, "batched_poison")
+    alone = {q: _run(http, pipes["search"], _search(q))["result"] for q in ("red", "green")}
+    real = PipelineService._embed
+
+    def refusing(embedder: Any, texts: list[str]) -> list[list[float]]:
+        if "poison" in texts:  # a provider's 400 for one input fails the whole call
+            raise ZillizError(ZILLIZ_INTERNAL, "Embedding failed: input too long", status=500)
+        return real(embedder, texts)
+
+    monkeypatch.setattr(PipelineService, "_embed", staticmethod(refusing))
+    queries = ["red", "green", "poison", "red"]
+    answers = _concurrently(server, held, [(pipes["search"], _search(q)) for q in queries])
+    assert [a.status_code for a in answers] == [200, 200, 500, 200]
+    assert answers[2].json()["message"] == "Embedding failed: input too long"
+    for answer, query in zip(answers, queries, strict=True):
+        if query != "poison":
+            assert _ranked(ok(answer)["result"]) == _ranked(alone[query])
+    # the batch [green, poison, red] failed, then each went alone
+    assert held.sizes == [1, 1, 1]
+
+
+def test_a_long_filter_is_checked_off_the_event_loop_with_the_same_answers(
+    http: httpx.Client,
+) -> None:
+    pipes = _text_collection(http, "batched_long_filter")
+    years = ", ".join(["2024"] * 1500)  # a list filter of about 9,000 characters
+    found = _run(http, pipes["search"], _search("red", filter=f"year in [{years}]"))["result"]
+    assert _ranked(found) == _ranked(_run(http, pipes["search"], _search("red"))["result"])
+    broken = _search("red", filter=f"year in [{years}")
+    resp = http.post(f"/v1/pipelines/{pipes['search']}/run", json=broken)
+    assert resp.status_code == 400 and "unclosed '['" in resp.json()["message"]
 
 
 def test_usage_is_counted_for_each_pipeline_of_a_shared_batch(
-    server: LocalServer, http: httpx.Client, batch_sizes: list[int]
+    server: LocalServer, http: httpx.Client, held: HeldSearches
 ) -> None:
     collection = unique("batched_usage")
     pipes = make_text_pipelines(http, collection)
@@ -223,12 +332,11 @@ def test_usage_is_counted_for_each_pipeline_of_a_shared_batch(
         p: ok(http.get(f"/v1/pipelines/{p}"))["totalUsage"]["embedding"]
         for p in (pipes["search"], other)
     }
-    batch_sizes.clear()
     bodies = [(pipes["search"], _search("red green blue"))]  # 3 tokens
     bodies += [(other, _search("amber")), (pipes["search"], _search("blue")), (other, _search("x"))]
-    answers = _concurrently(server, bodies)
+    answers = _concurrently(server, held, bodies)
     assert [ok(a)["usage"]["embedding"] for a in answers] == [3, 1, 1, 1]
-    assert max(batch_sizes) == 3  # both pipelines' runs went in one search
+    assert held.sizes == [1, 3]  # both pipelines' runs went in one search
     after = {
         p: ok(http.get(f"/v1/pipelines/{p}"))["totalUsage"]["embedding"]
         for p in (pipes["search"], other)
@@ -237,9 +345,22 @@ def test_usage_is_counted_for_each_pipeline_of_a_shared_batch(
     assert after[other] - before[other] == 2
 
 
+def _text_collection(http: httpx.Client, prefix: str) -> dict[str, str]:
+    pipes = make_text_pipelines(http, unique(prefix))
+    ok(http.post(f"/v1/pipelines/{pipes['ingestion']}/run", json=INGEST))
+    return pipes
+
+
+def _run(http: httpx.Client, pipeline_id: str, body: dict[str, Any]) -> Any:
+    return ok(http.post(f"/v1/pipelines/{pipeline_id}/run", json=body))
+
+
 def _ranked(hits: list[dict[str, Any]]) -> list[tuple[int, str]]:
     return [(hit["id"], hit["text"]) for hit in hits]
 
 
-def _search(query: str) -> dict[str, Any]:
-    return {"data": {"query_text": query}, "params": {"limit": 3, "outputFields": ["text"]}}
+def _search(query: str, **params: Any) -> dict[str, Any]:
+    return {
+        "data": {"query_text": query},
+        "params": {"limit": 3, "outputFields": ["text"], **params},
+    }
