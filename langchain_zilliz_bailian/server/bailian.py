@@ -197,7 +197,7 @@ class AppService:
         if memory_id:
             memories = self.memory.recall(memory_id, req.prompt)
             thoughts.append(memory_thought(memory_id, req.prompt, memories))
-        turn = Turn(app, req.prompt, history, passages, memories, query)
+        turn = Turn(app, req.prompt, history, passages, memories, query, req.sampling)
         return Completion(
             new_request_id(),
             session_id,

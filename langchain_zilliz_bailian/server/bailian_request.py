@@ -30,6 +30,8 @@ class ParsedRequest:
     memory_id: str | None = None
     biz_params: dict[str, Any] = field(default_factory=dict)
     flow_stream_mode: str | None = None
+    #: ``parameters.temperature`` / ``top_p`` / ``seed`` as sent: a model app passes them on.
+    sampling: dict[str, float | int] = field(default_factory=dict)
 
 
 def checked_id(kind: IdKind, value: object, where: str) -> str:
@@ -73,6 +75,42 @@ def _flag(params: dict[str, Any], key: str) -> bool:
     if not isinstance(value, bool):
         raise invalid_parameter(f"parameters.{key} must be a boolean.")
     return value
+
+
+#: The largest ``parameters.seed`` (DashScope's bound).
+SEED_MAX = 2**31 - 1
+
+
+def _number(params: dict[str, Any], key: str) -> float | None:
+    value = params.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise invalid_parameter(f"parameters.{key} must be a number.")
+    return value
+
+
+def _sampling(params: dict[str, Any]) -> dict[str, float | int]:
+    """``temperature`` in [0, 2), ``top_p`` in (0, 1] and ``seed`` in [0, 2**31 - 1], checked
+    (absent or null: the model's default). ``top_k`` is accepted and not passed on: an
+    OpenAI-compatible endpoint need not know it (OpenAI's own refuses it)."""
+    sampling: dict[str, float | int] = {}
+    temperature = _number(params, "temperature")
+    if temperature is not None:
+        if not 0 <= temperature < 2:
+            raise invalid_parameter("parameters.temperature must be in [0, 2).")
+        sampling["temperature"] = temperature
+    top_p = _number(params, "top_p")
+    if top_p is not None:
+        if not 0 < top_p <= 1:
+            raise invalid_parameter("parameters.top_p must be in (0, 1].")
+        sampling["top_p"] = top_p
+    seed = params.get("seed")
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+            raise invalid_parameter(f"parameters.seed must be an integer in [0, {SEED_MAX}].")
+        sampling["seed"] = seed
+    return sampling
 
 
 def _rag_options(params: dict[str, Any]) -> tuple[list[str] | None, dict[str, Any]]:
@@ -153,4 +191,5 @@ def parse_request(app_id: str, body: Any, streaming: bool) -> ParsedRequest:
         memory_id=memory_id or None,
         biz_params=biz_params,
         flow_stream_mode=flow_stream_mode,
+        sampling=_sampling(params),
     )

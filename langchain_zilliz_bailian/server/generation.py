@@ -249,10 +249,12 @@ class ChatModelClient:
         self,
         endpoint: ModelEndpoint,
         messages: Sequence[Mapping[str, str]],
+        sampling: Mapping[str, float | int] | None = None,
     ) -> AsyncIterator[str | Reasoning | ModelUsage]:
         """Yield content deltas (``str``) and reasoning (:class:`Reasoning`) as they arrive, then
         one :class:`ModelUsage` when the endpoint reported usage (servers that ignore
-        ``include_usage`` send none)."""
+        ``include_usage`` send none). ``sampling`` (``temperature``, ``top_p``, ``seed``) goes
+        into the request as given."""
         key = _api_key(endpoint)
         headers = {"Accept": "text/event-stream"}
         if key:
@@ -262,6 +264,7 @@ class ChatModelClient:
             "messages": [dict(m) for m in messages],
             "stream": True,
             "stream_options": {"include_usage": True},
+            **(sampling or {}),
         }
         model_id = endpoint.model
         usage: ModelUsage | None = None

@@ -1,9 +1,10 @@
 """The responder of apps with a ``model``: an OpenAI-compatible endpoint writes the answer.
 
 Each turn sends the app's system prompt, recalled memories, the passages numbered ``[n]`` and the
-conversation (:func:`.grounding.model_messages`); each model delta is passed on as it arrives, its
-``[n]`` citations rewritten to ``<ref>[n]</ref>``. Usage grows with a local estimate while the text
-streams and ends with the model's own counts (its last chunk), as ``usage.models`` reports them.
+conversation (:func:`.grounding.model_messages`), with the request's temperature, top_p and seed;
+each model delta is passed on as it arrives, its ``[n]`` citations rewritten to ``<ref>[n]</ref>``.
+Usage grows with a local estimate while the text streams and ends with the model's own counts (its
+last chunk), as ``usage.models`` reports them.
 A thinking model's reasoning is passed on beside the text (``Delta.reasoning``).
 """
 
@@ -40,7 +41,7 @@ class ModelResponder:
         read = sum(count_tokens(m["content"]) for m in messages)
         markers = CitationMarkers([p.index_id for p in turn.passages])
         written = TokenTally()  # each delta counted once, not the whole text again
-        async for item in self.client.stream(endpoint, messages):
+        async for item in self.client.stream(endpoint, messages, turn.sampling):
             if isinstance(item, Reasoning):
                 yield Delta("", reasoning=item.text)
                 continue

@@ -56,6 +56,8 @@ class Turn:
     memories: list[str] = field(default_factory=list)
     #: The query retrieval ran with (the turn, plus earlier user turns for a follow-up).
     retrieval_query: str = ""
+    #: The request's ``temperature`` / ``top_p`` / ``seed`` (a model app passes them on).
+    sampling: dict[str, float | int] = field(default_factory=dict)
 
 
 class Responder(Protocol):

@@ -67,6 +67,24 @@ def test_chat_model_streams_the_models_deltas_with_its_usage(
     assert (usage["input_tokens"], usage["output_tokens"]) == (42, 7)
 
 
+def test_chat_model_sampling_settings_reach_the_model(
+    local_server: LocalServer, stub: StubModel
+) -> None:
+    app_id = model_app(local_server, "client-sampling-app", stub)
+    stub.reset(Script(deltas=["Yes."], model="stub-chat"))
+    chat = ChatBailianApp(
+        app_id=app_id,
+        base_url=local_server.bailian_base_url,
+        api_key=local_server.api_key,
+        temperature=0.2,
+        top_p=0.9,
+        seed=7,
+    )
+    assert chat.invoke("Is Milvus Lite embedded?").content == "Yes."
+    (sent,) = stub.requests
+    assert (sent["temperature"], sent["top_p"], sent["seed"]) == (0.2, 0.9, 7)
+
+
 def test_a_failing_model_is_a_typed_error(local_server: LocalServer, stub: StubModel) -> None:
     app_id = model_app(local_server, "client-failing-model", stub)
     stub.reset(Script(status=500))

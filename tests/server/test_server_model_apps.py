@@ -355,3 +355,41 @@ def test_without_has_thoughts_reasoning_stays_out(http: httpx.Client, thinking: 
     events = outputs(http, thinking)
     assert [e["text"] for e in events] == ["In a folder.", ""]
     assert all("thoughts" not in e for e in events)
+
+
+def test_temperature_top_p_and_seed_reach_the_model_and_top_k_does_not(
+    http: httpx.Client, stub: StubModel, rag_app: str
+) -> None:
+    sampling = {"temperature": 0.3, "top_p": 0.8, "seed": 1234, "top_k": 5}
+    body = {"input": {"prompt": QUESTION}, "parameters": sampling}
+    assert http.post(rag_app, json=body).status_code == 200
+    assert http.post(rag_app, json={"input": {"prompt": QUESTION}}).status_code == 200
+    given, default = stub.requests
+    assert (given["temperature"], given["top_p"], given["seed"]) == (0.3, 0.8, 1234)
+    assert "top_k" not in given
+    assert not {"temperature", "top_p", "seed", "top_k"} & set(default)  # the model's defaults
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"temperature": 2}, "parameters.temperature must be in [0, 2)."),
+        ({"temperature": -0.1}, "parameters.temperature must be in [0, 2)."),
+        ({"temperature": "0.5"}, "parameters.temperature must be a number."),
+        ({"top_p": 0}, "parameters.top_p must be in (0, 1]."),
+        ({"top_p": 1.5}, "parameters.top_p must be in (0, 1]."),
+        ({"top_p": True}, "parameters.top_p must be a number."),
+        ({"seed": -1}, "parameters.seed must be an integer in [0, 2147483647]."),
+        ({"seed": 2**31}, "parameters.seed must be an integer in [0, 2147483647]."),
+        ({"seed": 1.5}, "parameters.seed must be an integer in [0, 2147483647]."),
+    ],
+)
+def test_sampling_out_of_range_is_refused_before_the_model(
+    http: httpx.Client, stub: StubModel, rag_app: str, parameters: dict[str, Any], message: str
+) -> None:
+    response = http.post(rag_app, json={"input": {"prompt": QUESTION}, "parameters": parameters})
+    assert response.status_code == 400
+    assert response.json()["code"] == "InvalidParameter"
+    assert response.json()["message"] == message
+    assert response.json()["request_id"]
+    assert stub.requests == []
