@@ -8,9 +8,10 @@ refused connection, a timeout, a malformed or truncated stream) is raised as a
 :class:`.BailianError` carrying the code and status the app answers with; the endpoint's key is
 read from the named environment variable at call time and never appears in a message.
 
-Reads are bounded: an error body is read up to :data:`MAX_ERROR_BODY` bytes, and a whole stream
-(connecting, the head, every event) has a total deadline (:data:`DEFAULT_STREAM_DEADLINE_S`) on
-top of httpx's per-read limit, so an endpoint trickling bytes cannot hold a request forever.
+Reads are bounded: an error body is read up to :data:`MAX_ERROR_BODY` bytes (on the wire, and
+again once inflated when an endpoint compresses it), and a whole stream (connecting, the head,
+every event) has a total deadline (:data:`DEFAULT_STREAM_DEADLINE_S`) on top of httpx's per-read
+limit, so an endpoint trickling bytes cannot hold a request forever.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -105,13 +107,27 @@ def _upstream_message(body: bytes, secret: str | None) -> str:
 
 
 async def _error_body(response: httpx.Response) -> bytes:
-    """The first :data:`MAX_ERROR_BODY` bytes of ``response``'s body (the rest is never read)."""
-    body = bytearray()
-    async for piece in response.aiter_bytes():
-        body += piece
-        if len(body) >= MAX_ERROR_BODY:
+    """At most :data:`MAX_ERROR_BODY` bytes of ``response``'s body, read and decoded.
+
+    The bytes on the wire are capped before anything is inflated, and a compressed body
+    (requests ask for ``identity``, but an endpoint may compress anyway) is inflated only up to
+    the cap: a small compressed error never becomes megabytes in memory.
+    """
+    raw = bytearray()
+    async for piece in response.aiter_raw():
+        raw += piece
+        if len(raw) >= MAX_ERROR_BODY:
             break  # closing the response (the caller's) drops the rest
-    return bytes(body[:MAX_ERROR_BODY])
+    del raw[MAX_ERROR_BODY:]
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        return bytes(raw)
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        return f"(an error body in {encoding} encoding)".encode()
+    try:  # gzip or zlib framing, detected from the header
+        return zlib.decompressobj(zlib.MAX_WBITS | 32).decompress(bytes(raw), MAX_ERROR_BODY)
+    except zlib.error:
+        return f"(an error body in {encoding} encoding that does not decode)".encode()
 
 
 def status_error(status: int, detail: str) -> BailianError:
@@ -256,7 +272,8 @@ class ChatModelClient:
         ``include_usage`` send none). ``sampling`` (``temperature``, ``top_p``, ``seed``) goes
         into the request as given."""
         key = _api_key(endpoint)
-        headers = {"Accept": "text/event-stream"}
+        # identity: tokens are not held back by a compressor, and no chunk inflates unbounded
+        headers = {"Accept": "text/event-stream", "Accept-Encoding": "identity"}
         if key:
             headers["Authorization"] = f"Bearer {key}"
         body: dict[str, Any] = {

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import time
+import tracemalloc
 from collections.abc import AsyncIterator
 
 import httpx
@@ -300,3 +302,52 @@ def test_without_passages_brackets_pass_at_once() -> None:
     assert markers.feed("a [") == "a ["
     assert markers.feed("1]") == "1]"
     assert markers.cited == []
+
+
+def _error_response(body: bytes, encoding: str) -> httpx.MockTransport:
+    """An endpoint answering 500 with ``body`` (sent in 16 KiB pieces) in ``encoding``."""
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 16 * 1024):
+            yield body[start : start + 16 * 1024]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["accept-encoding"] == "identity"
+        return httpx.Response(500, content=pieces(), headers={"content-encoding": encoding})
+
+    return httpx.MockTransport(handler)
+
+
+async def _error_of(transport: httpx.MockTransport) -> BailianError:
+    model = mocked(transport)
+    try:
+        return await failure(model, Endpoint("http://model.test/v1", None))
+    finally:
+        await model.aclose()
+
+
+async def test_a_compressed_error_body_is_decoded() -> None:
+    body = gzip.compress(b'{"error": {"message": "model overloaded, retry later"}}')
+    error = await _error_of(_error_response(body, "gzip"))
+    assert "model overloaded, retry later" in error.message
+
+
+async def test_a_compressed_error_body_inflates_only_up_to_the_cap() -> None:
+    # 64 MiB of message in about 64 KiB on the wire: decoding it whole would take 64 MiB
+    bomb = gzip.compress(b'{"error":{"message":"' + b"x" * (64 * 1024 * 1024) + b'"}}')
+    transport = _error_response(bomb, "gzip")
+    tracemalloc.start()
+    try:
+        error = await _error_of(transport)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 1024 * 1024, f"peak {peak:,} bytes"
+    assert (error.code, error.status) == ("ModelServiceFailed", 500)
+    assert len(error.message) < 400 and "xxxx" in error.message
+
+
+@pytest.mark.parametrize("encoding", ["br", "gzip"])
+async def test_an_error_body_that_cannot_be_decoded_is_named_not_shown(encoding: str) -> None:
+    error = await _error_of(_error_response(b"\x00\x01 not compressed at all", encoding))
+    assert f"an error body in {encoding} encoding" in error.message
