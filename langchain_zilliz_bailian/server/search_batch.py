@@ -5,13 +5,12 @@ then go together: one worker-thread hop, one embedding call and one gRPC search 
 instead of one each. A lone request is sent at once (no timer, no added latency); under load
 the batches grow by themselves. Each query's hits are the ones a search of its own would give
 (Milvus answers every vector of a multi-vector search independently), and a query that fails
-(an embedding provider refusing it, say) fails alone: its batch is then run query by query.
+(an embedding provider refusing it, say) fails alone (see :meth:`SearchBatcher._outcomes`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import os
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,17 @@ MAX_BATCH = 64
 #: Batches of one key in flight at once. The next batch gathers while one runs; on 2 cores with
 #: 32 clients, 1 gave the highest throughput and the lowest p99 (2 to 8 made smaller batches).
 #: More cores can embed and search more batches at once (not measured here).
-MAX_IN_FLIGHT = max(1, (os.cpu_count() or 2) // 2)
+
+
+def _cores() -> int:
+    """Cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 2
+
+
+MAX_IN_FLIGHT = max(1, _cores() // 2)
 
 
 @dataclass
@@ -42,11 +51,9 @@ class _Group(Generic[Q, R]):
 class SearchBatcher(Generic[K, Q, R]):
     """Runs ``run_batch(key, queries)`` in a worker thread for batches of same-key queries.
 
-    ``run_batch`` returns one result per query, in order. When a batch of several fails, the
-    first query is run alone: if it fails the same way, the failure is the batch's (Milvus
-    down, a bad filter they share) and every query gets it; otherwise each query is run alone,
-    so one bad query fails only its own request. ``max_batch(key)`` caps a key's batches (e.g.
-    by how many hits each query asks for).
+    ``run_batch`` returns one result per query, in order; when a batch of several fails, each
+    query still gets its own outcome (:meth:`_outcomes`). ``max_batch(key)`` caps a key's
+    batches (e.g. by how many hits each query asks for).
     """
 
     def __init__(
@@ -114,8 +121,11 @@ class SearchBatcher(Generic[K, Q, R]):
             raise
         finally:
             group.in_flight -= 1
+            for _, future in batch:  # none is left waiting, whatever went wrong
+                if not future.done():
+                    future.set_exception(RuntimeError("the search batch ended without an answer"))
             if cancelled:
-                for _, future in [*batch, *group.waiting]:
+                for _, future in group.waiting:
                     future.cancel()
                 group.waiting.clear()
             if group.waiting:
@@ -124,17 +134,28 @@ class SearchBatcher(Generic[K, Q, R]):
                 del self._groups[key]
 
     def _outcomes(self, key: K, queries: list[Q]) -> list[tuple[bool, R | Exception]]:
-        """Each query's outcome (a worker thread): the batch at once, else as described above."""
+        """Each query's outcome (a worker thread).
+
+        The batch at once; if it fails, the first query alone. When that fails the same way,
+        the others go once more together: failing the same way again, the failure is the
+        batch's (Milvus down, a filter they share) and every query gets it (three calls in all);
+        otherwise, or when the first query succeeded or failed otherwise, the rest are run one
+        by one, so one bad query fails only its own request.
+        """
         try:
             return [(True, result) for result in self._checked(key, queries)]
         except Exception as exc:
             if len(queries) == 1:
                 return [(False, exc)]
             failure = exc
-        first = self._alone(key, queries[0])
+        first, rest = self._alone(key, queries[0]), queries[1:]
         if not first[0] and _same_failure(first[1], failure):
-            return [first, *[(False, _own_copy(failure)) for _ in queries[1:]]]
-        return [first, *[self._alone(key, query) for query in queries[1:]]]
+            try:
+                return [first, *[(True, result) for result in self._checked(key, rest)]]
+            except Exception as exc:
+                if _same_failure(exc, failure):
+                    return [first, (False, exc), *[(False, _own_copy(exc)) for _ in rest[1:]]]
+        return [first, *[self._alone(key, query) for query in rest]]
 
     def _alone(self, key: K, query: Q) -> tuple[bool, R | Exception]:
         try:
@@ -150,15 +171,21 @@ class SearchBatcher(Generic[K, Q, R]):
 
 
 def _same_failure(one: object, other: Exception) -> bool:
-    return type(one) is type(other) and str(one) == str(other)
+    """Whether two failures look alike (same type and message)."""
+    try:
+        return type(one) is type(other) and str(one) == str(other)
+    except Exception:  # a message that cannot be rendered: call them different
+        return False
 
 
 def _own_copy(exc: Exception) -> Exception:
-    """A copy of ``exc`` for one request: raising one object from many requests would pile
-    their tracebacks onto it."""
+    """A copy of ``exc`` (attributes such as a status or code included) for one request:
+    raising one object from many requests would pile their tracebacks onto it."""
     try:
-        twin = copy.copy(exc)
-    except Exception:  # an exception type that cannot be copied: share it
+        twin = exc.__class__.__new__(exc.__class__)
+        twin.__dict__.update(exc.__dict__)
+        twin.args = exc.args
+    except Exception:  # a type that cannot be copied this way: share it
         return exc
-    twin.__traceback__ = None
+    twin.__cause__, twin.__suppress_context__ = exc.__cause__, exc.__suppress_context__
     return twin

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import httpx
 import pytest
 
 from langchain_zilliz_bailian.server import LocalServer
-from langchain_zilliz_bailian.server.errors import ZILLIZ_INTERNAL, ZillizError
+from langchain_zilliz_bailian.server.errors import ZILLIZ_INTERNAL, ZillizError, bad_param
 from langchain_zilliz_bailian.server.pipeline_runs import (
     PipelineService,
     SearchParams,
@@ -28,7 +28,9 @@ class Gate:
     """A ``run_batch`` that records its batches and holds each until :meth:`open_` is called;
     it fails any batch holding ``fail_on`` (every batch with ``fail_all``)."""
 
-    def __init__(self, fail_on: str | None = None, fail_all: bool = False) -> None:
+    def __init__(
+        self, fail_on: str | None = None, fail_all: Callable[[], Exception] | None = None
+    ) -> None:
         self.batches: list[tuple[Hashable, list[str]]] = []
         self.entered = threading.Semaphore(0)
         self.release = threading.Event()
@@ -39,8 +41,8 @@ class Gate:
         self.batches.append((key, list(queries)))
         self.entered.release()
         assert self.release.wait(10)
-        if self.fail_all:
-            raise ValueError("Milvus is down")
+        if self.fail_all is not None and queries != ["first"]:
+            raise self.fail_all()
         if self.fail_on in queries:
             raise ValueError(f"bad query {self.fail_on}")
         return [f"{key}:{query}" for query in queries]
@@ -118,16 +120,46 @@ async def test_one_bad_query_fails_alone_and_its_batch_mates_are_answered() -> N
     assert [q for _, q in gate.batches] == [["a"], ["b", "bad", "c"], ["b"], ["bad"], ["c"]]
 
 
-async def test_a_failure_of_the_whole_batch_reaches_each_query_after_one_retry() -> None:
-    gate = Gate(fail_all=True)
+async def test_a_bad_first_query_fails_alone_and_the_rest_go_together() -> None:
+    gate = Gate(fail_on="bad")
     batcher: SearchBatcher[str, str, str] = SearchBatcher(gate, max_in_flight=1)
-    futures = await _queued_behind_first(batcher, gate, "k", ["a", "b", "c", "d"])
+    futures = await _queued_behind_first(batcher, gate, "k", ["a", "bad", "b", "c"])
     gate.open_()
     outcomes = await asyncio.gather(*futures, return_exceptions=True)
-    assert all(isinstance(o, ValueError) and str(o) == "Milvus is down" for o in outcomes)
-    assert len({id(o) for o in outcomes}) == 4  # each request raises its own object
-    # b alone failed the same way: the failure is the batch's, c and d are not retried
-    assert [q for _, q in gate.batches] == [["a"], ["b", "c", "d"], ["b"]]
+    assert outcomes[0] == "k:a" and outcomes[2:] == ["k:b", "k:c"]
+    assert isinstance(outcomes[1], ValueError) and str(outcomes[1]) == "bad query bad"
+    # bad alone failed as the batch did; b and c together did not: theirs was not the failure
+    assert [q for _, q in gate.batches] == [["a"], ["bad", "b", "c"], ["bad"], ["b", "c"]]
+
+
+async def test_a_failure_of_the_whole_batch_reaches_each_query_in_three_calls() -> None:
+    gate = Gate(fail_all=lambda: bad_param("Invalid search request: Milvus is down"))
+    batcher: SearchBatcher[str, str, str] = SearchBatcher(gate, max_in_flight=1)
+    futures = await _queued_behind_first(batcher, gate, "k", ["first", "b", "c", "d", "e"])
+    gate.open_()
+    outcomes = await asyncio.gather(*futures, return_exceptions=True)
+    assert outcomes[0] == "k:first"
+    for failure in outcomes[1:]:
+        assert isinstance(failure, ZillizError)
+        assert (failure.status, failure.message) == (400, "Invalid search request: Milvus is down")
+    assert len({id(o) for o in outcomes[1:]}) == 4  # each request raises its own object
+    # b alone and c, d, e together failed alike: the failure is the batch's, no more retries
+    assert [q for _, q in gate.batches] == [["first"], ["b", "c", "d", "e"], ["b"], ["c", "d", "e"]]
+
+
+async def test_a_batch_ending_abnormally_leaves_no_request_waiting() -> None:
+    class Abort(BaseException):
+        pass
+
+    def aborting(key: str, queries: list[str]) -> list[str]:
+        raise Abort
+
+    batcher: SearchBatcher[str, str, str] = SearchBatcher(aborting)
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda loop, context: None)  # the batch task's own Abort
+    with pytest.raises(RuntimeError, match="ended without an answer"):
+        await asyncio.wait_for(batcher.submit("k", "a"), 10)
+    assert not batcher._groups
 
 
 async def test_a_waiter_cancelled_before_its_batch_is_not_searched_for() -> None:
@@ -310,12 +342,22 @@ def test_a_query_the_embedder_refuses_fails_alone(
 
 
 def test_a_long_filter_is_checked_off_the_event_loop_with_the_same_answers(
-    http: httpx.Client,
+    http: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pipes = _text_collection(http, "batched_long_filter")
+    threads: list[str] = []
+    real = PipelineService._text_search
+
+    def spying(self: PipelineService, *args: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(self, *args)
+
+    monkeypatch.setattr(PipelineService, "_text_search", spying)
     years = ", ".join(["2024"] * 1500)  # a list filter of about 9,000 characters
     found = _run(http, pipes["search"], _search("red", filter=f"year in [{years}]"))["result"]
     assert _ranked(found) == _ranked(_run(http, pipes["search"], _search("red"))["result"])
+    # the long filter was checked in a worker thread, the short request on the server's loop
+    assert threads[1] == "zb-server" != threads[0]
     broken = _search("red", filter=f"year in [{years}")
     resp = http.post(f"/v1/pipelines/{pipes['search']}/run", json=broken)
     assert resp.status_code == 400 and "unclosed '['" in resp.json()["message"]

@@ -36,7 +36,10 @@ class FakeModel:
         self.usage = usage
 
     async def stream(
-        self, endpoint: ModelEndpoint, messages: Sequence[Mapping[str, str]]
+        self,
+        endpoint: ModelEndpoint,
+        messages: Sequence[Mapping[str, str]],
+        sampling: Mapping[str, float | int] | None = None,
     ) -> AsyncIterator[str | ModelUsage]:
         for delta in self.deltas:
             yield delta
