@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import os
 import random
@@ -171,11 +172,45 @@ class ServerProcess:
         raise RuntimeError(f"server did not start within {timeout_s} s:\n{tail}")
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown hook, no flush, no close."""
+        """SIGKILL: no shutdown hook, no flush, no close. Then wait for the server's own child
+        processes (its Milvus Lite process closes the database when its parent dies; after a
+        large ingestion on a loaded machine that took more than the 5 s a new server waits for
+        the data dir's lock), so the next start or the check finds the data dir free."""
         if self.proc is not None and self.proc.poll() is None:
+            children = _children(self.proc.pid)
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
+            _wait_gone(children, CHILD_EXIT_TIMEOUT_S)
         self.proc = None
+
+
+#: How long a killed server's child processes may take to exit.
+CHILD_EXIT_TIMEOUT_S = 120.0
+
+
+def _children(pid: int) -> set[int]:
+    """The direct child processes of ``pid`` (Linux ``/proc``; empty elsewhere)."""
+    found: set[int] = set()
+    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            found.update(int(child) for child in listing.read_text().split())
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")  # a zombie has exited (and let go of its locks)
+
+
+def _wait_gone(pids: set[int], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while any(_running(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"child processes {sorted(pids)} still run {timeout_s:g} s after")
+        time.sleep(0.05)
 
 
 def _client(url: str) -> ZillizPipelinesClient:

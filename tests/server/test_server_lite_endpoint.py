@@ -66,3 +66,39 @@ def test_storage_reopens_its_data_through_a_new_socket(tmp_path: Path) -> None:
         assert "zb_meta" in second._client.list_collections()
     finally:
         second.close()
+
+
+def test_a_lock_let_go_after_the_wait_still_reads_as_a_data_dir_in_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The holder (a killed server's Milvus Lite process, closing) let go just after the wait
+    gave up: the error is still the lock's, not "Cannot open Milvus Lite"."""
+    from milvus_lite.exceptions import DataDirLockedError
+
+    from langchain_zilliz_bailian.server import DataDirInUseError, storage
+
+    def refused(db_dir: Path, socket_dir: Path | None = None) -> None:
+        try:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        except BlockingIOError as exc:
+            raise DataDirLockedError(f"another process holds the lock on {db_dir}") from exc
+
+    monkeypatch.setattr(storage, "open_private_waiting", refused)
+    monkeypatch.setattr(storage, "lock_held_elsewhere", lambda db_dir: False)
+    with pytest.raises(DataDirInUseError):
+        Storage(tmp_path)
+
+
+def test_other_failures_to_open_are_not_called_a_data_dir_in_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langchain_zilliz_bailian.server import DataDirInUseError, StorageError, storage
+
+    def broken(db_dir: Path, socket_dir: Path | None = None) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(storage, "open_private_waiting", broken)
+    monkeypatch.setattr(storage, "lock_held_elsewhere", lambda db_dir: False)
+    with pytest.raises(StorageError, match="Cannot open Milvus Lite in .*disk full") as info:
+        Storage(tmp_path)
+    assert not isinstance(info.value, DataDirInUseError)
