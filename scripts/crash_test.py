@@ -172,14 +172,19 @@ class ServerProcess:
         raise RuntimeError(f"server did not start within {timeout_s} s:\n{tail}")
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown hook, no flush, no close. Then wait for the server's own child
-        processes (its Milvus Lite process closes the database when its parent dies; after a
-        large ingestion on a loaded machine that took more than the 5 s a new server waits for
-        the data dir's lock), so the next start or the check finds the data dir free."""
+        """SIGKILL: no shutdown hook, no flush, no close, for the server and its uvicorn worker
+        processes (``--workers``), which would otherwise serve on as orphans. Its Milvus Lite
+        process is left to close the database as it does when its parent dies; that is awaited
+        (after a large ingestion on a loaded machine it took more than the 5 s a new server
+        waits for the data dir's lock), so the next start or the check finds the dir free."""
         if self.proc is not None and self.proc.poll() is None:
             children = _children(self.proc.pid)
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
+            for child in children:
+                if not _is_lite_process(child):
+                    with contextlib.suppress(OSError):
+                        os.kill(child, signal.SIGKILL)
             _wait_gone(children, CHILD_EXIT_TIMEOUT_S)
         self.proc = None
 
@@ -195,6 +200,14 @@ def _children(pid: int) -> set[int]:
         with contextlib.suppress(OSError):
             found.update(int(child) for child in listing.read_text().split())
     return found
+
+
+def _is_lite_process(pid: int) -> bool:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"langchain_zilliz_bailian.server.lite_process" in command
 
 
 def _running(pid: int) -> bool:
