@@ -82,6 +82,23 @@ def lock_held_elsewhere(db_dir: Path) -> bool | None:
     return False
 
 
+def refused_for_lock(exc: BaseException) -> bool:
+    """Whether Milvus Lite refused to open because another process held the directory's lock
+    (it may have let go since: the holder was exiting), judged by the error itself."""
+    try:
+        from milvus_lite.exceptions import DataDirLockedError
+    except ImportError:  # a Milvus Lite without that error
+        return False
+    seen: BaseException | None = exc
+    visited: set[int] = set()
+    while seen is not None and id(seen) not in visited:
+        if isinstance(seen, DataDirLockedError):
+            return True
+        visited.add(id(seen))
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def private_socket_dir() -> Path:
     """A fresh ``0700`` directory for the socket, with a short path (Unix socket paths are
     limited to about 100 bytes)."""

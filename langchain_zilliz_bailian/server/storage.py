@@ -49,6 +49,7 @@ from langchain_zilliz_bailian.server.lite_endpoint import (
     PrivateLite,
     lock_held_elsewhere,
     open_private_waiting,
+    refused_for_lock,
 )
 from langchain_zilliz_bailian.server.lite_process import LiteProcess, open_process
 from langchain_zilliz_bailian.server.meta_cache import MetaCache
@@ -98,23 +99,6 @@ class StorageError(Exception):
 
 class InvalidValueError(StorageError):
     """A row or key was refused before reaching Milvus (non-finite number, malformed key)."""
-
-
-def _refused_for_lock(exc: BaseException) -> bool:
-    """Whether Milvus Lite refused to open because another process held the directory's lock
-    (it may have let go since: the holder was exiting), judged by the error itself."""
-    try:
-        from milvus_lite.exceptions import DataDirLockedError
-    except ImportError:  # a Milvus Lite without that error
-        return False
-    seen: BaseException | None = exc
-    visited: set[int] = set()
-    while seen is not None and id(seen) not in visited:
-        if isinstance(seen, DataDirLockedError):
-            return True
-        visited.add(id(seen))
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 class DataDirInUseError(StorageError, RuntimeError):
@@ -234,7 +218,7 @@ class Storage:
             except Exception as exc:
                 if not self.local:
                     raise StorageError(f"Cannot connect to Milvus at {uri}: {exc}") from exc
-                if lock_held_elsewhere(Path(uri)) is False and not _refused_for_lock(exc):
+                if lock_held_elsewhere(Path(uri)) is False and not refused_for_lock(exc):
                     raise StorageError(f"Cannot open Milvus Lite in {uri}: {exc}") from exc
                 raise DataDirInUseError(data_dir) from exc
             self._loaded: set[str] = set()

@@ -169,6 +169,15 @@ def mocked(transport: httpx.MockTransport, deadline_s: float = 300.0) -> ChatMod
     return ChatModelClient(transport=transport, deadline_s=deadline_s)
 
 
+async def _error_of(transport: httpx.MockTransport) -> BailianError:
+    """The error a stream through ``transport`` raises."""
+    model = mocked(transport)
+    try:
+        return await failure(model, Endpoint("http://model.test/v1", None))
+    finally:
+        await model.aclose()
+
+
 async def test_a_huge_error_body_is_read_only_up_to_the_cap() -> None:
     sent: list[int] = []
 
@@ -180,11 +189,7 @@ async def test_a_huge_error_body_is_read_only_up_to_the_cap() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(500, content=endless_error())
 
-    model = mocked(httpx.MockTransport(handler))
-    try:
-        error = await failure(model, Endpoint("http://model.test/v1", None))
-    finally:
-        await model.aclose()
+    error = await _error_of(httpx.MockTransport(handler))
     assert sum(sent) <= generation.MAX_ERROR_BODY + 2 * 4096
     assert (error.code, error.status) == ("ModelServiceFailed", 500)
     assert len(error.message) < 400 and "HTTP 500" in error.message
@@ -316,14 +321,6 @@ def _error_response(body: bytes, encoding: str) -> httpx.MockTransport:
         return httpx.Response(500, content=pieces(), headers={"content-encoding": encoding})
 
     return httpx.MockTransport(handler)
-
-
-async def _error_of(transport: httpx.MockTransport) -> BailianError:
-    model = mocked(transport)
-    try:
-        return await failure(model, Endpoint("http://model.test/v1", None))
-    finally:
-        await model.aclose()
 
 
 async def test_a_compressed_error_body_is_decoded() -> None:
