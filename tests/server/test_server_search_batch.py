@@ -270,7 +270,8 @@ def _batcher(server: LocalServer) -> Any:
 def _concurrently(
     server: LocalServer, held: HeldSearches, bodies: list[tuple[str, dict[str, Any]]]
 ) -> list[httpx.Response]:
-    """Run ``(pipeline_id, body)`` searches: the first one, then the rest while it is held."""
+    """Run ``(pipeline_id, body)`` searches: the first one, then the rest, in order, while it
+    is held; they queue in the batcher in the order given."""
     held.sizes.clear()
     held.entered.clear()
     held.released.clear()
@@ -292,12 +293,16 @@ async def _at_once(
 
         first = asyncio.ensure_future(post(*bodies[0]))
         assert await asyncio.to_thread(held.entered.wait, 10)
-        rest = [asyncio.ensure_future(post(*body)) for body in bodies[1:]]
         groups = _batcher(server)._groups
-        for _ in range(2000):  # until every other run waits in the batcher (10 s at most)
-            if sum(len(group.waiting) for group in list(groups.values())) == len(rest):
-                break
-            await asyncio.sleep(0.005)
+        rest: list[asyncio.Future[httpx.Response]] = []
+        for body in bodies[1:]:  # in order: each waits in the batcher before the next is sent
+            rest.append(asyncio.ensure_future(post(*body)))
+            for _ in range(2000):  # 10 s at most
+                if sum(len(group.waiting) for group in list(groups.values())) == len(rest):
+                    break
+                await asyncio.sleep(0.005)
+            else:
+                raise AssertionError(f"run {len(rest)} never reached the batcher")
         held.released.set()
         return [await first, *await asyncio.gather(*rest)]
 
