@@ -94,44 +94,51 @@ class SearchBatcher(Generic[K, Q, R]):
         batch = group.waiting[:size]
         del group.waiting[:size]
         group.in_flight += 1
-        task = asyncio.get_running_loop().create_task(self._run(key, group, batch))
+        task = asyncio.get_running_loop().create_task(self._run(key, batch))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        # A callback, not a ``finally``: it runs even for a task cancelled before its first step.
+        task.add_done_callback(lambda done: self._finish(key, group, batch, done))
 
-    async def _run(
-        self, key: K, group: _Group[Q, R], batch: list[tuple[Q, asyncio.Future[R]]]
+    async def _run(self, key: K, batch: list[tuple[Q, asyncio.Future[R]]]) -> None:
+        # Requests cancelled while waiting (a client gone) are not searched for.
+        live = [(query, future) for query, future in batch if not future.done()]
+        if not live:
+            return
+        queries = [query for query, _ in live]
+        outcomes = await to_thread.run_sync(self._outcomes, key, queries)
+        for (_, future), (ok, value) in zip(live, outcomes, strict=True):
+            if future.done():
+                continue
+            if ok:
+                future.set_result(value)  # type: ignore[arg-type]
+            else:
+                assert isinstance(value, Exception)
+                future.set_exception(value)
+
+    def _finish(
+        self,
+        key: K,
+        group: _Group[Q, R],
+        batch: list[tuple[Q, asyncio.Future[R]]],
+        task: asyncio.Task[None],
     ) -> None:
-        cancelled = False
-        try:
-            # Requests cancelled while waiting (a client gone) are not searched for.
-            live = [(query, future) for query, future in batch if not future.done()]
-            if live:
-                queries = [query for query, _ in live]
-                outcomes = await to_thread.run_sync(self._outcomes, key, queries)
-                for (_, future), (ok, value) in zip(live, outcomes, strict=True):
-                    if future.done():
-                        continue
-                    if ok:
-                        future.set_result(value)  # type: ignore[arg-type]
-                    else:
-                        assert isinstance(value, Exception)
-                        future.set_exception(value)
-        except asyncio.CancelledError:
-            cancelled = True  # the loop is going away: nothing more will run
-            raise
-        finally:
-            group.in_flight -= 1
-            for _, future in batch:  # none is left waiting, whatever went wrong
-                if not future.done():
-                    future.set_exception(RuntimeError("the search batch ended without an answer"))
-            if cancelled:
-                for _, future in group.waiting:
-                    future.cancel()
-                group.waiting.clear()
-            if group.waiting:
-                self._dispatch(key, group)
-            elif group.in_flight == 0 and self._groups.get(key) is group:
-                del self._groups[key]
+        """Settle a finished batch: no request of it is left waiting, and the next one goes."""
+        self._tasks.discard(task)
+        group.in_flight -= 1
+        cause = None if task.cancelled() else task.exception()  # retrieved: not logged as lost
+        for _, future in batch:
+            if not future.done():
+                failure = RuntimeError("the search batch ended without an answer")
+                failure.__cause__ = cause
+                future.set_exception(failure)
+        if task.cancelled():  # the loop is going away: nothing more will run
+            for _, future in group.waiting:
+                future.cancel()
+            group.waiting.clear()
+        if group.waiting:
+            self._dispatch(key, group)
+        elif group.in_flight == 0 and self._groups.get(key) is group:
+            del self._groups[key]
 
     def _outcomes(self, key: K, queries: list[Q]) -> list[tuple[bool, R | Exception]]:
         """Each query's outcome (a worker thread).

@@ -157,9 +157,27 @@ async def test_a_batch_ending_abnormally_leaves_no_request_waiting() -> None:
     batcher: SearchBatcher[str, str, str] = SearchBatcher(aborting)
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(lambda loop, context: None)  # the batch task's own Abort
-    with pytest.raises(RuntimeError, match="ended without an answer"):
+    with pytest.raises(RuntimeError, match="ended without an answer") as raised:
         await asyncio.wait_for(batcher.submit("k", "a"), 10)
+    assert isinstance(raised.value.__cause__, Abort)
     assert not batcher._groups
+
+
+async def test_a_batch_cancelled_before_it_started_leaves_no_request_waiting() -> None:
+    gate = Gate()
+    batcher: SearchBatcher[str, str, str] = SearchBatcher(gate, max_in_flight=1)
+    first = asyncio.ensure_future(batcher.submit("k", "a"))
+    await asyncio.sleep(0)  # submitted: its batch task is created, not yet started
+    (task,) = batcher._tasks
+    task.cancel()  # as a closing loop does: the coroutine never runs
+    with pytest.raises(RuntimeError, match="ended without an answer"):
+        await asyncio.wait_for(first, 10)
+    assert gate.batches == [] and not batcher._groups and not batcher._tasks
+    # the key is not stuck with a batch "in flight": the next request is searched at once
+    second = asyncio.ensure_future(batcher.submit("k", "b"))
+    await gate.running()
+    gate.open_()
+    assert await asyncio.wait_for(second, 10) == "k:b"
 
 
 async def test_a_waiter_cancelled_before_its_batch_is_not_searched_for() -> None:
