@@ -51,6 +51,13 @@ def add_apps_arguments(apps: argparse.ArgumentParser) -> None:
     create.add_argument("--model-name", default=None, help="model name at that endpoint")
     create.add_argument("--model-api-key-env", default=None, help="variable holding its key")
     create.add_argument(
+        "--model-deadline",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="most seconds one answer may take (default 300)",
+    )
+    create.add_argument(
         "--parameter",
         action="append",
         type=_parameter,
@@ -81,12 +88,14 @@ def _spec_fields(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.app_id is not None:
         fields["app_id"] = args.app_id
-    if args.model_base_url or args.model_name or args.model_api_key_env:
+    if args.model_base_url or args.model_name or args.model_api_key_env or args.model_deadline:
         fields["model"] = {
             "base_url": args.model_base_url or "",
             "model": args.model_name or "",
             "api_key_env": args.model_api_key_env,
         }
+        if args.model_deadline is not None:
+            fields["model"]["deadline_s"] = args.model_deadline
     return fields
 
 

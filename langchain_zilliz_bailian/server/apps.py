@@ -65,11 +65,13 @@ class RetrievalSettings(_Frozen):
 
 class ModelEndpoint(_Frozen):
     """An OpenAI-compatible chat-completions endpoint; the key is read from ``api_key_env`` when
-    the app answers (never stored in the registry)."""
+    the app answers (never stored in the registry). ``deadline_s`` bounds one whole answer
+    (a slow local model may need more than the server's default)."""
 
     base_url: str
     model: Annotated[str, Field(min_length=1, max_length=200)]
     api_key_env: str | None = None
+    deadline_s: Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)] | None = None
 
     @field_validator("base_url")
     @classmethod

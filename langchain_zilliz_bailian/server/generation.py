@@ -235,8 +235,9 @@ class ChatModelClient:
     """Streams chat completions from OpenAI-compatible endpoints over one connection pool.
 
     ``timeout`` holds httpx's limits per connect and per read; ``deadline_s`` bounds a whole
-    stream (default :data:`DEFAULT_STREAM_DEADLINE_S`), after which the answer fails with
-    ``InternalError.Timeout``. ``transport`` replaces the network (tests).
+    stream (default :data:`DEFAULT_STREAM_DEADLINE_S`; an endpoint's own ``deadline_s`` comes
+    first), after which the answer fails with ``InternalError.Timeout``. ``transport`` replaces
+    the network (tests).
     """
 
     def __init__(
@@ -285,7 +286,8 @@ class ChatModelClient:
         }
         model_id = endpoint.model
         usage: ModelUsage | None = None
-        deadline = _Deadline(self.deadline_s)
+        deadline_s = endpoint.deadline_s or self.deadline_s
+        deadline = _Deadline(deadline_s)
         try:
             async with contextlib.AsyncExitStack() as stack:
                 request = self._http.stream(
@@ -333,7 +335,7 @@ class ChatModelClient:
         except TimeoutError:
             raise model_error(
                 "InternalError.Timeout",
-                f"the model endpoint did not finish within {self.deadline_s:g} s",
+                f"the model endpoint did not finish within {deadline_s:g} s",
                 500,
             ) from None
         except httpx.HTTPError as exc:

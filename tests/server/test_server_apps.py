@@ -129,6 +129,13 @@ def test_cli_apps_create_list_show_delete(
         "qwen2.5",
         None,
     )
+    slow = [*model, "--model-deadline", "900"]
+    assert main(["apps", "create", "--data-dir", d, "--app-id", "slow", *slow]) == 0
+    slow_spec = AppRegistry(tmp_path).get("slow")
+    assert slow_spec is not None and slow_spec.model is not None
+    assert slow_spec.model.deadline_s == 900.0 and spec.model.deadline_s is None
+    assert main(["apps", "create", "--data-dir", d, *model, "--model-deadline", "0"]) == 2
+    assert "deadline_s" in capsys.readouterr().err
     bad_model = ["--model-base-url", "file:///etc", "--model-name", "x"]
     assert main(["apps", "create", "--data-dir", d, *bad_model]) == 2
     assert "base_url" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from langchain_zilliz_bailian.server import generation
 from langchain_zilliz_bailian.server.answer import Passage
@@ -233,6 +234,26 @@ async def test_a_stream_within_the_deadline_is_whole() -> None:
         assert await collect(model, Endpoint("http://model.test/v1", None)) == ["a"] * 5
     finally:
         await model.aclose()
+
+
+async def test_an_endpoint_s_own_deadline_comes_before_the_client_s() -> None:
+    model = mocked(trickle(10_000, 0.02), deadline_s=300.0)
+    endpoint = ModelEndpoint(base_url="http://model.test/v1", model="stub-model", deadline_s=0.4)
+    got: list[Item] = []
+    try:
+        with pytest.raises(BailianError) as caught:
+            await collect(model, endpoint, got)
+    finally:
+        await model.aclose()
+    assert 0 < len(got) < 10_000
+    assert caught.value.code == "InternalError.Timeout"
+    assert "within 0.4 s" in caught.value.message
+
+
+@pytest.mark.parametrize("deadline_s", [0, -1, float("nan"), float("inf"), 86_401])
+def test_an_endpoint_deadline_is_bounded(deadline_s: float) -> None:
+    with pytest.raises(ValidationError, match="deadline_s"):
+        ModelEndpoint(base_url="http://model.test/v1", model="m", deadline_s=deadline_s)
 
 
 def test_the_deadline_must_be_positive() -> None:
