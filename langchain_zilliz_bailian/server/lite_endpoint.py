@@ -11,6 +11,7 @@ returns None and the caller falls back to pymilvus' TCP endpoint (and logs that 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -24,6 +25,11 @@ log = logging.getLogger(__name__)
 #: How long an open waits for the directory lock of a process that is exiting: a server killed a
 #: moment ago can leave its Milvus Lite process closing the database for a fraction of a second.
 LOCK_WAIT_S = 5.0
+
+#: How long an open waits, past :data:`LOCK_WAIT_S`, for a Milvus Lite process that announced
+#: it is closing the database (its server is gone): on a loaded machine, after a bulk load, that
+#: close has taken longer than the short wait.
+CLOSING_WAIT_S = 120.0
 
 #: gRPC worker threads of the embedded server (what pymilvus' own endpoint uses).
 GRPC_WORKERS = 10
@@ -80,6 +86,28 @@ def lock_held_elsewhere(db_dir: Path) -> bool | None:
             return None
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     return False
+
+
+def closing_marker(db_dir: Path) -> Path:
+    """Where a Milvus Lite process closing ``db_dir`` writes its pid (beside the directory, which
+    is Milvus Lite's own) while it closes."""
+    return db_dir.with_name(db_dir.name + ".closing")
+
+
+def closing_holder(db_dir: Path) -> int | None:
+    """The pid of a running process that announced it is closing ``db_dir``; None if none did (or
+    it has exited: a marker left by a process killed while closing names no running one)."""
+    try:
+        pid = int(closing_marker(db_dir).read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except OSError:  # it runs, as another user
+        pass
+    return pid
 
 
 def refused_for_lock(exc: BaseException) -> bool:
@@ -140,15 +168,32 @@ def open_private(db_dir: Path, socket_dir: Path | None = None) -> PrivateLite | 
 
 
 def open_private_waiting(
-    db_dir: Path, socket_dir: Path | None = None, wait_s: float = LOCK_WAIT_S
+    db_dir: Path,
+    socket_dir: Path | None = None,
+    wait_s: float = LOCK_WAIT_S,
+    closing_wait_s: float = CLOSING_WAIT_S,
 ) -> PrivateLite | None:
     """:func:`open_private`, retried for up to ``wait_s`` while another process holds the lock
-    (a server restarted right after a crash; a live server keeps it, and the error comes then)."""
+    (a server restarted right after a crash; a live server keeps it, and the error comes then),
+    and for ``closing_wait_s`` more when the holder announced that it is closing
+    (:func:`closing_holder`)."""
     deadline = time.monotonic() + wait_s
+    waited_for_closing = False
     while True:
         try:
             return open_private(db_dir, socket_dir)
         except Exception:
-            if not lock_held_elsewhere(db_dir) or time.monotonic() > deadline:
+            if not lock_held_elsewhere(db_dir):
                 raise
+            if time.monotonic() > deadline:
+                closing = None if waited_for_closing else closing_holder(db_dir)
+                if closing is None:
+                    raise
+                log.warning(
+                    "Milvus Lite process %d is still closing %s; waiting up to %g s for it",
+                    closing,
+                    db_dir,
+                    closing_wait_s,
+                )
+                deadline, waited_for_closing = time.monotonic() + closing_wait_s, True
         time.sleep(0.1)

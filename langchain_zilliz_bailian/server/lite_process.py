@@ -7,8 +7,10 @@ searches/s at 32 clients on 2 cores).
 The child serves exactly as :mod:`.lite_endpoint` does in-process (a ``0700`` socket directory,
 no TCP port) and lives as long as its parent: it exits, closing the database cleanly, when its
 stdin (a pipe from the parent) reaches end of file, which happens on a clean shutdown and when
-the parent is killed. It ignores SIGINT and SIGTERM, so a Ctrl-C or a service manager stopping
-the process group lets the parent finish its requests before Milvus goes away.
+the parent is killed. While it closes, a ``<db_dir>.closing`` file holds its pid, so a server
+started meanwhile waits for it (:func:`.lite_endpoint.open_private_waiting`). It ignores SIGINT
+and SIGTERM, so a Ctrl-C or a service manager stopping the process group lets the parent finish
+its requests before Milvus goes away.
 
 The child says ``ready`` on stdout once it serves, or ``error: ...`` (exit status 3) when it
 cannot open the directory, or ``unsupported`` (exit status 4) when this Milvus Lite has no gRPC
@@ -17,6 +19,7 @@ adapter; then the caller serves Milvus Lite in-process instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import shutil
@@ -26,7 +29,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from langchain_zilliz_bailian.server.lite_endpoint import open_private_waiting, private_socket_dir
+from langchain_zilliz_bailian.server.lite_endpoint import (
+    closing_marker,
+    open_private_waiting,
+    private_socket_dir,
+)
 
 #: How long the parent waits for ``ready`` (opening replays Milvus Lite's log: long after a
 #: bulk load and a crash).
@@ -128,7 +135,15 @@ def main(argv: list[str]) -> int:
     report.close()
     while sys.stdin.buffer.read(65536):  # until the parent closes the pipe or dies
         pass
-    served.close()
+    # A server started meanwhile (right after a crash) waits for this close instead of calling
+    # the data dir in use.
+    marker = closing_marker(db_dir)
+    with contextlib.suppress(OSError):
+        marker.write_text(str(os.getpid()), encoding="ascii")
+    try:
+        served.close()
+    finally:
+        marker.unlink(missing_ok=True)
     return 0
 
 

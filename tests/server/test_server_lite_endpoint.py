@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from langchain_zilliz_bailian.server import LocalServer
+from langchain_zilliz_bailian.server.lite_endpoint import (
+    closing_holder,
+    closing_marker,
+    open_private_waiting,
+)
 from langchain_zilliz_bailian.server.storage import Storage
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -102,3 +112,70 @@ def test_other_failures_to_open_are_not_called_a_data_dir_in_use(
     with pytest.raises(StorageError, match="Cannot open Milvus Lite in .*disk full") as info:
         Storage(tmp_path)
     assert not isinstance(info.value, DataDirInUseError)
+
+
+@contextmanager
+def _lock_holder(db_dir: Path, hold_s: float, announce_closing: bool) -> Iterator[int]:
+    """Another process holding Milvus Lite's lock on ``db_dir`` for ``hold_s`` seconds, as a
+    killed server's Milvus Lite process does while it closes (announcing it, or not)."""
+    from milvus_lite.db import LOCK_FILENAME
+
+    marker = str(closing_marker(db_dir)) if announce_closing else ""
+    script = textwrap.dedent(
+        """
+        import fcntl, os, sys, time
+        from pathlib import Path
+        lock = open(sys.argv[1], "a")
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        if sys.argv[2]:
+            Path(sys.argv[2]).write_text(str(os.getpid()))
+        print("locked", flush=True)
+        time.sleep(float(sys.argv[3]))
+        if sys.argv[2]:
+            Path(sys.argv[2]).unlink()
+        """
+    )
+    argv = [sys.executable, "-c", script, str(db_dir / LOCK_FILENAME), marker, str(hold_s)]
+    holder = subprocess.Popen(argv, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"locked\n"
+        yield holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_an_open_waits_longer_for_a_milvus_process_that_is_closing(tmp_path: Path) -> None:
+    Storage(tmp_path).close()  # the data dir and its lock file exist
+    db_dir = tmp_path / "milvus.db"
+    with _lock_holder(db_dir, hold_s=1.5, announce_closing=True) as pid:
+        assert closing_holder(db_dir) == pid
+        started = time.monotonic()
+        served = open_private_waiting(db_dir, wait_s=0.2, closing_wait_s=60)
+        waited = time.monotonic() - started
+    assert served is not None
+    served.close()
+    assert 1.0 < waited < 60  # past the short wait, until the holder let go
+
+
+def test_a_holder_that_is_not_closing_gets_only_the_short_wait(tmp_path: Path) -> None:
+    from milvus_lite.exceptions import DataDirLockedError
+
+    Storage(tmp_path).close()
+    db_dir = tmp_path / "milvus.db"
+    with _lock_holder(db_dir, hold_s=30, announce_closing=False):
+        assert closing_holder(db_dir) is None
+        started = time.monotonic()
+        with pytest.raises(DataDirLockedError):
+            open_private_waiting(db_dir, wait_s=0.2, closing_wait_s=60)
+        assert time.monotonic() - started < 10
+
+
+def test_a_marker_left_by_a_process_that_died_is_ignored(tmp_path: Path) -> None:
+    db_dir = tmp_path / "milvus.db"
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    closing_marker(db_dir).write_text(str(gone.pid))
+    assert closing_holder(db_dir) is None
+    closing_marker(db_dir).write_text("not a pid")
+    assert closing_holder(db_dir) is None

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from langchain_zilliz_bailian.server import LocalServer
+from langchain_zilliz_bailian.server.lite_endpoint import closing_marker
 from langchain_zilliz_bailian.server.lite_process import LiteProcess
 from langchain_zilliz_bailian.server.storage import Storage
 from langchain_zilliz_bailian.zilliz import ZillizPipelinesClient
@@ -105,6 +106,7 @@ def test_killing_the_server_ends_its_milvus_process_and_frees_the_data_dir(
         parent.kill()  # no shutdown code runs in the server
         parent.wait()
         _wait_gone(child_pid)  # its stdin reached end of file: it closed the database
+        assert not closing_marker(tmp_path / "milvus.db").exists()  # removed once closed
     finally:
         if parent.poll() is None:
             parent.kill()
@@ -114,3 +116,46 @@ def test_killing_the_server_ends_its_milvus_process_and_frees_the_data_dir(
         assert reopened.get_meta("session", "kept") == {"acknowledged": True}
     finally:
         reopened.close()
+
+
+def test_the_milvus_process_announces_its_close_while_it_closes(tmp_path: Path) -> None:
+    """A server started while the child closes finds its pid in ``<db_dir>.closing`` and waits
+    (tests/server/test_server_lite_endpoint.py); the file is gone once the database is closed."""
+    db_dir, socket_dir = tmp_path / "milvus.db", tmp_path / "socket"
+    socket_dir.mkdir(mode=0o700)
+    script = textwrap.dedent(
+        f"""
+        import os, sys
+        from pathlib import Path
+        from langchain_zilliz_bailian.server import lite_endpoint, lite_process
+        marker = lite_endpoint.closing_marker(Path({str(db_dir)!r}))
+        real_close = lite_endpoint.PrivateLite.close
+        def close(self):
+            seen = marker.read_text() if marker.exists() else "none"
+            print("closing marker:", seen, "pid:", os.getpid(), file=sys.stderr)
+            real_close(self)
+        lite_endpoint.PrivateLite.close = close
+        sys.exit(lite_process.main([{str(db_dir)!r}, {str(socket_dir)!r}]))
+        """
+    )
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"ready\n"
+        assert not closing_marker(db_dir).exists()  # serving, not closing
+        _, err = child.communicate(b"", timeout=60)  # end of stdin: the parent is gone
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0
+    assert f"closing marker: {child.pid} pid: {child.pid}".encode() in err
+    assert not closing_marker(db_dir).exists()
