@@ -89,6 +89,15 @@ class StubModel:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    def assert_relayed_live(self, arrived: list[float]) -> None:
+        """Each delta arrived (``arrived``: ``time.perf_counter()`` per content delta) after the
+        stub sent it and before it sent the next: passed on at once, not after the stream."""
+        assert len(arrived) == len(self.sent_at), (arrived, self.sent_at)
+        for n, got in enumerate(arrived):
+            assert got >= self.sent_at[n]
+            if n + 1 < len(self.sent_at):
+                assert got < self.sent_at[n + 1], f"delta {n} came after delta {n + 1} was sent"
+
     def reset(self, script: Script | None = None) -> None:
         self.script = script or Script()
         self.requests.clear()

@@ -97,8 +97,17 @@ def test_readiness_loads_every_collection_a_pipeline_names(
 
 
 def test_searches_write_nothing_and_usage_stays_exact(
-    storage: Storage, http: httpx.Client, pipes: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    server: LocalServer,
+    storage: Storage,
+    http: httpx.Client,
+    pipes: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The periodic flush (every 5 s) is held off: its writes are not the search path's.
+    counters = server.app.state.context.pipelines.usage_counters
+    monkeypatch.setattr(counters, "flush", lambda: 0)
+    with counters.consistent_read():  # a flush already under way has finished
+        pass
     writes: list[str] = []
     for method in ("update_meta", "put_meta"):
         real = getattr(storage, method)

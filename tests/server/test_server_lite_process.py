@@ -30,8 +30,12 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    # A zombie (exited, not yet reaped by its parent) is gone for our purposes.
-    state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    # A zombie (exited, not yet reaped by its parent) is gone for our purposes; so is one reaped
+    # between the two reads.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
     return state != "Z"
 
 

@@ -153,9 +153,7 @@ def test_each_delta_leaves_the_server_when_the_model_sends_it(
     with events_of(server, path) as events:
         arrived = [time.perf_counter() for e in events if e.json()["output"]["text"]]
     assert len(arrived) == 4
-    lags = [got - sent for sent, got in zip(stub.sent_at, arrived, strict=True)]
-    # Relayed within 100 ms each, while the model spends 250 ms between deltas.
-    assert all(0 <= lag < 0.1 for lag in lags), lags
+    stub.assert_relayed_live(arrived)  # while the model spends 250 ms between deltas
 
 
 def test_a_client_that_leaves_stops_the_model_stream(server: LocalServer, stub: StubModel) -> None:
@@ -220,8 +218,9 @@ def model_client(server: LocalServer, client: ChatModelClient) -> Iterator[None]
 
 @pytest.fixture
 def short_timeout(server: LocalServer) -> Iterator[None]:
-    """The server's model client with a 0.3 s idle limit, for the duration of one test."""
-    with model_client(server, ChatModelClient(timeout=httpx.Timeout(0.3))):
+    """The server's model client with a 0.8 s idle limit, for the duration of one test (the
+    stalls below are 2.5 s; a loaded machine's pauses stay well under the limit)."""
+    with model_client(server, ChatModelClient(timeout=httpx.Timeout(5, read=0.8))):
         yield
 
 
@@ -229,7 +228,7 @@ def test_a_model_that_never_starts_times_out(
     http: httpx.Client, stub: StubModel, server: LocalServer, short_timeout: None
 ) -> None:
     path = define(server, stub.base_url, type="model")
-    stub.reset(Script(first_delay_s=1.5))
+    stub.reset(Script(first_delay_s=2.5))
     response = http.post(path, json={"input": {"prompt": "Hi"}})
     assert response.status_code == 500
     assert response.json()["code"] == "InternalError.Timeout"
@@ -240,7 +239,7 @@ def test_a_model_that_never_starts_times_out(
     [
         (Script(deltas=["a", "b", "c", "d"], malformed_after=2), "ModelServiceFailed"),
         (Script(deltas=["a", "b", "c", "d"], truncate_after=2), "ModelServiceFailed"),
-        (Script(deltas=["a", "b", "c", "d"], delay_s=1.5), "InternalError.Timeout"),
+        (Script(deltas=["a", "b", "c", "d"], delay_s=2.5), "InternalError.Timeout"),
     ],
     ids=["not-json", "truncated", "stalled"],
 )

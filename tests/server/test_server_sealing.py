@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -26,8 +27,10 @@ class _Flushes:
         self.names: list[str] = []
         self.fail: set[str] = set()
         self.gate: threading.Event | None = None
+        self.entered = threading.Event()
 
     def __call__(self, name: str) -> None:
+        self.entered.set()
         if self.gate is not None:
             self.gate.wait(5)
         if name in self.fail:
@@ -44,8 +47,8 @@ def test_a_full_collection_is_flushed_without_waiting_for_idle() -> None:
         sealer.note("big", 60)
         assert flushes.names == []
         sealer.note("big", 40)  # reaches the size trigger: wakes the thread at once
-        _wait(lambda: flushes.names == ["big"])
-        assert sealer.pending() == {"small": 10}
+        # the thread counts the rows flushed just after the flush returns
+        _wait(lambda: flushes.names == ["big"] and sealer.pending() == {"small": 10})
     finally:
         sealer.stop(seal_pending=False)
     assert flushes.names == ["big"]
@@ -56,8 +59,7 @@ def test_an_idle_collection_is_flushed_and_stop_seals_the_rest() -> None:
     sealer = Sealer(flushes, rows=10**6, idle_s=0.05, tick_s=0.01)
     sealer.start()
     sealer.note("quiet", 3)
-    _wait(lambda: flushes.names == ["quiet"])
-    assert sealer.pending() == {}
+    _wait(lambda: flushes.names == ["quiet"] and sealer.pending() == {})
     sealer.stop(seal_pending=True)
     assert flushes.names == ["quiet"]  # nothing pending: nothing more flushed
     sealer.note("late", 1)
@@ -72,7 +74,7 @@ def test_rows_written_during_a_flush_stay_pending() -> None:
     sealer.note("c", 5)
     worker = threading.Thread(target=sealer.seal_due)
     worker.start()
-    time.sleep(0.05)
+    assert flushes.entered.wait(5)
     sealer.note("c", 2)  # lands while the flush of the first 5 runs
     flushes.gate.set()
     worker.join(5)
@@ -133,13 +135,20 @@ def test_metadata_reads_see_this_process_writes_at_once(tmp_path: Path) -> None:
         storage.close()
 
 
-def test_metadata_cache_expires_and_never_keeps_a_read_older_than_a_write() -> None:
+def test_metadata_cache_expires_and_never_keeps_a_read_older_than_a_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from langchain_zilliz_bailian.server import meta_cache
+
+    now = [1000.0]
+    monkeypatch.setattr(meta_cache, "time", SimpleNamespace(monotonic=lambda: now[0]))
     cache = MetaCache(ttl_s=0.05)
     before = cache.generation()
     cache.wrote("pipeline:p", '{"n": 2}')
     cache.fill("pipeline:p", '{"n": 1}', before)  # read before the write: not kept
+    now[0] += 0.05
     assert cache.get("pipeline:p") == '{"n": 2}'
-    time.sleep(0.08)
+    now[0] += 0.01
     assert cache.get("pipeline:p") is None
     cache.fill("pipeline:p", '{"n": 3}', cache.generation())
     assert cache.get("pipeline:p") == '{"n": 3}'

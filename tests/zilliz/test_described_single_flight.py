@@ -27,7 +27,8 @@ N = 40
 class Counting:
     """Answers describes (slowly, so first uses overlap) and searches; counts both."""
 
-    def __init__(self, *, fail_first: int = 0) -> None:
+    def __init__(self, *, fail_first: int = 0, describe_s: float = 0.05) -> None:
+        self.describe_s = describe_s
         self.describes = 0
         self.searches = 0
         self.fail_first = fail_first
@@ -46,7 +47,7 @@ class Counting:
     def sync_client(self) -> httpx.Client:
         def handler(request: httpx.Request) -> httpx.Response:
             if describe_path(request) is not None:
-                time.sleep(0.05)
+                time.sleep(self.describe_s)
             return self.answer(request)
 
         return httpx.Client(transport=httpx.MockTransport(handler))
@@ -55,7 +56,7 @@ class Counting:
         async def handler(request: httpx.Request) -> httpx.Response:
             await request.aread()
             if describe_path(request) is not None:
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(self.describe_s)
             return self.answer(request)
 
         return httpx.AsyncClient(transport=httpx.MockTransport(handler))
@@ -126,7 +127,8 @@ def test_concurrent_sync_first_calls_describe_once(make: Callable[[Counting], An
 
 
 async def test_a_failed_describe_is_shared_then_tried_again() -> None:
-    server = Counting(fail_first=1)
+    # A describe long enough for every caller to join it (a late one would describe again).
+    server = Counting(fail_first=1, describe_s=1.0)
     retriever = langchain_retriever(server)
     results = await asyncio.gather(
         *(retriever.ainvoke("q") for _ in range(5)), return_exceptions=True
