@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -29,6 +31,10 @@ from langchain_zilliz_bailian.server.limits import DEFAULT_MAX_BODY_BYTES
 
 #: Where :func:`run_workers` hands each worker process its ``create_app`` arguments (JSON).
 WORKER_CONFIG_VARIABLE = "ZILLIZ_BAILIAN_WORKER_CONFIG"
+#: How often a worker process checks that the process that started it is still there.
+PARENT_CHECK_INTERVAL_S = 0.5
+
+logger = logging.getLogger(__name__)
 
 
 class LocalServer:
@@ -247,4 +253,21 @@ def worker_app() -> Any:
     fault_config = options.pop("fault_config", None)
     if fault_config is not None:
         options["faults"] = FaultConfig(**fault_config)
-    return create_app(**options)
+    app = create_app(**options)
+    _exit_with_parent()
+    return app
+
+
+def _exit_with_parent() -> None:
+    """Shut this worker down (SIGTERM: in-flight requests finish, usage is flushed) once the
+    uvicorn supervisor that started it is gone. A supervisor killed with SIGKILL cannot stop
+    its workers, and they would serve on as orphans, still holding the port."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_INTERVAL_S)
+        logger.warning("the supervisor process %d is gone; this worker shuts down", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="zb-parent-watch", daemon=True).start()

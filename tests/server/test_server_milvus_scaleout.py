@@ -8,7 +8,9 @@ nothing acknowledged (``scripts/crash_test.py`` at a small size) while the other
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -127,6 +129,19 @@ def test_two_workers_serve_one_port(milvus_uri: str, tmp_path: Path, pair: list[
                 lambda: len(ok(search(a, pipes["search"], "worker text", limit=10))["result"]) == 6
             )
             assert hits
+        # SIGKILL of the supervisor alone: its workers see it gone and shut down by themselves
+        assert workers.proc is not None
+        children = crash._children(workers.proc.pid)
+        assert len(children) >= 2
+        workers.proc.kill()
+        workers.proc.wait()
+        try:
+            crash._wait_gone(children, 60)
+        except RuntimeError:
+            for child in children:  # leave no orphan behind a failed test
+                with contextlib.suppress(OSError):
+                    os.kill(child, signal.SIGKILL)
+            raise
     finally:
         workers.kill()
 
