@@ -733,6 +733,7 @@ def serve(args: argparse.Namespace) -> int:
         "allow_private_fetch": args.allow_private_fetch,
         "fetch_deadline_s": args.fetch_deadline,
         "admin_key": admin_key,
+        "freeze_gc": True,  # this process is the server's own
     }
     app = create_app(**app_options)
     settings = app.state.settings

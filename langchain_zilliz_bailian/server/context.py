@@ -60,6 +60,9 @@ class ServerSettings:
     fetch_policy: FetchPolicy = field(default_factory=FetchPolicy)
     #: ``/_admin/*`` answers only when enabled, and only to this key (never the data key).
     admin_key: str | None = None
+    #: Whether startup ends with ``gc.freeze()`` (see :func:`.app.create_app`); for a process
+    #: that is the server's own (``serve``), not one a :class:`~.runner.LocalServer` shares.
+    freeze_gc: bool = False
 
     def __repr__(self) -> str:  # never show secrets
         return (

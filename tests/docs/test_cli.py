@@ -312,6 +312,7 @@ def test_a_non_loopback_host_with_a_key_of_ones_own_is_served(
     assert served["host"] == "0.0.0.0"
     assert served["app"].state.settings.api_key == "a-key-of-my-own"
     assert served["app"].state.settings.admin_key is None
+    assert served["app"].state.settings.freeze_gc  # the process is the server's own
 
 
 def test_data_dir_that_is_a_file_is_a_usage_error(
