@@ -88,7 +88,8 @@ def _spec_fields(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.app_id is not None:
         fields["app_id"] = args.app_id
-    if args.model_base_url or args.model_name or args.model_api_key_env or args.model_deadline:
+    model_flags = (args.model_base_url, args.model_name, args.model_api_key_env)
+    if any(model_flags) or args.model_deadline is not None:
         fields["model"] = {
             "base_url": args.model_base_url or "",
             "model": args.model_name or "",

@@ -10,8 +10,9 @@ read from the named environment variable at call time and never appears in a mes
 
 Reads are bounded: an error body is read up to :data:`MAX_ERROR_BODY` bytes (on the wire, and
 again once inflated when an endpoint compresses it), and a whole stream (connecting, the head,
-every event) has a total deadline (:data:`DEFAULT_STREAM_DEADLINE_S`) on top of httpx's per-read
-limit, so an endpoint trickling bytes cannot hold a request forever.
+every event) has a total deadline (the endpoint's ``deadline_s``, else
+:data:`DEFAULT_STREAM_DEADLINE_S`) on top of httpx's per-read limit, so an endpoint trickling
+bytes cannot hold a request forever.
 """
 
 from __future__ import annotations

@@ -31,6 +31,9 @@ LOCK_WAIT_S = 5.0
 #: close has taken longer than the short wait.
 CLOSING_WAIT_S = 120.0
 
+#: The module a Milvus Lite child process runs (:mod:`.lite_process`).
+LITE_PROCESS_MODULE = "langchain_zilliz_bailian.server.lite_process"
+
 #: gRPC worker threads of the embedded server (what pymilvus' own endpoint uses).
 GRPC_WORKERS = 10
 
@@ -95,11 +98,14 @@ def closing_marker(db_dir: Path) -> Path:
 
 
 def closing_holder(db_dir: Path) -> int | None:
-    """The pid of a running process that announced it is closing ``db_dir``; None if none did (or
-    it has exited: a marker left by a process killed while closing names no running one)."""
+    """The pid of a running process that announced it is closing ``db_dir``; None if none did,
+    or the one named has exited or (where ``/proc`` tells) is not a Milvus Lite process: a
+    marker left by a process killed while closing must not vouch for whoever reuses its pid."""
     try:
         pid = int(closing_marker(db_dir).read_text(encoding="ascii"))
     except (OSError, ValueError):
+        return None
+    if pid <= 0:
         return None
     try:
         os.kill(pid, 0)
@@ -107,7 +113,27 @@ def closing_holder(db_dir: Path) -> int | None:
         return None
     except OSError:  # it runs, as another user
         pass
-    return pid
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return None if Path("/proc/self").exists() else pid  # gone, or no /proc here
+    except OSError:
+        return pid
+    return pid if LITE_PROCESS_MODULE.encode() in command else None
+
+
+def write_closing_marker(db_dir: Path) -> Path | None:
+    """Announce that this process is closing ``db_dir`` (see :func:`closing_holder`); the marker
+    is created afresh, never through a link, readable by this user only. None if it cannot be."""
+    marker = closing_marker(db_dir)
+    try:
+        marker.unlink(missing_ok=True)  # a stale one, or whatever was planted there
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        return None
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(str(os.getpid()))
+    return marker
 
 
 def refused_for_lock(exc: BaseException) -> bool:
@@ -175,8 +201,8 @@ def open_private_waiting(
 ) -> PrivateLite | None:
     """:func:`open_private`, retried for up to ``wait_s`` while another process holds the lock
     (a server restarted right after a crash; a live server keeps it, and the error comes then),
-    and for ``closing_wait_s`` more when the holder announced that it is closing
-    (:func:`closing_holder`)."""
+    then for up to ``closing_wait_s`` more while the holder is a process that announced it is
+    closing (:func:`closing_holder`)."""
     deadline = time.monotonic() + wait_s
     waited_for_closing = False
     while True:
@@ -185,8 +211,13 @@ def open_private_waiting(
         except Exception:
             if not lock_held_elsewhere(db_dir):
                 raise
-            if time.monotonic() > deadline:
-                closing = None if waited_for_closing else closing_holder(db_dir)
+            if waited_for_closing:
+                # only while the process that announced its close still runs: once it is
+                # gone, a holder is a server that started meanwhile
+                if closing_holder(db_dir) is None or time.monotonic() > deadline:
+                    raise
+            elif time.monotonic() > deadline:
+                closing = closing_holder(db_dir)
                 if closing is None:
                     raise
                 log.warning(

@@ -19,7 +19,6 @@ adapter; then the caller serves Milvus Lite in-process instead.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 import selectors
@@ -31,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from langchain_zilliz_bailian.server.lite_endpoint import (
-    closing_marker,
     open_private_waiting,
     private_socket_dir,
+    write_closing_marker,
 )
 
 #: How long the parent waits for ``ready`` (opening replays Milvus Lite's log: long after a
@@ -142,13 +141,12 @@ def main(argv: list[str]) -> int:
         pass
     # A server started meanwhile (right after a crash) waits for this close instead of calling
     # the data dir in use.
-    marker = closing_marker(db_dir)
-    with contextlib.suppress(OSError):
-        marker.write_text(str(os.getpid()), encoding="ascii")
+    marker = write_closing_marker(db_dir)
     try:
         served.close()
     finally:
-        marker.unlink(missing_ok=True)
+        if marker is not None:
+            marker.unlink(missing_ok=True)
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import multiprocessing
 import os
 import signal
 import socket
@@ -33,6 +34,8 @@ from langchain_zilliz_bailian.server.limits import DEFAULT_MAX_BODY_BYTES
 WORKER_CONFIG_VARIABLE = "ZILLIZ_BAILIAN_WORKER_CONFIG"
 #: How often a worker process checks that the process that started it is still there.
 PARENT_CHECK_INTERVAL_S = 0.5
+#: How long a worker whose supervisor is gone may take to finish its requests.
+ORPHAN_DRAIN_S = 30.0
 
 logger = logging.getLogger(__name__)
 
@@ -249,25 +252,30 @@ def run_workers(
 
 def worker_app() -> Any:
     """The app of one worker process started by :func:`run_workers` (a uvicorn factory)."""
+    _exit_with_parent()
     options: dict[str, Any] = json.loads(os.environ[WORKER_CONFIG_VARIABLE])
     fault_config = options.pop("fault_config", None)
     if fault_config is not None:
         options["faults"] = FaultConfig(**fault_config)
-    app = create_app(**options)
-    _exit_with_parent()
-    return app
+    return create_app(**options)
 
 
-def _exit_with_parent() -> None:
-    """Shut this worker down (SIGTERM: in-flight requests finish, usage is flushed) once the
-    uvicorn supervisor that started it is gone. A supervisor killed with SIGKILL cannot stop
-    its workers, and they would serve on as orphans, still holding the port."""
-    parent = os.getppid()
+def _exit_with_parent(drain_s: float = ORPHAN_DRAIN_S) -> None:
+    """Shut this worker down once the uvicorn supervisor that started it is gone: SIGTERM (its
+    requests finish, usage is flushed), then a hard exit if that takes over ``drain_s``. A
+    supervisor killed with SIGKILL cannot stop its workers, which would serve on as orphans,
+    still holding the port. The supervisor is the process that spawned this one, even if it
+    died before this worker got here."""
+    spawner = multiprocessing.parent_process()
+    parent = spawner.pid if spawner is not None and spawner.pid else os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(PARENT_CHECK_INTERVAL_S)
         logger.warning("the supervisor process %d is gone; this worker shuts down", parent)
         os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(drain_s)
+        logger.error("still running %g s after its supervisor died; exiting now", drain_s)
+        os._exit(1)
 
     threading.Thread(target=watch, name="zb-parent-watch", daemon=True).start()

@@ -11,6 +11,7 @@ the batches grow by themselves. Each query's hits are the ones a search of its o
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from anyio import to_thread
 K = TypeVar("K", bound=Hashable)
 Q = TypeVar("Q")
 R = TypeVar("R")
+
+logger = logging.getLogger(__name__)
 
 #: Most queries in one batch (Milvus takes up to 16,384; a few dozen keep each batch short).
 MAX_BATCH = 64
@@ -125,12 +128,16 @@ class SearchBatcher(Generic[K, Q, R]):
         """Settle a finished batch: no request of it is left waiting, and the next one goes."""
         self._tasks.discard(task)
         group.in_flight -= 1
-        cause = None if task.cancelled() else task.exception()  # retrieved: not logged as lost
+        cause = None if task.cancelled() else task.exception()
+        told = False
         for _, future in batch:
             if not future.done():
                 failure = RuntimeError("the search batch ended without an answer")
                 failure.__cause__ = cause
                 future.set_exception(failure)
+                told = True
+        if cause is not None and not told:  # every request of the batch had gone: log it
+            logger.error("a search batch failed", exc_info=cause)
         if task.cancelled():  # the loop is going away: nothing more will run
             for _, future in group.waiting:
                 future.cancel()

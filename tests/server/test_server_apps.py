@@ -136,6 +136,8 @@ def test_cli_apps_create_list_show_delete(
     assert slow_spec.model.deadline_s == 900.0 and spec.model.deadline_s is None
     assert main(["apps", "create", "--data-dir", d, *model, "--model-deadline", "0"]) == 2
     assert "deadline_s" in capsys.readouterr().err
+    assert main(["apps", "create", "--data-dir", d, "--model-deadline", "0"]) == 2  # not dropped
+    assert "deadline_s" in capsys.readouterr().err
     bad_model = ["--model-base-url", "file:///etc", "--model-name", "x"]
     assert main(["apps", "create", "--data-dir", d, *bad_model]) == 2
     assert "base_url" in capsys.readouterr().err

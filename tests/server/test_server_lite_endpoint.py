@@ -7,6 +7,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,9 +17,11 @@ import pytest
 
 from langchain_zilliz_bailian.server import LocalServer
 from langchain_zilliz_bailian.server.lite_endpoint import (
+    LITE_PROCESS_MODULE,
     closing_holder,
     closing_marker,
     open_private_waiting,
+    write_closing_marker,
 )
 from langchain_zilliz_bailian.server.storage import Storage
 
@@ -135,7 +138,9 @@ def _lock_holder(db_dir: Path, hold_s: float, announce_closing: bool) -> Iterato
             Path(sys.argv[2]).unlink()
         """
     )
-    argv = [sys.executable, "-c", script, str(db_dir / LOCK_FILENAME), marker, str(hold_s)]
+    lock = str(db_dir / LOCK_FILENAME)
+    # named as a Milvus Lite child process is (closing_holder checks the command line)
+    argv = [sys.executable, "-c", script, lock, marker, str(hold_s), LITE_PROCESS_MODULE]
     holder = subprocess.Popen(argv, stdout=subprocess.PIPE)
     try:
         assert holder.stdout is not None and holder.stdout.readline() == b"locked\n"
@@ -173,9 +178,56 @@ def test_a_holder_that_is_not_closing_gets_only_the_short_wait(tmp_path: Path) -
 
 def test_a_marker_left_by_a_process_that_died_is_ignored(tmp_path: Path) -> None:
     db_dir = tmp_path / "milvus.db"
+    closing_marker(db_dir).write_text(str(_exited_pid()))
+    assert closing_holder(db_dir) is None
+    for not_a_holder in ("not a pid", "0", "-1", str(os.getpid())):  # the last: not Lite
+        closing_marker(db_dir).write_text(not_a_holder)
+        assert closing_holder(db_dir) is None, not_a_holder
+
+
+def test_the_long_wait_ends_when_the_closing_process_is_gone_but_the_lock_is_held(
+    tmp_path: Path,
+) -> None:
+    """The process that announced its close exited and a server started meanwhile took the
+    lock: that is a data dir in use, said at once, not after the long wait."""
+    from milvus_lite.exceptions import DataDirLockedError
+
+    Storage(tmp_path).close()
+    db_dir = tmp_path / "milvus.db"
+    outcome: list[BaseException] = []
+
+    def opening() -> None:
+        try:
+            open_private_waiting(db_dir, wait_s=0.2, closing_wait_s=60)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    with _lock_holder(db_dir, hold_s=60, announce_closing=True):
+        waiter = threading.Thread(target=opening)
+        waiter.start()
+        time.sleep(1.0)  # past the short wait: waiting for the announced close
+        assert waiter.is_alive()
+        # the announcer is gone; the lock's holder now is one that announced nothing
+        closing_marker(db_dir).write_text(str(_exited_pid()))
+        started = time.monotonic()
+        waiter.join(30)
+        assert not waiter.is_alive() and time.monotonic() - started < 10
+    assert len(outcome) == 1 and isinstance(outcome[0], DataDirLockedError)
+
+
+def test_the_marker_is_created_afresh_never_through_a_link(tmp_path: Path) -> None:
+    db_dir = tmp_path / "milvus.db"
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    closing_marker(db_dir).symlink_to(victim)
+    marker = write_closing_marker(db_dir)
+    assert marker == closing_marker(db_dir) and not marker.is_symlink()
+    assert marker.read_text() == str(os.getpid())
+    assert stat.S_IMODE(marker.stat().st_mode) == 0o600
+    assert victim.read_text() == "keep me"
+
+
+def _exited_pid() -> int:
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    closing_marker(db_dir).write_text(str(gone.pid))
-    assert closing_holder(db_dir) is None
-    closing_marker(db_dir).write_text("not a pid")
-    assert closing_holder(db_dir) is None
+    return gone.pid

@@ -146,9 +146,9 @@ def test_metadata_cache_expires_and_never_keeps_a_read_older_than_a_write(
     before = cache.generation()
     cache.wrote("pipeline:p", '{"n": 2}')
     cache.fill("pipeline:p", '{"n": 1}', before)  # read before the write: not kept
-    now[0] += 0.05
+    now[0] += 0.04
     assert cache.get("pipeline:p") == '{"n": 2}'
-    now[0] += 0.01
+    now[0] += 0.02
     assert cache.get("pipeline:p") is None
     cache.fill("pipeline:p", '{"n": 3}', cache.generation())
     assert cache.get("pipeline:p") == '{"n": 3}'

@@ -4,6 +4,7 @@ then the server's searches through it (concurrent runs answered as if each ran a
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -156,11 +157,39 @@ async def test_a_batch_ending_abnormally_leaves_no_request_waiting() -> None:
 
     batcher: SearchBatcher[str, str, str] = SearchBatcher(aborting)
     loop = asyncio.get_running_loop()
-    loop.set_exception_handler(lambda loop, context: None)  # the batch task's own Abort
+    unhandled: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda loop, context: unhandled.append(context))
     with pytest.raises(RuntimeError, match="ended without an answer") as raised:
         await asyncio.wait_for(batcher.submit("k", "a"), 10)
     assert isinstance(raised.value.__cause__, Abort)
     assert not batcher._groups
+    del raised
+    gc.collect()  # a task whose exception nobody retrieved would be reported now
+    assert unhandled == []
+
+
+async def test_a_batch_failing_after_its_requests_left_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Abort(BaseException):
+        pass
+
+    running, release = threading.Event(), threading.Event()
+
+    def aborting_later(key: str, queries: list[str]) -> list[str]:
+        running.set()
+        assert release.wait(10)
+        raise Abort
+
+    batcher: SearchBatcher[str, str, str] = SearchBatcher(aborting_later)
+    gone = asyncio.ensure_future(batcher.submit("k", "a"))
+    assert await asyncio.to_thread(running.wait, 10)
+    gone.cancel()  # its client left; nobody will hear of the failure
+    release.set()
+    with caplog.at_level("ERROR", logger="langchain_zilliz_bailian.server.search_batch"):
+        await asyncio.wait_for(batcher.aclose(), 10)
+    assert [r.message for r in caplog.records] == ["a search batch failed"]
+    assert isinstance(caplog.records[0].exc_info and caplog.records[0].exc_info[1], Abort)
 
 
 async def test_a_batch_cancelled_before_it_started_leaves_no_request_waiting() -> None:
