@@ -215,6 +215,12 @@ def test_the_long_wait_ends_when_the_closing_process_is_gone_but_the_lock_is_hel
     assert len(outcome) == 1 and isinstance(outcome[0], DataDirLockedError)
 
 
+def test_the_holder_check_knows_the_module_milvus_lite_processes_run() -> None:
+    from langchain_zilliz_bailian.server import lite_process
+
+    assert lite_process.__name__ == LITE_PROCESS_MODULE  # what `python -m` names in cmdline
+
+
 def test_the_marker_is_created_afresh_never_through_a_link(tmp_path: Path) -> None:
     db_dir = tmp_path / "milvus.db"
     victim = tmp_path / "victim"
